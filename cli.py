@@ -1,0 +1,145 @@
+"""The `handouts` command line: parse options, call the engine, turn errors into one line.
+
+Installed as `handoutkit.cli`; in a source checkout it is the top-level cli.py.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from handoutkit import __version__
+from handoutkit.errors import HandoutsError
+from handoutkit.library import Library
+
+LIBRARY_HELP = "A clinic's own library folder, searched before the bundled one."
+
+
+class HandoutsGroup(click.Group):
+    """Turns engine errors into `Error: …` and their exit code, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except HandoutsError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+
+@click.group(cls=HandoutsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--library", "library_dir", envvar="HANDOUTS_LIBRARY", metavar="DIR",
+              type=click.Path(file_okay=False), help=LIBRARY_HELP)
+@click.version_option(__version__, prog_name="handouts")
+@click.pass_context
+def main(ctx: click.Context, library_dir: str | None) -> None:
+    """Turn plain-language patient-education topics into branded, print-ready PDFs."""
+    ctx.obj = {"library_dir": library_dir}
+
+
+def get_library(ctx: click.Context) -> Library:
+    obj = ctx.find_root().obj
+    if "library" not in obj:
+        obj["library"] = Library(obj["library_dir"])
+    return obj["library"]
+
+
+@main.command("list")
+@click.option("--lang", metavar="L", help="Only topics that have this language (e.g. es).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+def list_topics(ctx: click.Context, lang: str | None, as_json: bool) -> None:
+    """List the topics in the library."""
+    library = get_library(ctx)
+    rows = []
+    for topic_id in library.topic_ids:
+        langs = library.languages(topic_id)
+        if lang and lang not in langs:
+            continue
+        topic = library.topic(topic_id, lang or langs[0])
+        rows.append({"id": topic.id, "title": topic.title, "languages": langs,
+                     "version": topic.version, "updated": topic.updated.isoformat()})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("No topics found." if not lang else f"No topics in '{lang}'.")
+        return
+    width = max(len(r["id"]) for r in rows)
+    for r in rows:
+        click.echo(f"{r['id']:<{width}}  {r['version']:<5} {r['updated']}  "
+                   f"{','.join(r['languages']):<6} {r['title']}")
+
+
+@main.command()
+@click.argument("topic")
+@click.option("--lang", default="en", show_default=True, metavar="L", help="Language version.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+def show(ctx: click.Context, topic: str, lang: str, as_json: bool) -> None:
+    """Show a topic's details and its sections (ids to use in a SPEC)."""
+    t = get_library(ctx).topic(topic, lang)
+    sections = [{"id": s.id, "title": s.title, "required": s.required} for s in t.sections]
+    if as_json:
+        click.echo(json.dumps({
+            "id": t.id, "lang": t.lang, "title": t.title, "level": t.level,
+            "version": t.version, "updated": t.updated.isoformat(), "summary": t.summary,
+            "related": list(t.related), "codes": list(t.codes), "sections": sections,
+        }, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{t.title} ({t.id}, {t.lang}) version {t.version}, updated {t.updated}")
+    click.echo(t.summary)
+    click.echo("")
+    width = max(len(s["id"]) for s in sections)
+    for s in sections:
+        flag = "  [required]" if s["required"] else ""
+        click.echo(f"  {s['id']:<{width}}  {s['title']}{flag}")
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@click.option("-o", "--output", required=True, metavar="FILE",
+              help="Output file; '-' writes to standard output.")
+@click.option("--lang", metavar="L", help="Language for SPECs without @LANG (default en).")
+@click.option("--layout", default="standard", show_default=True, help="Layout name.")
+@click.option("--paper", type=click.Choice(["letter", "a4"]), default="letter",
+              show_default=True, help="Paper size.")
+@click.option("--brand", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Brand file (TOML); default: the library's layouts/brand.toml.")
+@click.option("--patient", metavar="NAME", help="Patient name, printed on the first page.")
+@click.option("--visit-date", metavar="DATE", help="Visit date, printed on the first page.")
+@click.option("--clinician", metavar="NAME", help="Clinician, printed on the first page.")
+@click.option("--note", metavar="TEXT", help="A short note, printed on the first page.")
+@click.option("--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf",
+              show_default=True, help="PDF, or one self-contained HTML file.")
+@click.pass_context
+def build(ctx, specs, output, lang, layout, paper, brand, patient, visit_date, clinician,
+          note, fmt) -> None:
+    """Build a handout from SPEC = TOPIC[@LANG][:SECTION,SECTION...].
+
+    \b
+    Examples:
+      handouts build psychotherapy -o psychotherapy.pdf
+      handouts build psychotherapy:what-is,types --patient "Ana Díaz" -o ana.pdf
+      handouts build psychotherapy --layout large-print --paper a4 -o big.pdf
+    """
+    from pathlib import Path
+
+    from handoutkit.assemble import Personal
+    from handoutkit.build import BuildOptions, build as build_document
+    from handoutkit.deliver import write_output
+
+    options = BuildOptions(
+        lang=lang, layout=layout, paper=paper, brand=Path(brand) if brand else None,
+        personal=Personal(patient, visit_date, clinician, note), format=fmt,
+    )
+    data = build_document(get_library(ctx), list(specs), options)
+    write_output(output, data)
+    if output != "-":
+        click.echo(f"Wrote {output}", err=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

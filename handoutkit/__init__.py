@@ -1,0 +1,14 @@
+"""handouts: plain-language patient-education topics into branded, accessible PDFs.
+
+The engine is a pipeline of small stages, each a module of its own:
+
+    library  (topics, layouts, brands, fonts on disk)  -> library.py, topic.py, brand.py
+    select   (SPECs -> topics and sections)             -> select.py
+    assemble (Jinja2 layout -> HTML)                    -> assemble.py
+    render   (WeasyPrint HTML -> PDF, sandboxed)        -> render.py, sandbox.py
+    deliver  (atomic files, stdout)                     -> deliver.py
+
+The engine never prints and never exits; it raises HandoutsError subclasses.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,242 @@
+"""Assembly: selected topics + brand + layout -> one HTML document (Jinja2, escaped)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
+
+import jinja2
+
+from . import __version__
+from .brand import Brand
+from .errors import LibraryError, SandboxError
+from .library import DEFAULT_LANG, Library
+from .select import Selection
+
+PAPERS = {"letter": "letter", "a4": "A4"}
+FONT_FACES = (
+    ("AtkinsonHyperlegible-Regular.ttf", 400, "normal"),
+    ("AtkinsonHyperlegible-Italic.ttf", 400, "italic"),
+    ("AtkinsonHyperlegible-Bold.ttf", 700, "normal"),
+    ("AtkinsonHyperlegible-BoldItalic.ttf", 700, "italic"),
+)
+FONT_FAMILY = "Atkinson Hyperlegible"
+
+AssetUrl = Callable[[Path], str]
+
+
+@dataclass(frozen=True)
+class Personal:
+    """Details printed on the first page only; never in metadata, names or caches."""
+
+    patient: str | None = None
+    visit_date: str | None = None
+    clinician: str | None = None
+    note: str | None = None
+
+    def __bool__(self) -> bool:
+        return any((self.patient, self.visit_date, self.clinician, self.note))
+
+
+def printed_date() -> dt.date:
+    """Today, or the date of SOURCE_DATE_EPOCH for reproducible builds."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc).date()
+    return dt.date.today()
+
+
+def file_url(path: Path) -> str:
+    return path.resolve().as_uri()
+
+
+def css_string(value: str) -> str:
+    """Quote text as a CSS string literal."""
+    escaped = (
+        str(value)
+        .replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\A ")
+        .replace("<", "\\3C ")  # never close the <style> element
+    )
+    return f'"{escaped}"'
+
+
+def make_environment(library: Library) -> jinja2.Environment:
+    """The one Jinja2 environment: clinic layouts first, bundled ones after."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(d) for d in library.layout_dirs]),
+        # CSS templates are not HTML; everything else is escaped.
+        autoescape=lambda name: name is None or not name.endswith(".css.j2"),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["css_string"] = css_string
+    return env
+
+
+def load_strings(library: Library) -> dict[str, dict]:
+    """The layouts' fixed wording per language (layouts/strings.toml), clinic's first."""
+    merged: dict[str, dict] = {}
+    for folder in reversed(library.layout_dirs):
+        path = folder / "strings.toml"
+        if path.is_file():
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise LibraryError(f"{path}: not valid TOML ({exc})") from None
+            for lang, table in data.items():
+                merged.setdefault(lang, {}).update(table)
+    return merged
+
+
+def format_date(date: dt.date, strings: dict) -> str:
+    month = strings["months"][date.month - 1]
+    return strings["date_format"].format(day=date.day, month=month, year=date.year)
+
+
+def _image_resolver(selection: Selection, library: Library, asset_url: AssetUrl):
+    topic = selection.topic
+
+    def resolve(src: str) -> str:
+        if urlsplit(src).scheme or src.startswith("//"):
+            raise SandboxError(
+                f"{topic.path}: refused to load {src}: pictures must be files in the library"
+            )
+        path = (topic.path.parent / src).resolve()
+        if not any(path.is_relative_to(root) for root in library.roots):
+            raise SandboxError(f"{topic.path}: refused to load {src}: it is outside the library")
+        if not path.is_file():
+            raise LibraryError(f"{topic.path}: picture not found: {src}")
+        return asset_url(path)
+
+    return resolve
+
+
+def article_context(
+    selection: Selection,
+    library: Library,
+    strings: dict,
+    printed: dt.date,
+    asset_url: AssetUrl,
+) -> dict:
+    """Everything the layout needs to print one topic."""
+    topic = selection.topic
+    resolve = _image_resolver(selection, library, asset_url)
+    prefix = f"{topic.id}-{topic.lang}"
+    related = []
+    for related_id in topic.related:
+        title = library.title(related_id, topic.lang)
+        if title is not None:
+            related.append({"id": related_id, "title": title})
+    return {
+        "topic": topic,
+        "anchor": prefix,
+        "level": strings["levels"][topic.level],
+        "intro_html": topic.intro.html(resolve) if topic.intro else "",
+        "sections": [
+            {
+                "id": section.id,
+                "anchor": f"{prefix}--{section.id}",
+                "title": section.title,
+                "required": section.required,
+                "html": section.html(resolve),
+            }
+            for section in selection.sections
+        ],
+        "partial": not selection.is_whole,
+        "related": related,
+        "updated": format_date(topic.updated, strings),
+        "printed": format_date(printed, strings),
+        "year": printed.year,
+        "s": strings,
+    }
+
+
+def assemble(
+    selections: list[Selection],
+    *,
+    library: Library,
+    brand: Brand,
+    layout: str = "standard",
+    paper: str = "letter",
+    personal: Personal = Personal(),
+    asset_url: AssetUrl = file_url,
+    printed: dt.date | None = None,
+) -> str:
+    """Render the layout to one HTML document holding the selected topics."""
+    if layout not in library.layout_names:
+        raise LibraryError(
+            f"unknown layout '{layout}'; layouts: {', '.join(library.layout_names)}"
+        )
+    if paper not in PAPERS:
+        raise LibraryError(f"unknown paper '{paper}'; use one of: {', '.join(PAPERS)}")
+    printed = printed or printed_date()
+    all_strings = load_strings(library)
+    lang = selections[0].topic.lang
+    if lang not in all_strings:
+        raise LibraryError(f"the layouts have no wording for language '{lang}' (strings.toml)")
+    strings = all_strings[lang]
+
+    fonts_dir = library.fonts_dir
+    fonts = []
+    for filename, weight, style in FONT_FACES:
+        path = fonts_dir / filename
+        if not path.is_file():
+            raise LibraryError(f"font not found: {path}")
+        fonts.append({"url": asset_url(path), "weight": weight, "style": style})
+
+    articles = []
+    for selection in selections:
+        topic_lang = selection.topic.lang
+        if topic_lang not in all_strings:
+            raise LibraryError(
+                f"the layouts have no wording for language '{topic_lang}' (strings.toml)"
+            )
+        articles.append(
+            article_context(selection, library, all_strings[topic_lang], printed, asset_url)
+        )
+
+    first = selections[0].topic
+    title = first.title if len(selections) == 1 else strings["packet_title"]
+    keywords = []
+    for selection in selections:
+        keywords += [selection.topic.id, *selection.topic.codes]
+    document = {
+        "lang": lang,
+        "title": title,
+        "description": first.summary if len(selections) == 1 else "; ".join(
+            s.topic.title for s in selections
+        ),
+        "keywords": ", ".join(dict.fromkeys(keywords)),
+        "generator": f"handouts {__version__}",
+        "created": f"{printed.isoformat()}T00:00:00Z",
+    }
+    env = make_environment(library)
+    try:
+        template = env.get_template(f"{layout}/layout.html.j2")
+        return template.render(
+            document=document,
+            articles=articles,
+            brand=brand,
+            logo_url=asset_url(brand.logo) if brand.logo else None,
+            fonts=fonts,
+            font_family=FONT_FAMILY,
+            paper=PAPERS[paper],
+            personal=personal,
+            s=strings,
+            printed=format_date(printed, strings),
+        )
+    except jinja2.TemplateNotFound as exc:
+        raise LibraryError(f"layout '{layout}': template not found: {exc.name}") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise LibraryError(f"{exc.filename}:{exc.lineno}: template error: {exc.message}") from None
+    except jinja2.UndefinedError as exc:
+        raise LibraryError(f"layout '{layout}': {exc.message}") from None

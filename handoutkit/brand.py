@@ -1,0 +1,79 @@
+"""A clinic's brand, read from a TOML file: name, logo, colour, contact details, footer."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import LibraryError, SandboxError
+from .sandbox import check_image, media_type
+
+COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+LOGO_TYPES = {"image/png", "image/jpeg", "image/svg+xml"}
+FIELDS = ("name", "logo", "color", "phone", "address", "website", "footer")
+
+
+@dataclass(frozen=True)
+class Brand:
+    path: Path
+    name: str
+    color: str
+    logo: Path | None = None
+    phone: str = ""
+    address: str = ""
+    website: str = ""
+    footer: str = ""
+
+
+def load_brand(path: str | Path) -> Brand:
+    """Read and check a brand file; the logo must sit in the brand file's folder."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LibraryError(f"brand file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LibraryError(f"{path}: cannot be read ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise LibraryError(f"{path}: not valid TOML ({exc})") from None
+
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        raise LibraryError(f"{path}: unknown field '{unknown[0]}' (fields: {', '.join(FIELDS)})")
+    for name, value in data.items():
+        if not isinstance(value, str):
+            raise LibraryError(f"{path}: '{name}' must be text in quotes")
+    if not data.get("name", "").strip():
+        raise LibraryError(f"{path}: 'name' (the clinic's name) is required")
+    color = data.get("color", "#1f5f8b")
+    if not COLOR_RE.match(color):
+        raise LibraryError(f"{path}: 'color' must be a hex colour like \"#1f5f8b\"")
+
+    logo = None
+    if data.get("logo"):
+        folder = path.resolve().parent
+        logo = (folder / data["logo"]).resolve()
+        if not logo.is_relative_to(folder):
+            raise LibraryError(f"{path}: the logo must be in the brand file's folder")
+        if not logo.is_file():
+            raise LibraryError(f"{path}: logo not found: {logo}")
+        media = media_type(logo)
+        if media not in LOGO_TYPES:
+            raise LibraryError(f"{path}: the logo must be a PNG, JPEG or SVG file")
+        try:
+            check_image(logo.read_bytes(), media, str(logo))
+        except SandboxError as exc:
+            raise LibraryError(f"{path}: {exc}") from None
+
+    return Brand(
+        path=path.resolve(),
+        name=data["name"].strip(),
+        color=color,
+        logo=logo,
+        phone=data.get("phone", "").strip(),
+        address=data.get("address", "").strip(),
+        website=data.get("website", "").strip(),
+        footer=data.get("footer", "").strip(),
+    )

@@ -1,0 +1,46 @@
+"""One base error for everything a user can get wrong, with stable exit codes.
+
+Exit codes (documented in README):
+    1  bad input: unknown topic or section, malformed topic, brand or layout
+    2  bad usage (raised by Click itself)
+    3  rendering refused or failed: sandbox violation, missing font, oversized image
+    4  output could not be written
+"""
+
+
+class HandoutsError(Exception):
+    """An error the user can act on; its message is one line."""
+
+    exit_code = 1
+
+
+class LibraryError(HandoutsError):
+    """The library, a topic file, a layout or a brand is missing or malformed."""
+
+
+class TopicNotFound(HandoutsError):
+    """A topic id (or language) that the library does not hold."""
+
+
+class SectionNotFound(HandoutsError):
+    """A section id that the topic does not have."""
+
+
+class SpecError(HandoutsError):
+    """A SPEC on the command line that cannot be parsed."""
+
+
+class RenderError(HandoutsError):
+    """WeasyPrint could not render, or the sandbox refused a resource."""
+
+    exit_code = 3
+
+
+class SandboxError(RenderError):
+    """A handout, layout or brand referred to something outside the library."""
+
+
+class OutputError(HandoutsError):
+    """The output could not be written."""
+
+    exit_code = 4

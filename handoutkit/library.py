@@ -1,0 +1,142 @@
+"""The library: topics, layouts, brand and fonts on disk.
+
+A library is a folder with `handouts/` (topics), `layouts/` (templates, styles, the default
+brand) and optionally `fonts/`. A clinic's own library (`--library DIR`) is searched first;
+the library bundled with the tool fills in whatever it does not have.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import LibraryError, TopicNotFound
+from .topic import Topic, load_topic
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+TOPIC_NAME_RE = re.compile(r"^(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*)\.(?P<lang>[a-z]{2})\.md$")
+DEFAULT_LANG = "en"
+
+
+def bundled_root() -> Path:
+    """The bundled library: inside the installed package, or the source checkout."""
+    installed = PACKAGE_DIR / "library"
+    if (installed / "handouts").is_dir():
+        return installed
+    return PACKAGE_DIR.parent
+
+
+@dataclass(frozen=True)
+class TopicFile:
+    id: str
+    lang: str
+    path: Path
+
+
+class Library:
+    """Topics, layouts and brands from a clinic's folder layered over the bundled one."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        bundled = bundled_root()
+        roots: list[Path] = []
+        if root is not None:
+            path = Path(root).expanduser()
+            if not path.is_dir():
+                raise LibraryError(f"library folder not found: {path}")
+            roots.append(path.resolve())
+        if bundled not in roots:
+            roots.append(bundled)
+        self.roots: tuple[Path, ...] = tuple(roots)
+        self.bundled = bundled
+        self._files = self._scan()
+        self._loaded: dict[tuple[str, str], Topic] = {}
+
+    def _scan(self) -> dict[tuple[str, str], TopicFile]:
+        files: dict[tuple[str, str], TopicFile] = {}
+        # Later roots are the fallbacks: the first root that has a topic wins.
+        for root in reversed(self.roots):
+            folder = root / "handouts"
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.glob("*.md")):
+                match = TOPIC_NAME_RE.match(path.name)
+                if match:
+                    key = (match["id"], match["lang"])
+                    files[key] = TopicFile(match["id"], match["lang"], path)
+        return files
+
+    # -- topics -------------------------------------------------------------------------
+
+    @property
+    def topic_ids(self) -> list[str]:
+        return sorted({topic_id for topic_id, _ in self._files})
+
+    def languages(self, topic_id: str) -> list[str]:
+        langs = {lang for tid, lang in self._files if tid == topic_id}
+        return sorted(langs, key=lambda lang: (lang != DEFAULT_LANG, lang))
+
+    def has(self, topic_id: str, lang: str | None = None) -> bool:
+        if lang is None:
+            return any(tid == topic_id for tid, _ in self._files)
+        return (topic_id, lang) in self._files
+
+    def topic(self, topic_id: str, lang: str = DEFAULT_LANG) -> Topic:
+        """Load one topic; unknown ids suggest close matches."""
+        key = (topic_id, lang)
+        if key in self._loaded:
+            return self._loaded[key]
+        entry = self._files.get(key)
+        if entry is None:
+            if self.has(topic_id):
+                have = ", ".join(self.languages(topic_id))
+                raise TopicNotFound(
+                    f"topic '{topic_id}' has no '{lang}' version (languages: {have})"
+                )
+            close = difflib.get_close_matches(topic_id, self.topic_ids, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else "; see 'handouts list'"
+            raise TopicNotFound(f"unknown topic '{topic_id}'{hint}")
+        topic = load_topic(entry.path)
+        self._loaded[key] = topic
+        return topic
+
+    def topics(self, lang: str | None = None) -> list[Topic]:
+        """Every topic (in one language, or all), sorted by id then language."""
+        keys = sorted(k for k in self._files if lang is None or k[1] == lang)
+        return [self.topic(*key) for key in keys]
+
+    def title(self, topic_id: str, lang: str) -> str | None:
+        """A related topic's title in `lang`, falling back to English; None if absent."""
+        for candidate in (lang, DEFAULT_LANG):
+            if self.has(topic_id, candidate):
+                return self.topic(topic_id, candidate).title
+        return None
+
+    # -- layouts, brands, fonts ------------------------------------------------------
+
+    @property
+    def layout_dirs(self) -> list[Path]:
+        return [root / "layouts" for root in self.roots if (root / "layouts").is_dir()]
+
+    @property
+    def layout_names(self) -> list[str]:
+        names = set()
+        for folder in self.layout_dirs:
+            names.update(p.parent.name for p in folder.glob("*/layout.html.j2"))
+        return sorted(names)
+
+    @property
+    def fonts_dir(self) -> Path:
+        for root in self.roots:
+            if (root / "fonts").is_dir() and any((root / "fonts").glob("*.ttf")):
+                return root / "fonts"
+        raise LibraryError(f"font folder not found: {self.bundled / 'fonts'}")
+
+    @property
+    def default_brand(self) -> Path:
+        for folder in self.layout_dirs:
+            if (folder / "brand.toml").is_file():
+                return folder / "brand.toml"
+        raise LibraryError(f"brand file not found: {self.bundled / 'layouts' / 'brand.toml'}")

@@ -1,0 +1,76 @@
+"""Selection: SPECs (`TOPIC[@LANG][:SECTION,SECTION...]`) become topics and their sections.
+
+Required sections (the crisis block) are always kept, whatever sections are picked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import SectionNotFound, SpecError
+from .library import DEFAULT_LANG, Library
+from .topic import Section, Topic
+
+SPEC_RE = re.compile(
+    r"^(?P<topic>[a-z0-9]+(?:-[a-z0-9]+)*)"
+    r"(?:@(?P<lang>[a-z]{2}))?"
+    r"(?::(?P<sections>[a-z0-9,-]+))?$"
+)
+
+
+@dataclass(frozen=True)
+class Spec:
+    topic: str
+    lang: str | None
+    sections: tuple[str, ...]  # empty: the whole topic
+
+    def __str__(self) -> str:
+        text = self.topic + (f"@{self.lang}" if self.lang else "")
+        return text + (":" + ",".join(self.sections) if self.sections else "")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One topic with the sections that will print, in the topic's order."""
+
+    topic: Topic
+    sections: tuple[Section, ...]
+
+    @property
+    def section_ids(self) -> list[str]:
+        return [s.id for s in self.sections]
+
+    @property
+    def is_whole(self) -> bool:
+        return len(self.sections) == len(self.topic.sections)
+
+
+def parse_spec(text: str) -> Spec:
+    match = SPEC_RE.match(text.strip())
+    if not match:
+        raise SpecError(
+            f"cannot read '{text}': write TOPIC, TOPIC@LANG or TOPIC:SECTION,SECTION "
+            "(for example psychotherapy:what-is,types)"
+        )
+    sections = tuple(s for s in (match["sections"] or "").split(",") if s)
+    if match["sections"] is not None and not sections:
+        raise SpecError(f"cannot read '{text}': no section ids after ':'")
+    return Spec(match["topic"], match["lang"], sections)
+
+
+def select(library: Library, spec: Spec, default_lang: str | None = None) -> Selection:
+    """Resolve a spec against the library; required sections always stay."""
+    lang = spec.lang or default_lang or DEFAULT_LANG
+    topic = library.topic(spec.topic, lang)
+    if not spec.sections:
+        return Selection(topic, topic.sections)
+    wanted = set(spec.sections)
+    unknown = [s for s in spec.sections if topic.section(s) is None]
+    if unknown:
+        raise SectionNotFound(
+            f"topic '{topic.id}' ({topic.lang}) has no section '{unknown[0]}'; "
+            f"its sections are: {', '.join(topic.section_ids)}"
+        )
+    chosen = tuple(s for s in topic.sections if s.id in wanted or s.required)
+    return Selection(topic, chosen)

@@ -1,0 +1,358 @@
+"""The reader: one topic file (YAML header + Markdown body) becomes one `Topic`.
+
+The file format is documented for content owners in docs/topic-format.md.
+Errors name the file and, where there is one, the line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from mdit_py_plugins.container import container_plugin
+
+from .errors import LibraryError
+
+CALLOUTS = ("emergency", "tip")
+LEVELS = ("basics", "in-depth")
+ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+LANG_RE = re.compile(r"^[a-z]{2}$")
+VERSION_RE = re.compile(r"^\d+(?:\.\d+){0,2}$")
+# `## Heading {#id .required}`: the attribute block at the end of a section heading.
+HEADING_ATTRS_RE = re.compile(r"\s*\{([^{}]*)\}\s*$")
+TERM_DASHES = ("–", "—", "-")
+
+REQUIRED_FIELDS = ("id", "lang", "title", "level", "version", "updated", "summary", "credit")
+OPTIONAL_FIELDS = ("related", "codes", "mental_health", "reviewed_by", "review_due", "url")
+
+
+def _markdown() -> MarkdownIt:
+    # Raw HTML is off: a topic cannot inject markup, scripts or resources.
+    md = MarkdownIt("commonmark", {"html": False, "typographer": False})
+    md.enable("table")
+    for name in CALLOUTS:
+        md.use(container_plugin, name=name, render=_callout_renderer(name))
+    md.add_render_rule("image", _render_image)
+    return md
+
+
+def _callout_renderer(name: str):
+    def render(self, tokens, idx, options, env):
+        if tokens[idx].nesting == 1:
+            role = ' role="note"' if name == "tip" else ' role="alert"'
+            return f'<aside class="callout callout-{name}"{role}>\n'
+        return "</aside>\n"
+
+    return render
+
+
+def _render_image(self, tokens, idx, options, env):
+    token = tokens[idx]
+    resolve: Callable[[str], str] | None = env.get("resolve_image")
+    src = token.attrGet("src") or ""
+    if resolve is not None:
+        token.attrSet("src", resolve(src))
+    return self.image(tokens, idx, options, env)
+
+
+MARKDOWN = _markdown()
+
+
+@dataclass(frozen=True)
+class Section:
+    """One level-2 section of a topic, addressable by its id."""
+
+    id: str
+    title: str
+    required: bool
+    line: int
+    tokens: tuple[Token, ...] = field(repr=False, compare=False)
+
+    def html(self, resolve_image: Callable[[str], str] | None = None) -> str:
+        """The section body as HTML (without its heading)."""
+        env = {"resolve_image": resolve_image} if resolve_image else {}
+        return MARKDOWN.renderer.render(list(self.tokens), MARKDOWN.options, env)
+
+    @property
+    def has_emergency(self) -> bool:
+        return any(t.type == "container_emergency_open" for t in self.tokens)
+
+
+@dataclass(frozen=True)
+class Image:
+    src: str
+    alt: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic in one language: metadata and its sections, in order."""
+
+    path: Path
+    id: str
+    lang: str
+    title: str
+    level: str
+    version: str
+    updated: dt.date
+    summary: str
+    credit: str
+    related: tuple[str, ...]
+    codes: tuple[str, ...]
+    mental_health: bool
+    reviewed_by: str | None
+    review_due: dt.date | None
+    url: str | None
+    intro: Section | None
+    sections: tuple[Section, ...]
+    images: tuple[Image, ...]
+    sha256: str
+
+    def section(self, section_id: str) -> Section | None:
+        return next((s for s in self.sections if s.id == section_id), None)
+
+    @property
+    def section_ids(self) -> list[str]:
+        return [s.id for s in self.sections]
+
+
+def slugify(text: str) -> str:
+    """A section id from heading words: 'What is CBT?' -> 'what-is-cbt'."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def split_front_matter(text: str, path: Path) -> tuple[str, str, int]:
+    """Return (header, body, line number where the body starts)."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        raise LibraryError(f"{path}:1: a topic must start with a '---' line and its header")
+    for index in range(1, len(lines)):
+        if lines[index].strip() == "---":
+            return "".join(lines[1:index]), "".join(lines[index + 1 :]), index + 2
+    raise LibraryError(f"{path}:1: the header is not closed by a '---' line")
+
+
+def _field_line(header: str, name: str) -> int:
+    match = re.search(rf"^{re.escape(name)}\s*:", header, re.M)
+    # +1 for the opening '---' line, +1 because lines count from one.
+    return header.count("\n", 0, match.start()) + 2 if match else 1
+
+
+def _as_date(value: Any, where: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise LibraryError(f"{where}: '{value}' is not a date (write YYYY-MM-DD)") from None
+
+
+def _as_list(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) for v in value):
+        raise LibraryError(f"{where}: write a list in square brackets, like [a, b]")
+    return tuple(str(v).strip() for v in value)
+
+
+def parse_metadata(header: str, path: Path) -> dict[str, Any]:
+    """Validate the YAML header; errors name the file and line."""
+    try:
+        data = yaml.safe_load(header)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or "cannot be read"
+        raise LibraryError(f"{path}:{line}: the header is not valid YAML ({problem})") from None
+    if not isinstance(data, dict):
+        raise LibraryError(f"{path}:2: the header must be 'field: value' lines")
+
+    def where(name: str) -> str:
+        return f"{path}:{_field_line(header, name)}: '{name}'"
+
+    for name in data:
+        if name not in REQUIRED_FIELDS + OPTIONAL_FIELDS:
+            raise LibraryError(f"{where(name)} is not a known field")
+    for name in REQUIRED_FIELDS:
+        if data.get(name) in (None, ""):
+            raise LibraryError(f"{path}:1: the header has no '{name}'")
+
+    meta: dict[str, Any] = {}
+    for name in ("id", "lang", "title", "level", "summary", "credit"):
+        meta[name] = str(data[name]).strip()
+    if not ID_RE.match(meta["id"]):
+        raise LibraryError(f"{where('id')} must be lower-case letters, digits and hyphens")
+    if not LANG_RE.match(meta["lang"]):
+        raise LibraryError(f"{where('lang')} must be a two-letter language code such as en")
+    if meta["level"] not in LEVELS:
+        raise LibraryError(f"{where('level')} must be one of: {', '.join(LEVELS)}")
+    version = data["version"]
+    if isinstance(version, float):
+        raise LibraryError(f"{where('version')} must be written in quotes, like \"1.0\"")
+    meta["version"] = str(version).strip()
+    if not VERSION_RE.match(meta["version"]):
+        raise LibraryError(f"{where('version')} must look like \"1.0\"")
+    meta["updated"] = _as_date(data["updated"], where("updated"))
+    meta["review_due"] = (
+        _as_date(data["review_due"], where("review_due")) if data.get("review_due") else None
+    )
+    meta["related"] = _as_list(data.get("related"), where("related"))
+    meta["codes"] = _as_list(data.get("codes"), where("codes"))
+    mental_health = data.get("mental_health", False)
+    if not isinstance(mental_health, bool):
+        raise LibraryError(f"{where('mental_health')} must be true or false")
+    meta["mental_health"] = mental_health
+    meta["reviewed_by"] = str(data["reviewed_by"]).strip() if data.get("reviewed_by") else None
+    meta["url"] = str(data["url"]).strip() if data.get("url") else None
+    if meta["url"] and not meta["url"].startswith("https://"):
+        raise LibraryError(f"{where('url')} must start with https://")
+    return meta
+
+
+def _heading_attrs(inline: Token, where: str) -> tuple[str | None, bool]:
+    """Strip a trailing `{#id .required}` from a heading; return (id, required)."""
+    match = HEADING_ATTRS_RE.search(inline.content)
+    if not match:
+        return None, False
+    section_id, required = None, False
+    for part in match.group(1).split():
+        if part.startswith("#") and ID_RE.match(part[1:]):
+            section_id = part[1:]
+        elif part == ".required":
+            required = True
+        else:
+            raise LibraryError(
+                f"{where}: '{part}' in the heading's braces: write {{#id}} and/or {{.required}}"
+            )
+    inline.content = inline.content[: match.start()]
+    # The inline children hold the same text: trim the last text child to match.
+    if inline.children:
+        last = inline.children[-1]
+        if last.type == "text":
+            last.content = HEADING_ATTRS_RE.sub("", last.content)
+    return section_id, required
+
+
+def _mark_terms(tokens: list[Token]) -> None:
+    """Give `- **Term** – explanation` list items the class 'term'."""
+    for index, token in enumerate(tokens):
+        if token.type != "list_item_open" or index + 2 >= len(tokens):
+            continue
+        inline = tokens[index + 2]
+        children = inline.children or []
+        if inline.type != "inline" or len(children) < 4 or children[0].type != "strong_open":
+            continue
+        close = next((i for i, c in enumerate(children) if c.type == "strong_close"), None)
+        if close is None or close + 1 >= len(children):
+            continue
+        after = children[close + 1]
+        if after.type == "text" and after.content.lstrip().startswith(TERM_DASHES):
+            token.attrSet("class", "term")
+
+
+def _images(tokens: list[Token]) -> list[Image]:
+    found = []
+    for token in tokens:
+        for child in token.children or []:
+            if child.type == "image":
+                line = token.map[0] + 1 if token.map else 0
+                alt = "".join(c.content for c in child.children or [])
+                found.append(Image(child.attrGet("src") or "", alt.strip(), line))
+    return found
+
+
+def parse_topic(text: str, path: Path) -> Topic:
+    """Parse a topic file's text; `path` is used for error messages and the file name check."""
+    header, body, body_line = split_front_matter(text, path)
+    meta = parse_metadata(header, path)
+    expected = f"{meta['id']}.{meta['lang']}.md"
+    if path.name != expected:
+        raise LibraryError(
+            f"{path}: the header says id '{meta['id']}' and lang '{meta['lang']}', "
+            f"so the file must be named {expected}"
+        )
+
+    tokens = MARKDOWN.parse(body)
+    _mark_terms(tokens)
+    offset = body_line - 1
+
+    def line_of(token: Token) -> int:
+        return token.map[0] + 1 + offset if token.map else body_line
+
+    groups: list[tuple[Token | None, Token | None, list[Token]]] = [(None, None, [])]
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        if token.type == "heading_open" and token.tag == "h1":
+            raise LibraryError(
+                f"{path}:{line_of(token)}: do not write a '# ' title; the layout prints the "
+                "title from the header (sections start with '## ')"
+            )
+        if token.type == "heading_open" and token.tag == "h2":
+            groups.append((token, tokens[index + 1], []))
+            index += 3
+            continue
+        groups[-1][2].append(token)
+        index += 1
+
+    intro_tokens = groups[0][2]
+    intro = (
+        Section("intro", "", True, body_line, tuple(intro_tokens)) if intro_tokens else None
+    )
+    sections: list[Section] = []
+    seen: dict[str, int] = {}
+    for heading, inline, body_tokens in groups[1:]:
+        line = line_of(heading)
+        section_id, required = _heading_attrs(inline, f"{path}:{line}")
+        title = inline.content.strip()
+        if not title:
+            raise LibraryError(f"{path}:{line}: a section heading has no words")
+        section_id = section_id or slugify(title)
+        if not section_id or section_id == "intro":
+            raise LibraryError(f"{path}:{line}: give this section an id, like {{#what-is}}")
+        if section_id in seen:
+            raise LibraryError(
+                f"{path}:{line}: section id '{section_id}' is already used on line "
+                f"{seen[section_id]}"
+            )
+        seen[section_id] = line
+        sections.append(Section(section_id, title, required, line, tuple(body_tokens)))
+    if not sections:
+        raise LibraryError(f"{path}: the topic has no sections (headings starting with '## ')")
+
+    return Topic(
+        path=path,
+        intro=intro,
+        sections=tuple(sections),
+        images=tuple(
+            Image(i.src, i.alt, i.line + offset) for i in _images(tokens)
+        ),
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        **meta,
+    )
+
+
+def load_topic(path: Path) -> Topic:
+    """Read and parse one topic file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise LibraryError(f"{path}: the file is not UTF-8 text") from None
+    except OSError as exc:
+        raise LibraryError(f"{path}: cannot be read ({exc.strerror})") from None
+    return parse_topic(text, path)

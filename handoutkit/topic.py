@@ -170,10 +170,20 @@ def _as_list(value: Any, where: str) -> tuple[str, ...]:
     return tuple(str(v).strip() for v in value)
 
 
+class _HeaderLoader(yaml.SafeLoader):
+    """Safe YAML that keeps dates as text, so a bad date is reported with its line."""
+
+
+_HeaderLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def parse_metadata(header: str, path: Path) -> dict[str, Any]:
     """Validate the YAML header; errors name the file and line."""
     try:
-        data = yaml.safe_load(header)
+        data = yaml.load(header, Loader=_HeaderLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
@@ -254,7 +264,7 @@ def _mark_terms(tokens: list[Token]) -> None:
         if token.type != "list_item_open" or index + 2 >= len(tokens):
             continue
         inline = tokens[index + 2]
-        children = inline.children or []
+        children = [c for c in inline.children or [] if not (c.type == "text" and not c.content)]
         if inline.type != "inline" or len(children) < 4 or children[0].type != "strong_open":
             continue
         close = next((i for i, c in enumerate(children) if c.type == "strong_close"), None)

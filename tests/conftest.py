@@ -1,0 +1,79 @@
+"""Shared fixtures: the bundled library, the tiny test library, and PDF helpers."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the top-level cli.py
+
+from handoutkit.library import Library  # noqa: E402
+
+TEST_LIBRARY = Path(__file__).resolve().parent / "library"
+
+
+@pytest.fixture(autouse=True)
+def _reproducible(monkeypatch):
+    # A fixed printed date so text and golden files do not change from day to day.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1795651200")  # 2026-11-26 00:00 UTC
+    monkeypatch.delenv("HANDOUTS_LIBRARY", raising=False)
+
+
+@pytest.fixture
+def library() -> Library:
+    return Library()
+
+
+@pytest.fixture
+def test_library() -> Library:
+    return Library(TEST_LIBRARY)
+
+
+@pytest.fixture
+def make_library(tmp_path):
+    """Build a clinic library in a temporary folder: {relative path: text or bytes}."""
+
+    def make(files: dict[str, str | bytes]) -> Path:
+        root = tmp_path / "clinic"
+        for name, content in files.items():
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8")
+        root.mkdir(exist_ok=True)
+        return root
+
+    return make
+
+
+def pdftotext(path: Path, *args: str) -> str:
+    return subprocess.run(
+        ["pdftotext", "-layout", *args, str(path), "-"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+
+
+def page_texts(path: Path) -> list[str]:
+    return pdftotext(path).split("\f")[:-1]
+
+
+def pdffonts(path: Path) -> list[dict]:
+    out = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True, text=True)
+    rows = []
+    for line in out.stdout.splitlines()[2:]:
+        parts = line.split()
+        # name type... emb sub uni object ID: the last five columns are fixed.
+        rows.append({"name": parts[0], "emb": parts[-5], "sub": parts[-4], "uni": parts[-3]})
+    return rows
+
+
+needs_poppler = pytest.mark.skipif(
+    shutil.which("pdftotext") is None, reason="poppler-utils is not installed"
+)

@@ -155,7 +155,6 @@ def article_context(
         "related": related,
         "updated": format_date(topic.updated, strings),
         "printed": format_date(printed, strings),
-        "year": printed.year,
         "s": strings,
     }
 

@@ -54,8 +54,9 @@ def make_library(tmp_path):
 
 
 def pdftotext(path: Path, *args: str) -> str:
+    """The PDF's text in reading order (pages separated by form feeds)."""
     return subprocess.run(
-        ["pdftotext", "-layout", *args, str(path), "-"],
+        ["pdftotext", *args, str(path), "-"],
         check=True, capture_output=True, text=True,
     ).stdout
 

@@ -1,0 +1,185 @@
+"""Rendering: the PDF's text, pages, outline, metadata, fonts, tags and validity."""
+
+import os
+import re
+import statistics
+import subprocess
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from handoutkit.assemble import Personal
+from handoutkit.build import BuildOptions, build
+from handoutkit.library import Library
+
+from conftest import TEST_LIBRARY, page_texts, pdffonts, pdftotext
+
+PERSONAL = Personal("Ana <b>Díaz</b>", "2026-11-26", "Dr. Lee", "Bring your sleep diary.")
+
+
+@pytest.fixture(scope="module")
+def pdfs(tmp_path_factory):
+    """Build each variant once for the whole module."""
+    out = tmp_path_factory.mktemp("pdf")
+    os.environ["SOURCE_DATE_EPOCH"] = "1795651200"
+    library = Library()
+    variants = {
+        "standard": BuildOptions(personal=PERSONAL),
+        "large-print": BuildOptions(layout="large-print"),
+        "a4": BuildOptions(paper="a4"),
+        "plain": BuildOptions(),
+    }
+    paths = {}
+    for name, options in variants.items():
+        paths[name] = out / f"{name}.pdf"
+        paths[name].write_bytes(build(library, ["psychotherapy"], options))
+    return paths
+
+
+def test_pdf_is_valid(pdfs):
+    for path in pdfs.values():
+        result = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "No syntax or stream encoding errors found" in result.stdout
+
+
+def test_text_of_every_section_prints(pdfs, library):
+    text = pdftotext(pdfs["plain"])
+    flat = " ".join(text.split())
+    topic = library.topic("psychotherapy")
+    for section in topic.sections:
+        assert section.title in flat
+    for fixed in ("More on this topic", "About this handout", "Call or text 988", "911",
+                  "Topic psychotherapy · Version 1.0"):
+        assert fixed in flat, fixed
+
+
+def test_every_page_has_header_stamp_and_page_x_of_y(pdfs):
+    for name in ("standard", "large-print"):
+        pages = page_texts(pdfs[name])
+        assert len(pages) >= 2
+        for number, page in enumerate(pages, 1):
+            flat = " ".join(page.split())
+            assert "Riverside Community Health" in flat
+            assert f"Page {number} of {len(pages)}" in flat
+            assert "Psychotherapy · Topic psychotherapy · Version 1.0 · Printed November 26, 2026" in flat
+
+
+def test_metadata_and_language(pdfs):
+    reader = PdfReader(pdfs["standard"])
+    meta = reader.metadata
+    assert meta.title == "Psychotherapy"
+    assert meta.subject.startswith("What talk therapy is")
+    assert meta.author == "Riverside Community Health"
+    assert "psychotherapy" in meta["/Keywords"] and "Z71.89" in meta["/Keywords"]
+    assert reader.trailer["/Root"]["/Lang"] == "en"
+
+
+def test_personal_fields_first_page_only_never_in_metadata(pdfs):
+    pages = page_texts(pdfs["standard"])
+    assert "Prepared for: Ana <b>Díaz</b>" in " ".join(pages[0].split())
+    assert "Bring your sleep diary." in pages[0]
+    for page in pages[1:]:
+        assert "Ana" not in page
+    reader = PdfReader(pdfs["standard"])
+    info = " ".join(str(v) for v in reader.metadata.values())
+    xmp = reader.trailer["/Root"].get("/Metadata")
+    xmp_text = xmp.get_object().get_data().decode("utf-8", "replace") if xmp else ""
+    assert "Ana" not in info and "Ana" not in xmp_text
+    assert b"Ana" not in pdfs["standard"].read_bytes()  # not in any uncompressed object
+
+
+def test_tagged_pdf_ua(pdfs):
+    reader = PdfReader(pdfs["standard"])
+    root = reader.trailer["/Root"]
+    assert "/StructTreeRoot" in root
+    assert bool(root["/MarkInfo"]["/Marked"]) is True
+    xmp = root["/Metadata"].get_object().get_data().decode()
+    assert "pdfuaid:part" in xmp and re.search(r"pdfuaid:part[^0-9]*1", xmp)
+    for page in reader.pages:
+        assert "/StructParents" in page
+
+
+def test_one_bookmark_per_section(pdfs, library):
+    reader = PdfReader(pdfs["plain"])
+    titles = [item.title for item in reader.outline]
+    assert titles == [s.title for s in library.topic("psychotherapy").sections]
+
+
+def test_only_bundled_fonts_all_embedded(pdfs):
+    for path in pdfs.values():
+        fonts = pdffonts(path)
+        assert fonts
+        for font in fonts:
+            assert "Atkinson-Hyperlegible" in font["name"], font
+            assert font["emb"] == "yes", font
+
+
+def test_paper_sizes(pdfs):
+    letter = PdfReader(pdfs["plain"]).pages[0].mediabox
+    a4 = PdfReader(pdfs["a4"]).pages[0].mediabox
+    assert (round(float(letter.width)), round(float(letter.height))) == (612, 792)
+    assert (round(float(a4.width)), round(float(a4.height))) == (595, 842)
+
+
+def _word_heights(path: Path) -> list[tuple[str, float]]:
+    out = subprocess.run(["pdftotext", "-bbox", str(path), "-"], capture_output=True,
+                         text=True, check=True).stdout
+    words = re.findall(r'yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)</word>', out)
+    return [(w, float(y2) - float(y1)) for y1, y2, w in words]
+
+
+def test_large_print_body_and_page_numbers_at_least_18pt(pdfs):
+    # A word box spans ascent to descent, about 1.2 times the font size.
+    large = _word_heights(pdfs["large-print"])
+    standard = _word_heights(pdfs["plain"])
+    large_body = statistics.median(h for _, h in large)
+    assert large_body >= 18 * 1.15
+    assert statistics.median(h for _, h in standard) < 18
+    page_word_heights = [h for w, h in large if w == "Page"]
+    assert page_word_heights and min(page_word_heights) >= large_body - 0.5
+    assert len(PdfReader(pdfs["large-print"]).pages) > len(PdfReader(pdfs["plain"]).pages)
+
+
+def test_test_library_topic_renders_with_partial_notice(tmp_path):
+    library = Library(TEST_LIBRARY)
+    data = build(library, ["hand-washing:when"], BuildOptions())
+    path = tmp_path / "x.pdf"
+    path.write_bytes(data)
+    text = " ".join(pdftotext(path).split())
+    assert "This handout shows selected sections" in text
+    assert "When should I wash?" in text and "What if someone is very sick?" in text
+    assert "Why wash your hands?" not in text
+    assert "Version 2.1" in text
+
+
+def test_html_format_is_self_contained_and_renders_the_same(pdfs, tmp_path):
+    html = build(Library(), ["psychotherapy"], BuildOptions(format="html")).decode()
+    assert "file:" not in html and "http://" not in html
+    assert html.count("data:font/ttf;base64,") == 4
+    assert "data:image/svg+xml;base64," in html
+    # Rendered with WeasyPrint and nothing but data: URIs, it gives the same pages.
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
+
+    fetched = []
+
+    class Recording(URLFetcher):
+        def fetch(self, url, headers=None):
+            fetched.append(url)
+            return super().fetch(url, headers)
+
+    pdf = HTML(string=html, url_fetcher=Recording()).write_pdf()
+    assert fetched and all(url.startswith("data:") for url in fetched)
+    path = tmp_path / "from-html.pdf"
+    path.write_bytes(pdf)
+    assert len(PdfReader(path).pages) == len(PdfReader(pdfs["plain"]).pages)
+    assert [f["name"].split("+")[1] for f in pdffonts(path)] == \
+        [f["name"].split("+")[1] for f in pdffonts(pdfs["plain"])]
+
+
+def test_output_is_reproducible():
+    first = build(Library(), ["psychotherapy"], BuildOptions())
+    second = build(Library(), ["psychotherapy"], BuildOptions())
+    assert first == second

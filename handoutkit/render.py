@@ -69,12 +69,14 @@ def render_pdf(
         document = HTML(
             string=html, base_url=str(base_url) + "/", url_fetcher=fetcher
         ).render(font_config=font_config, **options)
+        # Some resources (images inside SVG) are only fetched while the PDF is drawn.
+        pdf = document.write_pdf(**options)
         if fetcher.refused:
             raise fetcher.refused[0]
         problems = [r for r in collect.records if FATAL_LOG_RE.search(r.getMessage())]
         if problems:
             raise RenderError(f"rendering failed: {problems[0].getMessage().splitlines()[0]}")
-        return document.write_pdf(**options)
+        return pdf
     except (SandboxError, RenderError):
         raise
     except Exception as exc:  # WeasyPrint raises many types; the user needs one line.

@@ -66,7 +66,7 @@ class Sandbox:
         try:
             data = path.read_bytes()
         except OSError:
-            raise SandboxError(f"cannot read {path}") from None
+            raise SandboxError(f"file not found or unreadable: {path}") from None
         media = media_type(path)
         check_image(data, media, str(path))
         return data, media

@@ -1,0 +1,172 @@
+"""The command line: exact exit codes and messages, help everywhere, thin start-up."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from pypdf import PdfReader
+
+from cli import main
+from conftest import ROOT, TEST_LIBRARY
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+
+    def invoke(*args, **kwargs):
+        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False, **kwargs)
+
+    return invoke
+
+
+def all_commands(group=main, prefix=()):
+    for name, command in group.commands.items():
+        yield (*prefix, name), command
+        if isinstance(command, click.Group):
+            yield from all_commands(command, (*prefix, name))
+
+
+def test_every_command_has_help(run):
+    assert main.help
+    commands = list(all_commands())
+    assert {"list", "show", "build"} <= {path[0] for path, _ in commands}
+    for path, command in commands:
+        assert command.help, f"{' '.join(path)} has no help text"
+        result = run(*path, "--help")
+        assert result.exit_code == 0
+        assert "Usage: main " + " ".join(path) in result.output or "Usage:" in result.output
+        for param in command.params:
+            if isinstance(param, click.Option) and param.name != "help":
+                assert param.help, f"{' '.join(path)} {param.opts[0]} has no help text"
+
+
+def test_version(run):
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.output.strip() == "handouts, version 0.1.0"
+
+
+def test_list_json(run):
+    result = run("list", "--json")
+    assert result.exit_code == 0
+    rows = json.loads(result.output)
+    row = next(r for r in rows if r["id"] == "psychotherapy")
+    assert row["title"] == "Psychotherapy" and "en" in row["languages"]
+    assert row["version"] == "1.0" and len(row["updated"]) == 10
+
+
+def test_list_with_clinic_library_from_environment(run):
+    result = run("list", env={"HANDOUTS_LIBRARY": str(TEST_LIBRARY)})
+    assert result.exit_code == 0
+    assert "hand-washing" in result.output and "psychotherapy" in result.output
+
+
+def test_show_lists_sections_with_required_flag(run):
+    result = run("--library", TEST_LIBRARY, "show", "hand-washing", "--json")
+    data = json.loads(result.output)
+    assert data["sections"][-1] == {"id": "urgent", "title": "What if someone is very sick?",
+                                    "required": True}
+    text = run("--library", TEST_LIBRARY, "show", "hand-washing").output
+    assert "urgent" in text and "[required]" in text
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (("build", "psychoterapy", "-o", "{out}"), 1,
+     "Error: unknown topic 'psychoterapy'; did you mean psychotherapy?"),
+    (("build", "psychotherapy:nope", "-o", "{out}"), 1,
+     "Error: topic 'psychotherapy' (en) has no section 'nope'; its sections are: what-is, "
+     "how-it-helps, types, formats, sessions, find-therapist, more-to-know, crisis"),
+    (("build", "psychotherapy", "--layout", "fancy", "-o", "{out}"), 1,
+     "Error: unknown layout 'fancy'; layouts: large-print, standard"),
+    (("build", "Psycho!", "-o", "{out}"), 1, "Error: cannot read 'Psycho!'"),
+    (("build", "psychotherapy", "--brand", "{tmp}/none.toml", "-o", "{out}"), 1,
+     "Error: brand file not found: {tmp}/none.toml"),
+    (("build", "psychotherapy", "-o", "{tmp}/no/such/folder/x.pdf"), 4,
+     "Error: cannot write {tmp}/no/such/folder/x.pdf: folder {tmp}/no/such/folder does not exist"),
+    (("build", "psychotherapy", "-o", "{tmp}"), 4, "Error: cannot write {tmp}: it is a folder"),
+    (("show", "nope"), 1, "Error: unknown topic 'nope'; see 'handouts list'"),
+    (("--library", "{tmp}/missing", "list"), 1, "Error: library folder not found: {tmp}/missing"),
+])
+def test_errors_are_one_line_with_exit_codes(run, tmp_path, args, code, message):
+    out = tmp_path / "out.pdf"
+    fill = {"out": out, "tmp": tmp_path}
+    result = run(*[a.format(**fill) for a in args])
+    assert result.exit_code == code
+    assert result.stderr.strip().splitlines()[0].startswith(message.format(**fill))
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".handouts-")] == []
+
+
+def test_usage_error_exit_code_2(run):
+    result = run("build", "psychotherapy")
+    assert result.exit_code == 2
+    assert "Missing option '-o'" in result.stderr
+
+
+def test_build_writes_pdf_atomically_and_reports(run, tmp_path):
+    out = tmp_path / "handout.pdf"
+    out.write_bytes(b"old contents")
+    result = run("build", "psychotherapy:what-is", "--patient", "Ana", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert f"Wrote {out}" in result.stderr
+    assert len(PdfReader(out).pages) >= 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["handout.pdf"]
+
+
+def test_failed_build_keeps_the_previous_output(run, tmp_path):
+    out = tmp_path / "handout.pdf"
+    out.write_bytes(b"previous")
+    result = run("build", "psychotherapy", "--layout", "fancy", "-o", out)
+    assert result.exit_code == 1
+    assert out.read_bytes() == b"previous"
+
+
+def test_output_to_stdout(run):
+    result = run("build", "psychotherapy:what-is", "-o", "-")
+    assert result.exit_code == 0
+    assert result.stdout_bytes.startswith(b"%PDF-") and result.stdout_bytes.rstrip().endswith(b"%%EOF")
+
+
+def test_html_format(run, tmp_path):
+    out = tmp_path / "h.html"
+    assert run("build", "psychotherapy", "--format", "html", "-o", out).exit_code == 0
+    assert out.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_commands_that_do_not_render_do_not_import_weasyprint():
+    code = (
+        "import sys; sys.path.insert(0, %r); from cli import main\n"
+        "for args in (['list'], ['show', 'psychotherapy'], ['--help']):\n"
+        "    try: main(args)\n"
+        "    except SystemExit as e: assert e.code == 0, e.code\n"
+        "assert 'weasyprint' not in sys.modules, 'weasyprint imported'\n"
+        "print('clean')" % str(ROOT)
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("clean")
+
+
+def test_installed_command_works_from_any_folder(tmp_path):
+    script = Path(sys.executable).with_name("handouts")
+    if not script.exists():
+        pytest.skip("the project is not installed in this environment")
+    env = {k: v for k, v in os.environ.items() if k != "HANDOUTS_LIBRARY"}
+    result = subprocess.run([str(script), "build", "psychotherapy", "-o", "p.pdf"],
+                            cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert PdfReader(tmp_path / "p.pdf").metadata.title == "Psychotherapy"
+    # The installed package carries the bundled library when installed (not editable).
+    where = subprocess.run([str(script.with_name("python")), "-c",
+                            "import handoutkit.library as l; print(l.bundled_root())"],
+                           cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert where.stdout.strip().endswith("handoutkit/library")

@@ -141,5 +141,104 @@ def build(ctx, specs, output, lang, layout, paper, brand, patient, visit_date, c
         click.echo(f"Wrote {output}", err=True)
 
 
+@main.command()
+@click.argument("topics", nargs=-1, metavar="[TOPIC...]")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for CI.")
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.option("--brand", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Brand file whose colour to check; default: the library's.")
+@click.option("--max-grade", type=float, default=7.0, show_default=True,
+              help="Highest Flesch-Kincaid grade for an English topic.")
+@click.option("--max-section-grade", type=float, default=8.0, show_default=True,
+              help="Highest Flesch-Kincaid grade for any English section.")
+@click.option("--min-ease-es", type=float, default=70.0, show_default=True,
+              help="Lowest Fernandez-Huerta score for a Spanish topic.")
+@click.option("--min-section-ease-es", type=float, default=60.0, show_default=True,
+              help="Lowest Fernandez-Huerta score for any Spanish section.")
+@click.pass_context
+def lint(ctx, topics, as_json, strict, brand, max_grade, max_section_grade, min_ease_es,
+         min_section_ease_es) -> None:
+    """Check topics: metadata, related ids, crisis block, reading level, alt text,
+    brand contrast, translations, review dates.
+
+    Errors make the exit code 1; warnings do too with --strict.
+    """
+    from handoutkit.brand import load_brand
+    from handoutkit.lint import Limits, Linter
+
+    library = get_library(ctx)
+    limits = Limits(max_grade, max_section_grade, min_ease_es, min_section_ease_es)
+    linter = Linter(library, load_brand(brand or library.default_brand), limits)
+    findings = linter.run(list(topics))
+    failed = bool(linter.errors or (strict and linter.warnings))
+    if as_json:
+        click.echo(json.dumps({
+            "errors": len(linter.errors), "warnings": len(linter.warnings),
+            "findings": [f.as_dict() for f in findings],
+            "readability": [
+                {"topic": r.topic.id, "lang": r.topic.lang, "measure": r.measure,
+                 "score": r.score,
+                 "sections": {s.id: score for s, score in r.sections}}
+                for r in linter.readability
+            ],
+        }, indent=2, ensure_ascii=False))
+    else:
+        for finding in findings:
+            click.echo(str(finding))
+        checked = len(linter.readability)
+        click.echo(f"{checked} topic files checked: {len(linter.errors)} errors, "
+                   f"{len(linter.warnings)} warnings", err=True)
+    ctx.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("codes", nargs=-1, required=True, metavar="CODE...")
+@click.option("--lang", default="en", show_default=True, metavar="L",
+              help="Language of the titles shown.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+def find(ctx, codes, lang, as_json) -> None:
+    """Find topics for ICD-10-CM codes (F41.1, f411, F32.9 ...), closest first."""
+    from handoutkit.codes import find as find_topics
+
+    results = find_topics(get_library(ctx), list(codes), lang)
+    if as_json:
+        click.echo(json.dumps({code: [m.as_dict() for m in matches]
+                               for code, matches in results.items()}, indent=2,
+                              ensure_ascii=False))
+        return
+    for code, matches in results.items():
+        if not matches:
+            click.echo(f"{code}: no topic matches this code")
+            continue
+        for m in matches:
+            click.echo(f"{code}: {m.topic_id}  ({m.title}; {m.kind} match on {m.code})")
+
+
+@main.command()
+@click.argument("topic")
+@click.option("--lang", default="en", show_default=True, metavar="L", help="Language.")
+@click.pass_context
+def new(ctx, topic, lang) -> None:
+    """Write a new topic file from a commented template into the library."""
+    from handoutkit.scaffold import new_topic
+
+    path = new_topic(get_library(ctx), topic, lang)
+    click.echo(f"Wrote {path}: edit it, then run 'handouts lint {topic}'")
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+def init(folder) -> None:
+    """Create a clinic's own library: a brand to edit, a layout, a topics folder."""
+    from handoutkit.library import bundled_root
+    from handoutkit.scaffold import init_library
+
+    for path in init_library(folder, bundled_root()):
+        click.echo(f"created {path}")
+    click.echo(f"Next: edit {folder}/layouts/brand.toml, then "
+               f"'handouts --library {folder} new my-topic'")
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -236,6 +236,7 @@ def assemble(
     except jinja2.TemplateNotFound as exc:
         raise LibraryError(f"layout '{layout}': template not found: {exc.name}") from None
     except jinja2.TemplateSyntaxError as exc:
-        raise LibraryError(f"{exc.filename}:{exc.lineno}: template error: {exc.message}") from None
+        where = exc.filename or exc.name
+        raise LibraryError(f"{where}:{exc.lineno}: template error: {exc.message}") from None
     except jinja2.UndefinedError as exc:
         raise LibraryError(f"layout '{layout}': {exc.message}") from None

@@ -19,6 +19,7 @@ from .topic import Topic, load_topic
 PACKAGE_DIR = Path(__file__).resolve().parent
 TOPIC_NAME_RE = re.compile(r"^(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*)\.(?P<lang>[a-z]{2})\.md$")
 DEFAULT_LANG = "en"
+ID_RE_TEXT = "lower-case letters, digits and hyphens, like coping-with-stress"
 
 
 def bundled_root() -> Path:
@@ -69,6 +70,10 @@ class Library:
         return files
 
     # -- topics -------------------------------------------------------------------------
+
+    def files(self) -> list[TopicFile]:
+        """The topic file in use for each (id, language), sorted."""
+        return [self._files[key] for key in sorted(self._files)]
 
     @property
     def topic_ids(self) -> list[str]:

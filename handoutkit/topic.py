@@ -27,6 +27,7 @@ LANG_RE = re.compile(r"^[a-z]{2}$")
 VERSION_RE = re.compile(r"^\d+(?:\.\d+){0,2}$")
 # `## Heading {#id .required}`: the attribute block at the end of a section heading.
 HEADING_ATTRS_RE = re.compile(r"\s*\{([^{}]*)\}\s*$")
+COMMENT_RE = re.compile(r"<!--.*?-->", re.S)
 TERM_DASHES = ("–", "—", "-")
 
 REQUIRED_FIELDS = ("id", "lang", "title", "level", "version", "updated", "summary", "credit")
@@ -300,6 +301,8 @@ def parse_topic(text: str, path: Path) -> Topic:
             f"so the file must be named {expected}"
         )
 
+    # Editors' notes (<!-- ... -->) never print; newlines are kept so lines still count.
+    body = COMMENT_RE.sub(lambda m: "\n" * m.group(0).count("\n"), body)
     tokens = MARKDOWN.parse(body)
     _mark_terms(tokens)
     offset = body_line - 1

@@ -1,0 +1,239 @@
+"""Content checks for topic files: metadata, links between topics, safety blocks,
+reading level, pictures, brand contrast, translations and review dates.
+
+Each check returns findings; errors fail `handouts lint`, warnings only with --strict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .assemble import load_strings
+from .brand import Brand
+from .errors import HandoutsError
+from .library import DEFAULT_LANG, Library
+from .topic import Section, Topic, load_topic
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Reading-level limits; defaults are the project's plain-language targets."""
+
+    max_grade: float = 7.0  # Flesch-Kincaid grade, whole topic (English)
+    max_section_grade: float = 8.0  # Flesch-Kincaid grade, any section (English)
+    min_ease_es: float = 70.0  # Fernandez-Huerta, whole topic (Spanish)
+    min_section_ease_es: float = 60.0  # Fernandez-Huerta, any section (Spanish)
+    min_contrast: float = 4.5  # WCAG AA for body-size text
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str  # "error" | "warning"
+    check: str
+    path: str
+    line: int
+    topic: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.severity}: [{self.check}] {self.message}"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Readability:
+    topic: Topic
+    score: float
+    sections: tuple[tuple[Section, float], ...]
+    measure: str
+
+
+SENTENCE_END = (".", "!", "?", ":", ";")
+CRISIS_NUMBERS = ("911", "988")
+
+
+def plain_text(section: Section) -> str:
+    """The words a reader reads: each paragraph or list item as its own sentence."""
+    lines = []
+    for token in section.tokens:
+        if token.type != "inline":
+            continue
+        text = "".join(c.content for c in token.children or [] if c.type in ("text", "code_inline"))
+        text = " ".join(text.split())
+        if text:
+            lines.append(text if text.endswith(SENTENCE_END) else text + ".")
+    return "\n".join(lines)
+
+
+def readability(topic: Topic) -> Readability | None:
+    """Flesch-Kincaid grade (English) or Fernandez-Huerta ease (Spanish); None otherwise."""
+    import textstat  # only lint needs it
+
+    if topic.lang == "en":
+        textstat.set_lang("en")
+        measure, score = "Flesch-Kincaid grade", textstat.flesch_kincaid_grade
+    elif topic.lang == "es":
+        textstat.set_lang("es")
+        measure, score = "Fernandez-Huerta", textstat.fernandez_huerta
+    else:
+        return None
+    texts = [(s, plain_text(s)) for s in topic.sections]
+    whole = "\n".join(t for _, t in texts)
+    return Readability(
+        topic, round(score(whole), 1),
+        tuple((s, round(score(t), 1)) for s, t in texts if t), measure,
+    )
+
+
+def contrast_ratio(color: str, background: str = "#ffffff") -> float:
+    """WCAG 2 contrast ratio between two #rrggbb colours."""
+
+    def luminance(hex_color: str) -> float:
+        channels = [int(hex_color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(color), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+class Linter:
+    def __init__(self, library: Library, brand: Brand, limits: Limits = Limits(),
+                 today: dt.date | None = None):
+        self.library = library
+        self.brand = brand
+        self.limits = limits
+        self.today = today or dt.date.today()
+        self.findings: list[Finding] = []
+        self.readability: list[Readability] = []
+
+    def _add(self, severity, check, path, line, topic, message):
+        self.findings.append(Finding(severity, check, str(path), line, topic, message))
+
+    def run(self, topic_ids: list[str] | None = None) -> list[Finding]:
+        wanted = set(topic_ids or [])
+        unknown = wanted - set(self.library.topic_ids)
+        if unknown:
+            # Reuse the library's message, with its close matches.
+            self.library.topic(sorted(unknown)[0])
+        self._check_brand()
+        self._check_strings()
+        for entry in self.library.files():
+            if wanted and entry.id not in wanted:
+                continue
+            try:
+                topic = load_topic(entry.path)
+            except HandoutsError as exc:
+                path, line, message = _split_location(str(exc), entry.path)
+                self._add("error", "metadata", path, line, entry.id, message)
+                continue
+            self._check_topic(topic)
+        return self.findings
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    # -- checks -------------------------------------------------------------------------
+
+    def _check_brand(self) -> None:
+        ratio = contrast_ratio(self.brand.color)
+        if ratio < self.limits.min_contrast:
+            self._add("error", "contrast", self.brand.path, 0, "",
+                      f"brand colour {self.brand.color} has contrast {ratio:.2f}:1 with white; "
+                      f"WCAG AA needs {self.limits.min_contrast}:1")
+
+    def _check_strings(self) -> None:
+        strings = load_strings(self.library)
+        langs = {entry.lang for entry in self.library.files()}
+        for lang in sorted(langs):
+            if not strings.get(lang, {}).get("disclaimer", "").strip():
+                self._add("error", "disclaimer", "layouts/strings.toml", 0, "",
+                          f"no disclaimer for language '{lang}'")
+
+    def _check_topic(self, topic: Topic) -> None:
+        add = lambda sev, check, line, msg: self._add(sev, check, topic.path, line, topic.id, msg)
+
+        if topic.updated > self.today:
+            add("error", "metadata", 0, f"'updated' {topic.updated} is in the future")
+        if topic.review_due and topic.review_due < topic.updated:
+            add("error", "metadata", 0, "'review_due' is before 'updated'")
+        if topic.review_due and topic.review_due < self.today:
+            add("warning", "review", 0, f"review was due on {topic.review_due}")
+
+        for related in topic.related:
+            if related == topic.id:
+                add("error", "related", 0, "a topic cannot be related to itself")
+            elif not self.library.has(related):
+                add("error", "related", 0, f"related topic '{related}' does not exist")
+
+        if topic.mental_health:
+            crisis = [s for s in topic.sections if s.required and s.has_emergency]
+            if not crisis:
+                add("error", "crisis", 0, "mental-health topic without a required section "
+                    "holding an ::: emergency callout")
+            else:
+                text = plain_text(crisis[0])
+                for number in CRISIS_NUMBERS:
+                    if not re.search(rf"\b{number}\b", text):
+                        add("error", "crisis", crisis[0].line,
+                            f"crisis section does not give {number}")
+
+        for image in topic.images:
+            if not image.alt:
+                add("error", "alt-text", image.line, f"picture {image.src} has no description")
+
+        if topic.lang != DEFAULT_LANG and self.library.has(topic.id, DEFAULT_LANG):
+            original = self.library.topic(topic.id, DEFAULT_LANG)
+            if _version(topic.version) < _version(original.version):
+                add("warning", "translation", 0,
+                    f"version {topic.version} lags the English version {original.version}")
+            if topic.section_ids != original.section_ids:
+                add("warning", "translation", 0,
+                    "section ids differ from the English version: "
+                    f"{', '.join(topic.section_ids)} vs {', '.join(original.section_ids)}")
+
+        self._check_reading_level(topic)
+
+    def _check_reading_level(self, topic: Topic) -> None:
+        result = readability(topic)
+        if result is None:
+            return
+        self.readability.append(result)
+        limits = self.limits
+        if topic.lang == "en":
+            too_hard = lambda score, limit: score > limit
+            topic_limit, section_limit, word = limits.max_grade, limits.max_section_grade, "above"
+        else:
+            too_hard = lambda score, limit: score < limit
+            topic_limit, section_limit, word = limits.min_ease_es, limits.min_section_ease_es, "below"
+        if too_hard(result.score, topic_limit):
+            self._add("error", "reading-level", topic.path, 0, topic.id,
+                      f"{result.measure} {result.score} is {word} the limit {topic_limit}")
+        for section, score in result.sections:
+            if too_hard(score, section_limit):
+                self._add("error", "reading-level", topic.path, section.line, topic.id,
+                          f"section '{section.id}': {result.measure} {score} is {word} "
+                          f"the limit {section_limit}")
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def _split_location(message: str, path: Path) -> tuple[str, int, str]:
+    """Split 'file:line: message' (as the reader reports it) into its parts."""
+    match = re.match(rf"^{re.escape(str(path))}(?::(\d+))?: (.*)$", message)
+    if match:
+        return str(path), int(match[1] or 0), match[2]
+    return str(path), 0, message

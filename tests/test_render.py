@@ -183,3 +183,21 @@ def test_output_is_reproducible():
     first = build(Library(), ["psychotherapy"], BuildOptions())
     second = build(Library(), ["psychotherapy"], BuildOptions())
     assert first == second
+
+
+@pytest.mark.parametrize("layout", ["standard", "large-print"])
+def test_every_bundled_topic_builds_in_every_layout_and_language(layout, tmp_path):
+    library = Library()
+    for entry in library.files():
+        data = build(library, [f"{entry.id}@{entry.lang}"], BuildOptions(layout=layout))
+        path = tmp_path / f"{entry.id}.{entry.lang}.pdf"
+        path.write_bytes(data)
+        pages = page_texts(path)
+        word = "Página" if entry.lang == "es" else "Page"
+        total = len(pages)
+        for number, page in enumerate(pages, 1):
+            assert f"{word} {number} {'de' if entry.lang == 'es' else 'of'} {total}" in " ".join(page.split()), (entry, number)
+        fonts = {f["name"].split("+")[1] for f in pdffonts(path)}
+        assert fonts <= {"Atkinson-Hyperlegible", "Atkinson-Hyperlegible-Bold",
+                         "Atkinson-Hyperlegible-Italic", "Atkinson-Hyperlegible-BoldItalic"}, (entry, fonts)
+        assert PdfReader(path).trailer["/Root"]["/Lang"] == entry.lang

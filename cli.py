@@ -100,8 +100,10 @@ def show(ctx: click.Context, topic: str, lang: str, as_json: bool) -> None:
 
 @main.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
-@click.option("-o", "--output", required=True, metavar="FILE",
-              help="Output file; '-' writes to standard output.")
+@click.option("-o", "--output", metavar="FILE",
+              help="Output file (several SPECs make one packet); '-' writes to standard output.")
+@click.option("--out-dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write one PDF per SPEC into DIR, named after the topic.")
 @click.option("--lang", metavar="L", help="Language for SPECs without @LANG (default en).")
 @click.option("--layout", default="standard", show_default=True, help="Layout name.")
 @click.option("--paper", type=click.Choice(["letter", "a4"]), default="letter",
@@ -114,14 +116,18 @@ def show(ctx: click.Context, topic: str, lang: str, as_json: bool) -> None:
 @click.option("--note", metavar="TEXT", help="A short note, printed on the first page.")
 @click.option("--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf",
               show_default=True, help="PDF, or one self-contained HTML file.")
+@click.option("--duplex", is_flag=True,
+              help="For two-sided printing: the cover and each topic start on a right-hand page.")
 @click.pass_context
-def build(ctx, specs, output, lang, layout, paper, brand, patient, visit_date, clinician,
-          note, fmt) -> None:
+def build(ctx, specs, output, out_dir, lang, layout, paper, brand, patient, visit_date,
+          clinician, note, fmt, duplex) -> None:
     """Build a handout from SPEC = TOPIC[@LANG][:SECTION,SECTION...].
 
     \b
     Examples:
       handouts build psychotherapy -o psychotherapy.pdf
+      handouts build psychotherapy insomnia@es --patient "Ana Díaz" -o packet.pdf
+      handouts build psychotherapy insomnia --out-dir handouts/
       handouts build psychotherapy:what-is,types --patient "Ana Díaz" -o ana.pdf
       handouts build psychotherapy --layout large-print --paper a4 -o big.pdf
     """
@@ -131,14 +137,22 @@ def build(ctx, specs, output, lang, layout, paper, brand, patient, visit_date, c
     from handoutkit.build import BuildOptions, build as build_document
     from handoutkit.deliver import write_output
 
+    if (output is None) == (out_dir is None):
+        raise click.UsageError("give either -o FILE or --out-dir DIR")
     options = BuildOptions(
         lang=lang, layout=layout, paper=paper, brand=Path(brand) if brand else None,
-        personal=Personal(patient, visit_date, clinician, note), format=fmt,
+        personal=Personal(patient, visit_date, clinician, note), format=fmt, duplex=duplex,
     )
-    data = build_document(get_library(ctx), list(specs), options)
-    write_output(output, data)
-    if output != "-":
-        click.echo(f"Wrote {output}", err=True)
+    library = get_library(ctx)
+    if output is not None:
+        write_output(output, build_document(library, list(specs), options))
+        if output != "-":
+            click.echo(f"Wrote {output}", err=True)
+        return
+    from handoutkit.build import build_each
+
+    for path in build_each(library, list(specs), options, Path(out_dir)):
+        click.echo(f"Wrote {path}", err=True)
 
 
 @main.command()

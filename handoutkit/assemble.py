@@ -120,22 +120,41 @@ def _image_resolver(selection: Selection, library: Library, asset_url: AssetUrl)
     return resolve
 
 
+def anchor_for(selection: Selection) -> str:
+    """The HTML id of a topic's article; section ids are prefixed with it, so that topics
+    sharing a section id never clash in one document."""
+    return f"{selection.topic.id}-{selection.topic.lang}"
+
+
 def article_context(
     selection: Selection,
     library: Library,
     strings: dict,
     printed: dt.date,
     asset_url: AssetUrl,
+    in_packet: dict[str, str] | None = None,
 ) -> dict:
-    """Everything the layout needs to print one topic."""
+    """Everything the layout needs to print one topic.
+
+    `in_packet` maps the ids of topics printed in the same document to their anchors:
+    related topics among them become links inside the document.
+    """
     topic = selection.topic
     resolve = _image_resolver(selection, library, asset_url)
-    prefix = f"{topic.id}-{topic.lang}"
+    prefix = anchor_for(selection)
     related = []
     for related_id in topic.related:
         title = library.title(related_id, topic.lang)
-        if title is not None:
-            related.append({"id": related_id, "title": title})
+        if title is None:
+            continue
+        href = None
+        if in_packet and related_id in in_packet:
+            href = "#" + in_packet[related_id]
+        else:
+            other = library.topic(related_id, topic.lang if library.has(related_id, topic.lang)
+                                  else DEFAULT_LANG)
+            href = other.url
+        related.append({"id": related_id, "title": title, "href": href})
     return {
         "topic": topic,
         "anchor": prefix,
@@ -169,8 +188,15 @@ def assemble(
     personal: Personal = Personal(),
     asset_url: AssetUrl = file_url,
     printed: dt.date | None = None,
+    duplex: bool = False,
+    pad_to_even: bool = False,
 ) -> str:
-    """Render the layout to one HTML document holding the selected topics."""
+    """Render the layout to one HTML document holding the selected topics.
+
+    Several topics make a packet: a cover with the personal details and a table of
+    contents, then each topic on a new page (a right-hand page with `duplex`).
+    `pad_to_even` adds a blank last page so a duplex packet has an even page count.
+    """
     if layout not in library.layout_names:
         raise LibraryError(
             f"unknown layout '{layout}'; layouts: {', '.join(library.layout_names)}"
@@ -192,6 +218,11 @@ def assemble(
             raise LibraryError(f"font not found: {path}")
         fonts.append({"url": asset_url(path), "weight": weight, "style": style})
 
+    packet = len(selections) > 1
+    in_packet: dict[str, str] = {}
+    for selection in selections:
+        # The first copy of a topic in the packet is the one links jump to.
+        in_packet.setdefault(selection.topic.id, anchor_for(selection))
     articles = []
     for selection in selections:
         topic_lang = selection.topic.lang
@@ -200,7 +231,8 @@ def assemble(
                 f"the layouts have no wording for language '{topic_lang}' (strings.toml)"
             )
         articles.append(
-            article_context(selection, library, all_strings[topic_lang], printed, asset_url)
+            article_context(selection, library, all_strings[topic_lang], printed, asset_url,
+                            in_packet if packet else None)
         )
 
     first = selections[0].topic
@@ -232,6 +264,9 @@ def assemble(
             personal=personal,
             s=strings,
             printed=format_date(printed, strings),
+            packet=packet,
+            duplex=duplex,
+            pad_to_even=pad_to_even,
         )
     except jinja2.TemplateNotFound as exc:
         raise LibraryError(f"layout '{layout}': template not found: {exc.name}") from None

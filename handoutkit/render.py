@@ -23,6 +23,14 @@ ATTACHMENT_RE = re.compile(r"""<(?:link|a)\b[^>]*\brel\s*=\s*["']?[^"'>]*attachm
 FATAL_LOG_RE = re.compile(r"Failed to load|font|Error", re.I)
 
 
+def page_count(pdf: bytes) -> int:
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    return len(PdfReader(BytesIO(pdf)).pages)
+
+
 class SandboxFetcher(URLFetcher):
     """Serves only what the sandbox allows; remembers what it refused."""
 

@@ -109,7 +109,7 @@ def test_errors_are_one_line_with_exit_codes(run, tmp_path, args, code, message)
 def test_usage_error_exit_code_2(run):
     result = run("build", "psychotherapy")
     assert result.exit_code == 2
-    assert "Missing option '-o'" in result.stderr
+    assert "give either -o FILE or --out-dir DIR" in result.stderr
 
 
 def test_build_writes_pdf_atomically_and_reports(run, tmp_path):

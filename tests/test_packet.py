@@ -1,0 +1,186 @@
+"""Packets: several topics in one tagged, navigable PDF."""
+
+import os
+import re
+
+import pytest
+from click.testing import CliRunner
+from pypdf import PdfReader
+
+from cli import main
+from handoutkit.assemble import Personal
+from handoutkit.build import BuildOptions, build
+from handoutkit.errors import SpecError
+from handoutkit.library import Library
+
+from conftest import page_texts, pdffonts
+
+SPECS = ["psychotherapy", "depression-adults:what-is,treatment", "insomnia"]
+TITLES = ["Psychotherapy", "Depression in Adults", "Insomnia"]
+
+
+@pytest.fixture(scope="module")
+def packets(tmp_path_factory):
+    os.environ["SOURCE_DATE_EPOCH"] = "1795651200"
+    out = tmp_path_factory.mktemp("packets")
+    personal = Personal("Ana Díaz", "2026-11-26", "Dr. Lee", None)
+    paths = {}
+    for name, duplex in (("simplex", False), ("duplex", True)):
+        paths[name] = out / f"{name}.pdf"
+        paths[name].write_bytes(build(Library(), SPECS, BuildOptions(personal=personal,
+                                                                     duplex=duplex)))
+    return paths
+
+
+def outline(reader):
+    """[(title, page number, [(child title, page number), ...]), ...]"""
+    result = []
+    for item in reader.outline:
+        if isinstance(item, list):
+            result[-1][2].extend((c.title, reader.get_destination_page_number(c) + 1)
+                                 for c in item)
+        else:
+            result.append((item.title, reader.get_destination_page_number(item) + 1, []))
+    return result
+
+
+def test_bookmarks_topics_with_sections_nested(packets):
+    reader = PdfReader(packets["simplex"])
+    tree = outline(reader)
+    assert [title for title, _, _ in tree] == TITLES
+    library = Library()
+    assert [c for c, _ in tree[0][2]] == [s.title for s in library.topic("psychotherapy").sections]
+    depression = library.topic("depression-adults")
+    assert [c for c, _ in tree[1][2]] == [depression.section(i).title
+                                          for i in ("what-is", "treatment", "crisis")]
+
+
+def test_contents_page_numbers_are_the_real_start_pages(packets):
+    for path in packets.values():
+        reader = PdfReader(path)
+        starts = {title: page for title, page, _ in outline(reader)}
+        cover = " ".join(page_texts(path)[0].split())
+        for title in TITLES:
+            match = re.search(re.escape(title) + r"[ .]*Page (\d+)", cover)
+            assert match, (title, cover)
+            assert int(match.group(1)) == starts[title]
+            # The printed number on that page says the same.
+            assert f"Page {starts[title]} of {len(reader.pages)}" in " ".join(
+                page_texts(path)[starts[title] - 1].split())
+
+
+def test_contents_entries_are_links_to_the_topics(packets):
+    reader = PdfReader(packets["simplex"])
+    starts = {title: page for title, page, _ in outline(reader)}
+    targets = link_target_pages(reader, 0)
+    assert set(targets) == set(starts.values())
+
+
+def link_target_pages(reader, page_index):
+    pages = []
+    named = reader.named_destinations
+    for annot in reader.pages[page_index].get("/Annots", []):
+        annot = annot.get_object()
+        if annot.get("/Subtype") != "/Link":
+            continue
+        dest = annot.get("/Dest") or annot.get("/A", {}).get("/D")
+        if dest is None:
+            continue
+        if isinstance(dest, (str, bytes)) or hasattr(dest, "original_bytes"):
+            dest = named[str(dest)]
+            pages.append(reader.get_destination_page_number(dest) + 1)
+        else:
+            pages.append(reader.get_page_number(dest[0].get_object()) + 1)
+    return pages
+
+
+def test_every_page_numbered_of_the_packet_total(packets):
+    pages = page_texts(packets["simplex"])
+    for number, page in enumerate(pages, 1):
+        assert f"Page {number} of {len(pages)}" in " ".join(page.split())
+
+
+def test_each_topic_keeps_its_version_stamp(packets):
+    reader = PdfReader(packets["simplex"])
+    tree = outline(reader)
+    pages = page_texts(packets["simplex"])
+    bounds = [page for _, page, _ in tree] + [len(pages) + 1]
+    for (title, start, _), end in zip(tree, bounds[1:]):
+        topic_id = {"Psychotherapy": "psychotherapy", "Depression in Adults":
+                    "depression-adults", "Insomnia": "insomnia"}[title]
+        for page in pages[start - 1:end - 1]:
+            assert f"Topic {topic_id} · Version 1.0" in " ".join(page.split())
+
+
+def test_duplex_topics_start_on_odd_pages_and_total_is_even(packets):
+    reader = PdfReader(packets["duplex"])
+    assert len(reader.pages) % 2 == 0
+    for _, start, _ in outline(reader):
+        assert start % 2 == 1
+    simplex = PdfReader(packets["simplex"])
+    assert len(reader.pages) > len(simplex.pages)
+
+
+def test_related_topics_in_the_packet_are_links_to_them(packets):
+    reader = PdfReader(packets["simplex"])
+    tree = outline(reader)
+    starts = {title: page for title, page, _ in tree}
+    # "More on this topic" is not bookmarked; find its page from the text.
+    texts = page_texts(packets["simplex"])
+    more_page = next(i for i in range(starts["Psychotherapy"] - 1, starts["Depression in Adults"] - 1)
+                     if "More on this topic" in texts[i])
+    # Psychotherapy lists depression-adults (in the packet) and others that are not.
+    assert "depression-adults" in Library().topic("psychotherapy").related
+    assert "insomnia" not in Library().topic("psychotherapy").related
+    assert set(link_target_pages(reader, more_page)) == {starts["Depression in Adults"]}
+
+
+def test_packet_is_tagged_as_a_whole(packets):
+    reader = PdfReader(packets["duplex"])
+    root = reader.trailer["/Root"]
+    assert root["/Lang"] == "en"
+    assert bool(root["/MarkInfo"]["/Marked"])
+    parent_tree = root["/StructTreeRoot"]["/ParentTree"]
+    nums = parent_tree.get("/Nums", [])
+    keys = set(nums[0::2])
+    for kid in parent_tree.get("/Kids", []):
+        keys |= set(kid.get_object()["/Nums"][0::2])
+    for index, page in enumerate(reader.pages):
+        assert page["/StructParents"] in keys, f"page {index + 1} is not in the structure tree"
+
+
+def test_personal_details_on_the_cover_only(packets):
+    pages = page_texts(packets["simplex"])
+    assert "Prepared for: Ana Díaz" in " ".join(pages[0].split())
+    assert all("Ana" not in page for page in pages[1:])
+    assert "Ana" not in str(PdfReader(packets["simplex"]).metadata)
+
+
+def test_packet_of_all_topics_embeds_each_font_once(tmp_path):
+    library = Library()
+    ids = library.topic_ids
+    singles = sum(len(build(library, [topic_id], BuildOptions())) for topic_id in ids)
+    path = tmp_path / "all.pdf"
+    path.write_bytes(build(library, ids, BuildOptions()))
+    names = [font["name"].split("+")[1] for font in pdffonts(path)]
+    assert len(names) == len(set(names)) <= 4
+    # Measured 0.64: the text itself, not repeated fonts, is most of what remains.
+    assert path.stat().st_size <= 0.7 * singles, (path.stat().st_size, singles)
+
+
+def test_same_topic_twice_is_an_error():
+    with pytest.raises(SpecError, match="topic 'insomnia' \\(en\\) is given twice"):
+        build(Library(), ["insomnia", "insomnia:what-is"], BuildOptions())
+
+
+def test_out_dir_writes_one_pdf_per_spec(tmp_path):
+    result = CliRunner().invoke(main, ["build", "psychotherapy@es:what-is", "insomnia",
+                                       "--patient", "Ana", "--out-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["insomnia.pdf", "psychotherapy.es.pdf"]
+    assert PdfReader(tmp_path / "psychotherapy.es.pdf").trailer["/Root"]["/Lang"] == "es"
+    both = CliRunner().invoke(main, ["build", "insomnia", "-o", "x.pdf", "--out-dir", str(tmp_path)])
+    assert both.exit_code == 2
+    missing = CliRunner().invoke(main, ["build", "insomnia", "--out-dir", str(tmp_path / "no")])
+    assert missing.exit_code == 4
+    assert "output folder not found" in missing.stderr

@@ -132,12 +132,12 @@ def article_context(
     strings: dict,
     printed: dt.date,
     asset_url: AssetUrl,
-    in_packet: dict[str, str] | None = None,
+    links: dict[str, str] | None = None,
 ) -> dict:
     """Everything the layout needs to print one topic.
 
-    `in_packet` maps the ids of topics printed in the same document to their anchors:
-    related topics among them become links inside the document.
+    `links` maps topic ids to the href their "More on this topic" entry links to (topics
+    in the same packet); other related topics link to their url, if they have one.
     """
     topic = selection.topic
     resolve = _image_resolver(selection, library, asset_url)
@@ -148,8 +148,8 @@ def article_context(
         if title is None:
             continue
         href = None
-        if in_packet and related_id in in_packet:
-            href = "#" + in_packet[related_id]
+        if links and related_id in links:
+            href = links[related_id]
         else:
             other = library.topic(related_id, topic.lang if library.has(related_id, topic.lang)
                                   else DEFAULT_LANG)
@@ -178,6 +178,10 @@ def article_context(
     }
 
 
+MODES = ("document", "part", "cover", "numbers")
+TOPIC_LINK = "handouts-topic:"  # placeholder links in parts and covers, resolved when merging
+
+
 def assemble(
     selections: list[Selection],
     *,
@@ -190,13 +194,23 @@ def assemble(
     printed: dt.date | None = None,
     duplex: bool = False,
     pad_to_even: bool = False,
+    mode: str = "document",
+    toc_pages: list[int] | None = None,
+    page_langs: list[str] | None = None,
 ) -> str:
-    """Render the layout to one HTML document holding the selected topics.
+    """Render the layout to one HTML document.
 
-    Several topics make a packet: a cover with the personal details and a table of
-    contents, then each topic on a new page (a right-hand page with `duplex`).
-    `pad_to_even` adds a blank last page so a duplex packet has an even page count.
+    mode "document": the selected topics in one document; several make a packet with a
+    cover (personal details, table of contents), each topic on a new page (a right-hand
+    page with `duplex`); `pad_to_even` adds a blank last page.
+    The packet builder (packet.py) renders pieces to merge instead:
+    mode "part": one topic as it appears in a packet, without page numbers, its related
+    topics linked through placeholder links; "cover": the cover alone, with `toc_pages`
+    as the contents' page numbers; "numbers": one page per entry of `page_langs` carrying
+    only "Page N of M", stamped over the merged pages.
     """
+    if mode not in MODES:
+        raise ValueError(mode)
     if layout not in library.layout_names:
         raise LibraryError(
             f"unknown layout '{layout}'; layouts: {', '.join(library.layout_names)}"
@@ -205,9 +219,13 @@ def assemble(
         raise LibraryError(f"unknown paper '{paper}'; use one of: {', '.join(PAPERS)}")
     printed = printed or printed_date()
     all_strings = load_strings(library)
-    lang = selections[0].topic.lang
-    if lang not in all_strings:
-        raise LibraryError(f"the layouts have no wording for language '{lang}' (strings.toml)")
+    langs = [s.topic.lang for s in selections] + list(page_langs or [])
+    for topic_lang in langs:
+        if topic_lang not in all_strings:
+            raise LibraryError(
+                f"the layouts have no wording for language '{topic_lang}' (strings.toml)"
+            )
+    lang = langs[0]
     strings = all_strings[lang]
 
     fonts_dir = library.fonts_dir
@@ -218,32 +236,41 @@ def assemble(
             raise LibraryError(f"font not found: {path}")
         fonts.append({"url": asset_url(path), "weight": weight, "style": style})
 
-    packet = len(selections) > 1
+    packet = len(selections) > 1 or mode in ("part", "cover")
     in_packet: dict[str, str] = {}
     for selection in selections:
         # The first copy of a topic in the packet is the one links jump to.
         in_packet.setdefault(selection.topic.id, anchor_for(selection))
     articles = []
-    for selection in selections:
-        topic_lang = selection.topic.lang
-        if topic_lang not in all_strings:
-            raise LibraryError(
-                f"the layouts have no wording for language '{topic_lang}' (strings.toml)"
-            )
-        articles.append(
-            article_context(selection, library, all_strings[topic_lang], printed, asset_url,
-                            in_packet if packet else None)
-        )
+    if mode in ("document", "part"):
+        links = None
+        if mode == "part":
+            links = {related: TOPIC_LINK + related for related in library.topic_ids}
+        elif packet:
+            links = {tid: "#" + anchor for tid, anchor in in_packet.items()}
+        for selection in selections:
+            articles.append(article_context(
+                selection, library, all_strings[selection.topic.lang], printed, asset_url, links))
 
-    first = selections[0].topic
-    title = first.title if len(selections) == 1 else strings["packet_title"]
+    toc = []
+    if mode == "cover" or (mode == "document" and packet):
+        for index, selection in enumerate(selections):
+            anchor = anchor_for(selection)
+            toc.append({
+                "title": selection.topic.title,
+                "href": TOPIC_LINK + selection.topic.id if mode == "cover" else "#" + anchor,
+                "page": toc_pages[index] if toc_pages else None,
+            })
+
+    first = selections[0].topic if selections else None
+    title = first.title if len(selections) == 1 and mode != "cover" else strings["packet_title"]
     keywords = []
     for selection in selections:
         keywords += [selection.topic.id, *selection.topic.codes]
     document = {
         "lang": lang,
         "title": title,
-        "description": first.summary if len(selections) == 1 else "; ".join(
+        "description": first.summary if len(selections) == 1 and mode != "cover" else "; ".join(
             s.topic.title for s in selections
         ),
         "keywords": ", ".join(dict.fromkeys(keywords)),
@@ -267,6 +294,12 @@ def assemble(
             packet=packet,
             duplex=duplex,
             pad_to_even=pad_to_even,
+            show_cover=bool(toc),
+            toc=toc,
+            running=mode != "numbers",
+            numbers=mode in ("document", "numbers"),
+            number_pages=list(page_langs or []) if mode == "numbers" else [],
+            number_strings={k: {"page": v["page"], "of": v["of"]} for k, v in all_strings.items()},
         )
     except jinja2.TemplateNotFound as exc:
         raise LibraryError(f"layout '{layout}': template not found: {exc.name}") from None

@@ -118,9 +118,12 @@ def show(ctx: click.Context, topic: str, lang: str, as_json: bool) -> None:
               show_default=True, help="PDF, or one self-contained HTML file.")
 @click.option("--duplex", is_flag=True,
               help="For two-sided printing: the cover and each topic start on a right-hand page.")
+@click.option("--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Render uncached topics of a packet on N cores (default: all).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the topic cache.")
 @click.pass_context
 def build(ctx, specs, output, out_dir, lang, layout, paper, brand, patient, visit_date,
-          clinician, note, fmt, duplex) -> None:
+          clinician, note, fmt, duplex, jobs, no_cache) -> None:
     """Build a handout from SPEC = TOPIC[@LANG][:SECTION,SECTION...].
 
     \b
@@ -135,6 +138,7 @@ def build(ctx, specs, output, out_dir, lang, layout, paper, brand, patient, visi
 
     from handoutkit.assemble import Personal
     from handoutkit.build import BuildOptions, build as build_document
+    from handoutkit.cache import Cache
     from handoutkit.deliver import write_output
 
     if (output is None) == (out_dir is None):
@@ -142,16 +146,18 @@ def build(ctx, specs, output, out_dir, lang, layout, paper, brand, patient, visi
     options = BuildOptions(
         lang=lang, layout=layout, paper=paper, brand=Path(brand) if brand else None,
         personal=Personal(patient, visit_date, clinician, note), format=fmt, duplex=duplex,
+        jobs=jobs,
     )
     library = get_library(ctx)
+    cache = Cache(enabled=not no_cache)
     if output is not None:
-        write_output(output, build_document(library, list(specs), options))
+        write_output(output, build_document(library, list(specs), options, cache))
         if output != "-":
             click.echo(f"Wrote {output}", err=True)
         return
     from handoutkit.build import build_each
 
-    for path in build_each(library, list(specs), options, Path(out_dir)):
+    for path in build_each(library, list(specs), options, Path(out_dir), cache):
         click.echo(f"Wrote {path}", err=True)
 
 
@@ -252,6 +258,33 @@ def init(folder) -> None:
         click.echo(f"created {path}")
     click.echo(f"Next: edit {folder}/layouts/brand.toml, then "
                f"'handouts --library {folder} new my-topic'")
+
+
+
+@main.group()
+def cache() -> None:
+    """The cache of rendered topics (HANDOUTS_CACHE_DIR overrides its folder)."""
+
+
+@cache.command("info")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def cache_info(as_json) -> None:
+    """Show where the cache is, how many entries and bytes it holds."""
+    from handoutkit.cache import Cache
+
+    info = Cache().info()
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+    else:
+        click.echo(f"{info['folder']}: {info['entries']} entries, {info['bytes']:,} bytes")
+
+
+@cache.command("clear")
+def cache_clear() -> None:
+    """Remove every cached entry."""
+    from handoutkit.cache import Cache
+
+    click.echo(f"Removed {Cache().clear()} entries")
 
 
 if __name__ == "__main__":

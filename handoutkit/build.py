@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .assemble import Personal, assemble, file_url
+from .assemble import Personal, assemble, file_url, printed_date
+from .cache import Cache
 from .brand import load_brand
 from .errors import OutputError, SpecError
 from .library import DEFAULT_LANG, Library
@@ -27,6 +29,7 @@ class BuildOptions:
     personal: Personal = field(default_factory=Personal)
     format: str = "pdf"
     duplex: bool = False
+    jobs: int | None = None  # None: every core
 
 
 def selections_for(library: Library, specs: list[str], lang: str | None) -> list[Selection]:
@@ -48,16 +51,25 @@ def output_name(selection: Selection) -> str:
     return f"{topic.id}{suffix}.pdf"
 
 
-def build(library: Library, specs: list[str], options: BuildOptions) -> bytes:
+def build(library: Library, specs: list[str], options: BuildOptions,
+          cache: Cache | None = None) -> bytes:
     """One document (PDF or self-contained HTML) holding the given SPECs."""
-    return build_selections(library, selections_for(library, specs, options.lang), options)
+    return build_selections(library, selections_for(library, specs, options.lang), options,
+                            cache)
 
 
-def build_selections(library: Library, selections: list[Selection],
-                     options: BuildOptions) -> bytes:
+def build_selections(library: Library, selections: list[Selection], options: BuildOptions,
+                     cache: Cache | None = None) -> bytes:
     brand = load_brand(options.brand or library.default_brand)
     sandbox = Sandbox([*library.roots, brand.path.parent])
     inline = options.format == "html"
+    if len(selections) > 1 and not inline:
+        from .packet import PacketSettings, build_packet
+
+        settings = PacketSettings(library, brand, options.layout, options.paper,
+                                  options.duplex, options.personal, printed_date())
+        return build_packet(settings, selections, sandbox, cache or Cache(enabled=False),
+                            options.jobs or os.cpu_count() or 1)
 
     def html(pad_to_even: bool = False) -> str:
         return assemble(
@@ -84,7 +96,7 @@ def build_selections(library: Library, selections: list[Selection],
 
 
 def build_each(library: Library, specs: list[str], options: BuildOptions,
-               out_dir: Path) -> Iterator[Path]:
+               out_dir: Path, cache: Cache | None = None) -> Iterator[Path]:
     """One document per SPEC in `out_dir`; every SPEC is checked before the first is built."""
     from .deliver import write_atomic
 
@@ -94,4 +106,4 @@ def build_each(library: Library, specs: list[str], options: BuildOptions,
     extension = ".html" if options.format == "html" else ".pdf"
     for selection in selections:
         path = out_dir / output_name(selection).replace(".pdf", extension)
-        yield write_atomic(path, build_selections(library, [selection], options))
+        yield write_atomic(path, build_selections(library, [selection], options, cache))

@@ -145,8 +145,22 @@ def test_packet_is_tagged_as_a_whole(packets):
     keys = set(nums[0::2])
     for kid in parent_tree.get("/Kids", []):
         keys |= set(kid.get_object()["/Nums"][0::2])
+    tagged = 0
     for index, page in enumerate(reader.pages):
+        if b"/MCID" not in page.get_contents().get_data():
+            continue  # a blank duplex page: only the stamped page number, an artifact
+        tagged += 1
         assert page["/StructParents"] in keys, f"page {index + 1} is not in the structure tree"
+        # Every marked-content id on the page has its structure element.
+        mcids = re.findall(rb"/MCID (\d+)", page.get_contents().get_data())
+        elements = dict(zip(nums[0::2], nums[1::2])) if nums else {}
+        if page["/StructParents"] in elements:
+            assert len(elements[page["/StructParents"]]) >= len(set(mcids))
+    assert tagged >= len(reader.pages) - 3
+    # Stamped page numbers are artifacts, never tagged text.
+    for page in reader.pages:
+        data = page.get_contents().get_data()
+        assert b"/Artifact BMC" in data
 
 
 def test_personal_details_on_the_cover_only(packets):

@@ -18,10 +18,12 @@ TEST_LIBRARY = Path(__file__).resolve().parent / "library"
 
 
 @pytest.fixture(autouse=True)
-def _reproducible(monkeypatch):
+def _reproducible(monkeypatch, tmp_path_factory):
     # A fixed printed date so text and golden files do not change from day to day.
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1795651200")  # 2026-11-26 00:00 UTC
     monkeypatch.delenv("HANDOUTS_LIBRARY", raising=False)
+    # Commands run in tests never touch the user's own cache.
+    monkeypatch.setenv("HANDOUTS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture

@@ -119,6 +119,17 @@ class Library:
                 return self.topic(topic_id, candidate).title
         return None
 
+    def source_digest(self, topic_id: str, lang: str) -> str | None:
+        """The SHA-256 of the topic file that `title(topic_id, lang)` would read, without
+        parsing it (cache keys need it for every related topic)."""
+        import hashlib
+
+        for candidate in (lang, DEFAULT_LANG):
+            entry = self._files.get((topic_id, candidate))
+            if entry is not None:
+                return hashlib.sha256(entry.path.read_bytes()).hexdigest()
+        return None
+
     # -- layouts, brands, fonts ------------------------------------------------------
 
     @property

@@ -80,7 +80,7 @@ def part_key(selection: Selection, library: Library, print_fingerprint: str,
              printed: dt.date) -> str:
     """A part's bytes depend on its topic file, sections, related titles and settings."""
     topic = selection.topic
-    related = [(r, library.title(r, topic.lang)) for r in topic.related]
+    related = [(r, library.source_digest(r, topic.lang)) for r in topic.related]
     return make_key("part", print_fingerprint, topic.sha256, topic.lang,
                     selection.section_ids, related, printed.isoformat())
 

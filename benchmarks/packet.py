@@ -1,0 +1,99 @@
+"""Packet benchmark: the 12 library topics as one packet, measured in one run against
+references on the same machine.
+
+    cold     handouts build <12 topics> -o packet.pdf, empty cache (whole process)
+    warm     the same command again, every part cached (whole process)
+    raw      weasyprint packet.html packet.pdf: WeasyPrint's own command on the packet's
+             --format html output (whole process)
+    chromium chromium --headless --print-to-pdf on the same HTML, when installed
+
+Prints medians of --runs runs and the ratios. Run: .venv/bin/python benchmarks/packet.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def handouts_command() -> list[str]:
+    script = BIN / "handouts"
+    return [str(script)] if script.exists() else [sys.executable, str(ROOT / "cli.py")]
+
+
+def timed(cmd: list[str], env: dict | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="handouts-bench-"))
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1795651200"}
+    handouts = handouts_command()
+    ids = [row["id"] for row in json.loads(subprocess.run(
+        handouts + ["list", "--json"], check=True, capture_output=True, text=True).stdout)]
+    html = work / "packet.html"
+    subprocess.run(handouts + ["build", *ids, "--format", "html", "-o", str(html)],
+                   check=True, env=env, stderr=subprocess.DEVNULL)
+
+    results: dict[str, list[float]] = {"cold": [], "warm": [], "raw": [], "chromium": []}
+    browser = chromium()
+    for run in range(args.runs):
+        cache_env = {**env, "HANDOUTS_CACHE_DIR": str(work / f"cache-{run}")}
+        build = handouts + ["build", *ids, "-o", str(work / "packet.pdf")]
+        results["cold"].append(timed(build, cache_env))
+        results["warm"].append(timed(build, cache_env))
+        results["raw"].append(timed([str(BIN / "weasyprint"), str(html), str(work / "raw.pdf")], env))
+        if browser:
+            profile = work / f"chromium-profile-{run}"
+            results["chromium"].append(timed([
+                browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                f"--user-data-dir={profile}", "--no-pdf-header-footer",
+                f"--print-to-pdf={work / 'chromium.pdf'}", html.as_uri()], env))
+
+    median = {k: statistics.median(v) for k, v in results.items() if v}
+    pages = subprocess.run(["pdfinfo", str(work / "packet.pdf")], capture_output=True,
+                           text=True).stdout if shutil.which("pdfinfo") else ""
+    page_count = next((line.split()[-1] for line in pages.splitlines()
+                       if line.startswith("Pages:")), "?")
+    print(f"12-topic packet, {page_count} pages, {os.cpu_count()} cores, median of {args.runs} runs")
+    for name in ("cold", "warm", "raw", "chromium"):
+        if name in median:
+            print(f"  {name:<9} {median[name]:6.2f} s")
+        else:
+            print(f"  {name:<9}    n/a (not installed)")
+    print(f"  cold / raw      {median['cold'] / median['raw']:.2f}  (target <= 0.80)")
+    print(f"  warm / raw      {median['warm'] / median['raw']:.2f}  (target <= 0.15)")
+    if "chromium" in median:
+        print(f"  cold / chromium {median['cold'] / median['chromium']:.2f}  (target <= 1.00)")
+    sizes = {name: (work / f"{name}.pdf").stat().st_size for name in ("packet", "raw")}
+    print(f"  size: packet {sizes['packet'] / 1024:.0f} KiB, raw WeasyPrint {sizes['raw'] / 1024:.0f} KiB")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -118,12 +118,22 @@ def show(ctx: click.Context, topic: str, lang: str, as_json: bool) -> None:
               show_default=True, help="PDF, or one self-contained HTML file.")
 @click.option("--duplex", is_flag=True,
               help="For two-sided printing: the cover and each topic start on a right-hand page.")
+@click.option("--archival", is_flag=True,
+              help="PDF/A-3a for archiving in a health record (tagged, manifest attached).")
+@click.option("--fhir", "fhir_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write a FHIR R4 DocumentReference for the PDF (needs --patient-ref).")
+@click.option("--fhir-url", metavar="URL",
+              help="In the DocumentReference, point to the PDF at URL instead of embedding it.")
+@click.option("--patient-ref", metavar="REF", help="FHIR subject, e.g. Patient/123.")
+@click.option("--encounter-ref", metavar="REF", help="FHIR encounter, e.g. Encounter/456.")
+@click.option("--author-ref", metavar="REF", help="FHIR author, e.g. Practitioner/789.")
 @click.option("--jobs", type=click.IntRange(min=1), metavar="N",
               help="Render uncached topics of a packet on N cores (default: all).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the topic cache.")
 @click.pass_context
 def build(ctx, specs, output, out_dir, lang, layout, paper, brand, patient, visit_date,
-          clinician, note, fmt, duplex, jobs, no_cache) -> None:
+          clinician, note, fmt, duplex, archival, fhir_file, fhir_url, patient_ref,
+          encounter_ref, author_ref, jobs, no_cache) -> None:
     """Build a handout from SPEC = TOPIC[@LANG][:SECTION,SECTION...].
 
     \b
@@ -137,23 +147,38 @@ def build(ctx, specs, output, out_dir, lang, layout, paper, brand, patient, visi
     from pathlib import Path
 
     from handoutkit.assemble import Personal
-    from handoutkit.build import BuildOptions, build as build_document
+    from handoutkit.build import BuildOptions, make, selections_for
     from handoutkit.cache import Cache
-    from handoutkit.deliver import write_output
+    from handoutkit.deliver import write_atomic, write_output
 
     if (output is None) == (out_dir is None):
         raise click.UsageError("give either -o FILE or --out-dir DIR")
+    if fhir_file and not patient_ref:
+        raise click.UsageError("--fhir needs --patient-ref (the FHIR subject, e.g. Patient/123)")
+    if fhir_file and (out_dir or fmt != "pdf"):
+        raise click.UsageError("--fhir describes one PDF: use it with -o FILE")
     options = BuildOptions(
         lang=lang, layout=layout, paper=paper, brand=Path(brand) if brand else None,
         personal=Personal(patient, visit_date, clinician, note), format=fmt, duplex=duplex,
-        jobs=jobs,
+        archival=archival, jobs=jobs,
     )
     library = get_library(ctx)
     cache = Cache(enabled=not no_cache)
     if output is not None:
-        write_output(output, build_document(library, list(specs), options, cache))
+        built = make(library, selections_for(library, list(specs), lang), options, cache)
+        fhir_data = None
+        if fhir_file:
+            from handoutkit import fhir
+
+            fhir_data = fhir.dumps(fhir.document_reference(
+                built.data, built.manifest, title=built.title, patient_ref=patient_ref,
+                encounter_ref=encounter_ref, author_ref=author_ref, url=fhir_url))
+        write_output(output, built.data)
         if output != "-":
             click.echo(f"Wrote {output}", err=True)
+        if fhir_data is not None:
+            write_atomic(fhir_file, fhir_data)
+            click.echo(f"Wrote {fhir_file}", err=True)
         return
     from handoutkit.build import build_each
 
@@ -259,6 +284,27 @@ def init(folder) -> None:
     click.echo(f"Next: edit {folder}/layouts/brand.toml, then "
                f"'handouts --library {folder} new my-topic'")
 
+
+
+@main.command()
+@click.argument("pdf", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+def inspect(pdf, as_json) -> None:
+    """Show which topics, versions and sections a PDF made by handouts holds."""
+    from handoutkit.inspection import read_manifest
+
+    manifest = read_manifest(pdf)
+    if as_json:
+        click.echo(json.dumps(manifest, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{pdf}: made by {manifest.get('generator')} on {manifest.get('generated')}")
+    click.echo(f"layout {manifest.get('layout')}, paper {manifest.get('paper')}, "
+               f"brand {manifest.get('brand')}"
+               + (", archival (PDF/A-3)" if manifest.get("archival") else ""))
+    for t in manifest["topics"]:
+        click.echo(f"  {t['id']} ({t['lang']}) version {t['version']}, updated {t['updated']}: "
+                   f"{t['title']}")
+        click.echo(f"    sections: {', '.join(t['sections'])}")
 
 
 @main.group()

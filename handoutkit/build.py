@@ -7,15 +7,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .assemble import Personal, assemble, file_url, printed_date
+from .assemble import Personal, assemble, file_url, load_strings, printed_date
 from .cache import Cache
 from .brand import load_brand
 from .errors import OutputError, SpecError
 from .library import DEFAULT_LANG, Library
+from .manifest import build_manifest, generation_time
 from .sandbox import Sandbox, data_uri
 from .select import Selection, parse_spec, select
 
 FORMATS = ("pdf", "html")
+DEFAULT_VARIANT = "pdf/ua-1"  # tagged, /Lang, title shown: accessible by default
+ARCHIVAL_VARIANT = "pdf/a-3a"  # PDF/A-3 level A: tagged, with the manifest attached
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,17 @@ class BuildOptions:
     personal: Personal = field(default_factory=Personal)
     format: str = "pdf"
     duplex: bool = False
+    archival: bool = False
     jobs: int | None = None  # None: every core
+
+
+@dataclass(frozen=True)
+class Built:
+    """A built document: its bytes, the manifest embedded in it, and its title."""
+
+    data: bytes
+    manifest: dict
+    title: str
 
 
 def selections_for(library: Library, specs: list[str], lang: str | None) -> list[Selection]:
@@ -54,22 +67,33 @@ def output_name(selection: Selection) -> str:
 def build(library: Library, specs: list[str], options: BuildOptions,
           cache: Cache | None = None) -> bytes:
     """One document (PDF or self-contained HTML) holding the given SPECs."""
-    return build_selections(library, selections_for(library, specs, options.lang), options,
-                            cache)
+    return make(library, selections_for(library, specs, options.lang), options, cache).data
 
 
-def build_selections(library: Library, selections: list[Selection], options: BuildOptions,
-                     cache: Cache | None = None) -> bytes:
+def make(library: Library, selections: list[Selection], options: BuildOptions,
+         cache: Cache | None = None) -> Built:
+    """Run the stages for one document.
+
+    A PDF carries a manifest (which topics, versions and sections; no patient details).
+    Packets are merged from cached parts; archival output (PDF/A-3a, tagged) and single
+    handouts are laid out as one WeasyPrint document.
+    """
     brand = load_brand(options.brand or library.default_brand)
     sandbox = Sandbox([*library.roots, brand.path.parent])
     inline = options.format == "html"
-    if len(selections) > 1 and not inline:
+    manifest = build_manifest(selections, layout=options.layout, brand=brand.name,
+                              paper=options.paper, archival=options.archival,
+                              generated=generation_time())
+    strings = load_strings(library)[selections[0].topic.lang]
+    title = selections[0].topic.title if len(selections) == 1 else strings["packet_title"]
+    if len(selections) > 1 and not inline and not options.archival:
         from .packet import PacketSettings, build_packet
 
         settings = PacketSettings(library, brand, options.layout, options.paper,
                                   options.duplex, options.personal, printed_date())
-        return build_packet(settings, selections, sandbox, cache or Cache(enabled=False),
-                            options.jobs or os.cpu_count() or 1)
+        data = build_packet(settings, selections, sandbox, cache or Cache(enabled=False),
+                            options.jobs or os.cpu_count() or 1, manifest)
+        return Built(data, manifest, title)
 
     def html(pad_to_even: bool = False) -> str:
         return assemble(
@@ -85,14 +109,19 @@ def build_selections(library: Library, selections: list[Selection], options: Bui
         )
 
     if inline:
-        return html().encode("utf-8")
+        return Built(html().encode("utf-8"), manifest, title)
     from .render import page_count, render_pdf  # WeasyPrint loads only for a PDF
 
-    pdf = render_pdf(html(), sandbox=sandbox, base_url=library.roots[0])
+    def render(source: str) -> bytes:
+        return render_pdf(source, sandbox=sandbox, base_url=library.roots[0],
+                          variant=ARCHIVAL_VARIANT if options.archival else DEFAULT_VARIANT,
+                          manifest=manifest)
+
+    pdf = render(html())
     if options.duplex and page_count(pdf) % 2:
         # "Page N of M" changes with the blank last page, so the document is laid out again.
-        pdf = render_pdf(html(pad_to_even=True), sandbox=sandbox, base_url=library.roots[0])
-    return pdf
+        pdf = render(html(pad_to_even=True))
+    return Built(pdf, manifest, title)
 
 
 def build_each(library: Library, specs: list[str], options: BuildOptions,
@@ -106,4 +135,4 @@ def build_each(library: Library, specs: list[str], options: BuildOptions,
     extension = ".html" if options.format == "html" else ".pdf"
     for selection in selections:
         path = out_dir / output_name(selection).replace(".pdf", extension)
-        yield write_atomic(path, build_selections(library, [selection], options, cache))
+        yield write_atomic(path, make(library, [selection], options, cache).data)

@@ -115,7 +115,7 @@ def render_all(htmls: list[str], sandbox: Sandbox, base_url: Path, jobs: int) ->
 # -- the packet ---------------------------------------------------------------------------
 
 def build_packet(settings: PacketSettings, selections: list[Selection], sandbox: Sandbox,
-                 cache: Cache, jobs: int) -> bytes:
+                 cache: Cache, jobs: int, manifest: dict | None = None) -> bytes:
     library = settings.library
     print_fp = fingerprint(library, settings.brand, settings.layout, settings.paper)
     base_url = library.roots[0]
@@ -155,7 +155,7 @@ def build_packet(settings: PacketSettings, selections: list[Selection], sandbox:
         cache.put(numbers_key, numbers)
 
     return _merge(settings, selections, cover_reader, readers, plan,
-                  PdfReader(io.BytesIO(numbers)), cache)
+                  PdfReader(io.BytesIO(numbers)), cache, manifest)
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ def _cover(settings, selections, keys, plan, sandbox, cache, print_fp) -> bytes:
     return pdf
 
 
-def _merge(settings, selections, cover, parts, plan, numbers, cache) -> bytes:
+def _merge(settings, selections, cover, parts, plan, numbers, cache, manifest) -> bytes:
     writer = PdfWriter()
     width = cover.pages[0].mediabox.width
     height = cover.pages[0].mediabox.height
@@ -224,6 +224,10 @@ def _merge(settings, selections, cover, parts, plan, numbers, cache) -> bytes:
     _resolve_links(writer, first_pages, settings.library, selections[0].topic.lang)
     _join_fonts(writer, settings.library, cache)
     _document_info(writer, settings, selections, cover)
+    if manifest is not None:
+        from .manifest import NAME, dumps
+
+        writer.add_attachment(NAME, dumps(manifest))
     out = io.BytesIO()
     writer.write(out)
     return compact(out.getvalue())

@@ -6,6 +6,8 @@ not render never import it.
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import logging
 import re
 from pathlib import Path
@@ -17,10 +19,26 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 from .errors import RenderError, SandboxError
 from .sandbox import Sandbox
 
-DEFAULT_VARIANT = "pdf/ua-1"
 ATTACHMENT_RE = re.compile(r"""<(?:link|a)\b[^>]*\brel\s*=\s*["']?[^"'>]*attachment""", re.I)
 # WeasyPrint log messages that mean the PDF would be wrong, not merely imperfect.
 FATAL_LOG_RE = re.compile(r"Failed to load|font|Error", re.I)
+# PDF/A-3a does not declare PDF/UA nor the language in its XMP: add both, with the
+# extension schema PDF/A asks for when a namespace (pdfuaid) is not predefined.
+PDFUA_XMP = """<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" xmlns:pdfuaid="http://www.aiim.org/pdfua/ns/id/"><pdfuaid:part>1</pdfuaid:part></rdf:Description>
+<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:language><rdf:Bag><rdf:li>{lang}</rdf:li></rdf:Bag></dc:language></rdf:Description>
+<rdf:Description rdf:about="" xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/" xmlns:pdfaSchema="http://www.aiim.org/pdfa/ns/schema#" xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#">
+<pdfaExtension:schemas><rdf:Bag><rdf:li rdf:parseType="Resource">
+<pdfaSchema:schema>PDF/UA identification schema</pdfaSchema:schema>
+<pdfaSchema:namespaceURI>http://www.aiim.org/pdfua/ns/id/</pdfaSchema:namespaceURI>
+<pdfaSchema:prefix>pdfuaid</pdfaSchema:prefix>
+<pdfaSchema:property><rdf:Seq><rdf:li rdf:parseType="Resource">
+<pdfaProperty:name>part</pdfaProperty:name><pdfaProperty:valueType>Integer</pdfaProperty:valueType>
+<pdfaProperty:category>internal</pdfaProperty:category>
+<pdfaProperty:description>PDF/UA version identifier</pdfaProperty:description>
+</rdf:li></rdf:Seq></pdfaSchema:property>
+</rdf:li></rdf:Bag></pdfaExtension:schemas></rdf:Description>
+</rdf:RDF>"""
 
 
 def page_count(pdf: bytes) -> int:
@@ -62,12 +80,30 @@ def render_pdf(
     *,
     sandbox: Sandbox,
     base_url: Path,
-    variant: str | None = DEFAULT_VARIANT,
+    variant: str | None = "pdf/ua-1",
+    manifest: dict | None = None,
 ) -> bytes:
-    """Render assembled HTML to PDF bytes; anything refused or broken raises RenderError."""
+    """Render assembled HTML to PDF bytes; anything refused or broken raises RenderError.
+
+    `manifest` is attached as JSON (an associated file in PDF/A-3).
+    """
     if ATTACHMENT_RE.search(html):
         raise SandboxError("refused to embed a file attachment: layouts may not attach files")
-    options = {"pdf_variant": variant, "pdf_tags": True}
+    options: dict = {"pdf_variant": variant, "pdf_tags": True}
+    if variant and variant.startswith("pdf/a"):
+        lang = re.search(r'<html lang="([^"]+)"', html)
+        xmp = PDFUA_XMP.format(lang=lang.group(1) if lang else "en").encode()
+        options["xmp_metadata"] = ["data:application/rdf+xml;base64,"
+                                   + base64.b64encode(xmp).decode()]
+    if manifest is not None:
+        from weasyprint import Attachment
+
+        from .manifest import DESCRIPTION, NAME, dumps
+
+        generated = dt.datetime.fromisoformat(manifest["generated"].replace("Z", "+00:00"))
+        options["attachments"] = [Attachment(
+            string=dumps(manifest).decode("utf-8"), name=NAME, description=DESCRIPTION,
+            created=generated, modified=generated, relationship="Supplement")]
     fetcher = SandboxFetcher(sandbox)
     font_config = FontConfiguration()
     collect = _Collect()

@@ -1,0 +1,50 @@
+"""The manifest embedded in every PDF: which topics, versions and sections a patient was
+given, and how the document was made. It never holds patient details."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+
+from . import __version__
+from .select import Selection
+
+NAME = "handouts-manifest.json"
+DESCRIPTION = "Which patient-education topics and versions this document holds"
+
+
+def generation_time() -> dt.datetime:
+    """Now, or SOURCE_DATE_EPOCH for reproducible builds (UTC, whole seconds)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+def build_manifest(selections: list[Selection], *, layout: str, brand: str, paper: str,
+                   archival: bool, generated: dt.datetime) -> dict:
+    return {
+        "generator": f"handouts {__version__}",
+        "generated": generated.isoformat().replace("+00:00", "Z"),
+        "layout": layout,
+        "brand": brand,
+        "paper": paper,
+        "archival": archival,
+        "topics": [
+            {
+                "id": s.topic.id,
+                "title": s.topic.title,
+                "lang": s.topic.lang,
+                "version": s.topic.version,
+                "updated": s.topic.updated.isoformat(),
+                "sections": s.section_ids,
+                "sha256": s.topic.sha256,
+            }
+            for s in selections
+        ],
+    }
+
+
+def dumps(manifest: dict) -> bytes:
+    return json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8")

@@ -287,6 +287,81 @@ def init(folder) -> None:
 
 
 @main.command()
+@click.argument("manifest", type=click.Path(dir_okay=False))
+@click.option("--out-dir", required=True, type=click.Path(file_okay=False), metavar="DIR",
+              help="Folder for the packets (named by the manifest's 'output' column).")
+@click.option("--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Rows built at once (default: the number of cores).")
+@click.option("--shard", "shard_spec", metavar="I/N",
+              help="Build only shard I of N (stable; N shards together build every row).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the topic cache.")
+@click.pass_context
+def batch(ctx, manifest, out_dir, jobs, shard_spec, no_cache) -> None:
+    """Build a personalised packet for each row of a CSV or JSON Lines MANIFEST.
+
+    Bad rows are reported with their line and skipped; rows whose packet is already
+    complete and current are skipped without rendering, so a stopped run can be re-run.
+    The exit code is 1 if any row failed.
+    """
+    import os
+    from pathlib import Path
+
+    from handoutkit.batch import run
+    from handoutkit.cache import Cache
+
+    stderr = sys.stderr
+    bar = None
+    interactive = stderr.isatty()
+
+    def report(outcome, done, total):
+        nonlocal bar
+        if outcome.status == "failed":
+            if bar is not None:
+                stderr.write("\n")
+            click.echo(f"failed: {outcome.message}", err=True)
+        elif interactive:
+            if bar is None:
+                bar = click.progressbar(length=total, label="Building", file=stderr)
+                bar.__enter__()
+            bar.update(1)
+        elif total:
+            click.echo(f"[{done}/{total}] {outcome.status} {outcome.output}", err=True)
+
+    summary = run(get_library(ctx), Path(manifest), Path(out_dir),
+                  jobs=jobs or os.cpu_count() or 1, cache=Cache(enabled=not no_cache),
+                  shard_spec=shard_spec, report=report)
+    if bar is not None:
+        bar.__exit__(None, None, None)
+    click.echo(summary.line(), err=True)
+    ctx.exit(1 if summary.failed else 0)
+
+
+@main.command("print")
+@click.argument("pdfs", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True),
+                metavar="PDF...")
+@click.option("--printer", required=True, metavar="NAME", help="CUPS printer (lp -d).")
+@click.option("--copies", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Copies of each file.")
+@click.option("--duplex", is_flag=True, help="Print on both sides (long edge).")
+def print_command(pdfs, printer, copies, duplex) -> None:
+    """Send PDFs to a printer through CUPS (lp)."""
+    from pathlib import Path
+
+    from handoutkit.deliver import print_files
+
+    failed = 0
+    for pdf in pdfs:
+        try:
+            print_files([Path(pdf)], printer, copies=copies, duplex=duplex)
+            click.echo(f"sent {pdf} to {printer}", err=True)
+        except HandoutsError as exc:
+            failed += 1
+            click.echo(f"Error: {exc}", err=True)
+    if failed:
+        raise click.exceptions.Exit(4)
+
+
+@main.command()
 @click.argument("pdf", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def inspect(pdf, as_json) -> None:

@@ -71,12 +71,13 @@ def build(library: Library, specs: list[str], options: BuildOptions,
 
 
 def make(library: Library, selections: list[Selection], options: BuildOptions,
-         cache: Cache | None = None) -> Built:
+         cache: Cache | None = None, force_packet: bool = False) -> Built:
     """Run the stages for one document.
 
     A PDF carries a manifest (which topics, versions and sections; no patient details).
     Packets are merged from cached parts; archival output (PDF/A-3a, tagged) and single
-    handouts are laid out as one WeasyPrint document.
+    handouts are laid out as one WeasyPrint document. `force_packet` makes even one topic a
+    packet, with a cover for the personal details (batch rows).
     """
     brand = load_brand(options.brand or library.default_brand)
     sandbox = Sandbox([*library.roots, brand.path.parent])
@@ -85,8 +86,9 @@ def make(library: Library, selections: list[Selection], options: BuildOptions,
                               paper=options.paper, archival=options.archival,
                               generated=generation_time())
     strings = load_strings(library)[selections[0].topic.lang]
-    title = selections[0].topic.title if len(selections) == 1 else strings["packet_title"]
-    if len(selections) > 1 and not inline and not options.archival:
+    packet = len(selections) > 1 or force_packet
+    title = strings["packet_title"] if packet else selections[0].topic.title
+    if packet and not inline and not options.archival:
         from .packet import PacketSettings, build_packet
 
         settings = PacketSettings(library, brand, options.layout, options.paper,

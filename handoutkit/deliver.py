@@ -53,3 +53,27 @@ def write_output(target: str | Path, data: bytes) -> None:
         sys.stdout.buffer.flush()
     else:
         write_atomic(target, data)
+
+
+def print_files(paths: list[Path], printer: str, *, copies: int = 1, duplex: bool = False,
+                ) -> None:
+    """Send PDFs to a CUPS printer with `lp`; errors name the file and say what lp said."""
+    import shutil
+    import subprocess
+
+    lp = shutil.which("lp")
+    if lp is None:
+        raise OutputError("cannot print: the 'lp' command was not found (install cups-client)")
+    for path in paths:
+        command = [lp, "-d", printer, "-n", str(copies)]
+        if duplex:
+            command += ["-o", "sides=two-sided-long-edge"]
+        command += ["--", str(path)]
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            raise OutputError(f"cannot print {path}: lp did not answer in 60 s") from None
+        if result.returncode != 0:
+            reason = (result.stderr or result.stdout).strip().splitlines()
+            raise OutputError(f"cannot print {path} on '{printer}': "
+                              f"{reason[-1] if reason else f'lp exit code {result.returncode}'}")

@@ -120,15 +120,8 @@ def build_packet(settings: PacketSettings, selections: list[Selection], sandbox:
     print_fp = fingerprint(library, settings.brand, settings.layout, settings.paper)
     base_url = library.roots[0]
 
-    keys = [part_key(s, library, print_fp, settings.printed) for s in selections]
-    parts: list[bytes | None] = [cache.get(k) for k in keys]
-    missing = [i for i, pdf in enumerate(parts) if pdf is None]
-    if missing:
-        htmls = [settings.assemble([selections[i]], mode="part") for i in missing]
-        for i, pdf in zip(missing, render_all(htmls, sandbox, base_url, jobs)):
-            parts[i] = pdf
-            cache.put(keys[i], pdf)
-    readers = [PdfReader(io.BytesIO(pdf)) for pdf in parts]  # type: ignore[arg-type]
+    keys, parts = ensure_parts(settings, selections, sandbox, cache, jobs, print_fp)
+    readers = [PdfReader(io.BytesIO(pdf)) for pdf in parts]
 
     cover_pages = 1
     while True:
@@ -156,6 +149,27 @@ def build_packet(settings: PacketSettings, selections: list[Selection], sandbox:
 
     return _merge(settings, selections, cover_reader, readers, plan,
                   PdfReader(io.BytesIO(numbers)), cache, manifest)
+
+
+def ensure_parts(settings: PacketSettings, selections: list[Selection], sandbox: Sandbox,
+                 cache: Cache, jobs: int, print_fp: str | None = None,
+                 ) -> tuple[list[str], list[bytes]]:
+    """Every selection's part, from the cache or rendered (on `jobs` cores) into it."""
+    library = settings.library
+    print_fp = print_fp or fingerprint(library, settings.brand, settings.layout, settings.paper)
+    keys = [part_key(s, library, print_fp, settings.printed) for s in selections]
+    parts: list[bytes | None] = [cache.get(k) for k in keys]
+    missing: dict[str, int] = {}
+    for index, pdf in enumerate(parts):
+        if pdf is None:
+            missing.setdefault(keys[index], index)  # the same part is rendered once
+    if missing:
+        htmls = [settings.assemble([selections[i]], mode="part") for i in missing.values()]
+        rendered = dict(zip(missing, render_all(htmls, sandbox, library.roots[0], jobs)))
+        for key, pdf in rendered.items():
+            cache.put(key, pdf)
+        parts = [pdf if pdf is not None else rendered[key] for key, pdf in zip(keys, parts)]
+    return keys, parts  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,344 @@
+"""Batch: a manifest of patients (CSV or JSON Lines) into personalised packets.
+
+The whole manifest is checked first; bad rows are reported (file and line) and skipped.
+The topics every row needs are rendered once, on all cores, into the cache; then rows run
+in parallel, each producing only its personal parts (the cover) and merging cached parts.
+Outputs are written atomically, so a killed run leaves no partial PDF under a final name,
+and a re-run skips rows whose output is already complete and current.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .assemble import Personal
+from .build import BuildOptions, make, selections_for
+from .cache import Cache
+from .errors import HandoutsError, OutputError
+from .library import Library
+
+COLUMNS = ("output", "topics", "lang", "layout", "paper", "brand", "patient", "visit_date",
+           "clinician", "note", "duplex", "archival", "copies", "printer", "patient_ref",
+           "encounter_ref", "author_ref")
+TRUE, FALSE = ("1", "true", "yes", "y"), ("", "0", "false", "no", "n")
+STALE_TEMP = ".handouts-"  # prefix of deliver.write_atomic's temporary files
+
+
+class ManifestError(HandoutsError):
+    """The manifest as a whole cannot be read (missing file, no header, no output column)."""
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int  # line in the manifest file, for messages
+    output: str
+    specs: tuple[str, ...]
+    options: BuildOptions
+    copies: int = 1
+    printer: str | None = None
+    patient_ref: str | None = None
+    encounter_ref: str | None = None
+    author_ref: str | None = None
+
+
+@dataclass
+class Outcome:
+    line: int
+    output: str
+    status: str  # "built" | "skipped" | "failed"
+    message: str = ""
+
+
+@dataclass
+class Summary:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def failed(self) -> bool:
+        return self.count("failed") > 0
+
+    def line(self) -> str:
+        return (f"{self.count('built')} built, {self.count('skipped')} skipped (already "
+                f"current), {self.count('failed')} failed")
+
+
+# -- reading and checking ------------------------------------------------------------------
+
+def read_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line, {column: text}) for each data row of a CSV or JSON Lines manifest."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ManifestError(f"manifest not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: cannot be read ({exc})") from None
+    if path.suffix.lower() in (".jsonl", ".ndjson") or text.lstrip().startswith("{"):
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except ValueError as exc:
+                yield number, {"__error__": f"not valid JSON ({exc.msg})"}
+                continue
+            if not isinstance(data, dict):
+                yield number, {"__error__": "each line must be a JSON object"}
+                continue
+            yield number, {k: ("" if v is None else str(v) if not isinstance(v, list)
+                               else " ".join(map(str, v))) for k, v in data.items()}
+        return
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "output" not in reader.fieldnames:
+        raise ManifestError(f"{path}:1: the header must name an 'output' column "
+                            f"(columns: {', '.join(COLUMNS)})")
+    unknown = [c for c in reader.fieldnames if c not in COLUMNS]
+    if unknown:
+        raise ManifestError(f"{path}:1: unknown column '{unknown[0]}' "
+                            f"(columns: {', '.join(COLUMNS)})")
+    for data in reader:
+        if None in data:
+            yield reader.line_num, {"__error__": "more values than columns"}
+            continue
+        yield reader.line_num, {k: (v or "").strip() for k, v in data.items()}
+
+
+def _flag(value: str, name: str) -> bool:
+    if value.lower() in TRUE:
+        return True
+    if value.lower() in FALSE:
+        return False
+    raise ValueError(f"'{name}' must be true or false, not '{value}'")
+
+
+def parse_row(line: int, data: dict, base: Path) -> Row:
+    """One manifest row as a Row; ValueError names what is wrong."""
+    if "__error__" in data:
+        raise ValueError(data["__error__"])
+    unknown = [k for k in data if k not in COLUMNS]
+    if unknown:
+        raise ValueError(f"unknown column '{unknown[0]}'")
+    output = data.get("output", "")
+    if not output:
+        raise ValueError("'output' is empty")
+    if "/" in output or "\\" in output or output in (".", "..") or output.startswith("."):
+        raise ValueError(f"'output' must be a plain file name, not '{output}'")
+    if not output.lower().endswith(".pdf"):
+        raise ValueError(f"'output' must end with .pdf, not '{output}'")
+    specs = tuple(data.get("topics", "").split())
+    if not specs:
+        raise ValueError("'topics' is empty")
+    copies_text = data.get("copies", "") or "1"
+    if not copies_text.isdigit() or int(copies_text) < 1:
+        raise ValueError(f"'copies' must be a whole number of at least 1, not '{copies_text}'")
+    brand = data.get("brand") or None
+    options = BuildOptions(
+        lang=data.get("lang") or None,
+        layout=data.get("layout") or "standard",
+        paper=data.get("paper") or "letter",
+        brand=(base / brand) if brand else None,
+        personal=Personal(data.get("patient") or None, data.get("visit_date") or None,
+                          data.get("clinician") or None, data.get("note") or None),
+        duplex=_flag(data.get("duplex", ""), "duplex"),
+        archival=_flag(data.get("archival", ""), "archival"),
+    )
+    if options.paper not in ("letter", "a4"):
+        raise ValueError(f"'paper' must be letter or a4, not '{options.paper}'")
+    return Row(line, output, specs, options, int(copies_text), data.get("printer") or None,
+               data.get("patient_ref") or None, data.get("encounter_ref") or None,
+               data.get("author_ref") or None)
+
+
+def check(library: Library, path: Path) -> tuple[list[Row], list[Outcome]]:
+    """Every row checked before anything is built: topics, sections, layout, brand."""
+    from .brand import load_brand
+
+    rows, bad = [], []
+    seen: dict[str, int] = {}
+    brands: dict[Path, str | None] = {}
+    for line, data in read_rows(path):
+        output = data.get("output", "")
+        try:
+            row = parse_row(line, data, path.parent)
+            if row.output in seen:
+                raise ValueError(f"'output' {row.output} is also on line {seen[row.output]}")
+            selections_for(library, list(row.specs), row.options.lang)
+            if row.options.layout not in library.layout_names:
+                raise ValueError(f"unknown layout '{row.options.layout}'")
+            brand = row.options.brand
+            if brand is not None:
+                if brand not in brands:
+                    try:
+                        load_brand(brand)
+                        brands[brand] = None
+                    except HandoutsError as exc:
+                        brands[brand] = str(exc)
+                if brands[brand]:
+                    raise ValueError(brands[brand])
+            seen[row.output] = line
+            rows.append(row)
+        except (ValueError, HandoutsError) as exc:
+            bad.append(Outcome(line, output, "failed", f"{path}:{line}: {exc}"))
+    return rows, bad
+
+
+def shard(rows: list[Row], index: int, count: int) -> list[Row]:
+    """Shard `index` (1-based) of `count`: chosen by the output name, so the shards of the
+    same manifest never overlap and together hold every row, whatever the row order."""
+    return [row for row in rows
+            if int(hashlib.sha256(row.output.encode()).hexdigest(), 16) % count == index - 1]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise HandoutsError(f"--shard must look like 2/4, not '{text}'") from None
+    if not 1 <= index <= count:
+        raise HandoutsError(f"--shard {text}: the first number must be from 1 to {count}")
+    return index, count
+
+
+# -- running -------------------------------------------------------------------------------
+
+def is_current(path: Path, row: Row, library: Library, manifest_mtime: float) -> bool:
+    """An output is complete and current when it is a whole PDF, newer than the manifest,
+    and its embedded manifest names the topics, versions and sources the row gets today."""
+    from .inspection import read_manifest
+
+    try:
+        if path.stat().st_mtime < manifest_mtime:
+            return False
+        with path.open("rb") as handle:
+            handle.seek(-1024, os.SEEK_END)
+            if b"%%EOF" not in handle.read():
+                return False
+        embedded = read_manifest(path)
+        selections = selections_for(library, list(row.specs), row.options.lang)
+    except (OSError, HandoutsError):
+        return False
+    wanted = [(s.topic.id, s.topic.lang, s.topic.sha256, s.section_ids) for s in selections]
+    found = [(t["id"], t["lang"], t["sha256"], t["sections"]) for t in embedded["topics"]]
+    return (wanted == found and embedded.get("layout") == row.options.layout
+            and embedded.get("paper") == row.options.paper
+            and embedded.get("archival") == row.options.archival)
+
+
+def remove_stale_temporaries(out_dir: Path) -> int:
+    """Temporary files a killed run left behind hold patient details: remove them."""
+    removed = 0
+    for path in out_dir.glob(f"{STALE_TEMP}*.tmp"):
+        try:
+            path.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+_WORKER: dict = {}
+
+
+def _run_row(row: Row) -> Outcome:
+    from .deliver import write_atomic
+
+    library, cache, out_dir = _WORKER["library"], _WORKER["cache"], _WORKER["out_dir"]
+    try:
+        selections = selections_for(library, list(row.specs), row.options.lang)
+        # Every row is a packet: its cover carries the personal details.
+        built = make(library, selections, row.options, cache, force_packet=True)
+        target = out_dir / row.output
+        write_atomic(target, built.data)
+        if row.patient_ref:
+            from . import fhir
+
+            write_atomic(target.with_suffix(".fhir.json"), fhir.dumps(fhir.document_reference(
+                built.data, built.manifest, title=built.title, patient_ref=row.patient_ref,
+                encounter_ref=row.encounter_ref, author_ref=row.author_ref)))
+        if row.printer:
+            from .deliver import print_files
+
+            print_files([target], row.printer, copies=row.copies, duplex=row.options.duplex)
+        return Outcome(row.line, row.output, "built")
+    except HandoutsError as exc:
+        return Outcome(row.line, row.output, "failed", f"line {row.line} ({row.output}): {exc}")
+
+
+def run(library: Library, manifest: Path, out_dir: Path, *, jobs: int, cache: Cache,
+        shard_spec: str | None = None,
+        report: Callable[[Outcome, int, int], None] = lambda outcome, done, total: None,
+        ) -> Summary:
+    """Build every good row; `report` hears of each row as it ends."""
+    if not out_dir.is_dir():
+        raise OutputError(f"output folder not found: {out_dir}")
+    remove_stale_temporaries(out_dir)
+    rows, bad = check(library, manifest)
+    summary = Summary(list(bad))
+    for outcome in bad:
+        report(outcome, 0, 0)
+    if shard_spec:
+        rows = shard(rows, *parse_shard(shard_spec))
+
+    manifest_mtime = manifest.stat().st_mtime
+    todo = []
+    for row in rows:
+        if is_current(out_dir / row.output, row, library, manifest_mtime):
+            summary.outcomes.append(Outcome(row.line, row.output, "skipped"))
+        else:
+            todo.append(row)
+    total = len(todo)
+    if not todo:
+        return summary
+
+    _warm_cache(library, todo, cache, jobs)
+    _WORKER.update(library=library, cache=cache, out_dir=out_dir)
+    done = 0
+    if jobs <= 1 or total == 1:
+        results = map(_run_row, todo)
+        for outcome in results:
+            done += 1
+            summary.outcomes.append(outcome)
+            report(outcome, done, total)
+        return summary
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(jobs, maxtasksperchild=200) as pool:
+        for outcome in pool.imap_unordered(_run_row, todo, chunksize=1):
+            done += 1
+            summary.outcomes.append(outcome)
+            report(outcome, done, total)
+    return summary
+
+
+def _warm_cache(library: Library, rows: list[Row], cache: Cache, jobs: int) -> None:
+    """Render every part the rows need once, on all cores, before the rows run."""
+    from .assemble import printed_date
+    from .brand import load_brand
+    from .packet import PacketSettings, ensure_parts
+    from .sandbox import Sandbox
+
+    groups: dict[tuple, list] = {}
+    for row in rows:
+        if row.options.archival:
+            continue  # archival packets are laid out whole
+        key = (row.options.layout, row.options.paper, row.options.brand)
+        for selection in selections_for(library, list(row.specs), row.options.lang):
+            groups.setdefault(key, []).append(selection)
+    for (layout, paper, brand_path), selections in groups.items():
+        brand = load_brand(brand_path or library.default_brand)
+        settings = PacketSettings(library, brand, layout, paper, False, Personal(),
+                                  printed_date())
+        unique = list({(s.topic.id, s.topic.lang, tuple(s.section_ids)): s
+                       for s in selections}.values())
+        ensure_parts(settings, unique, Sandbox([*library.roots, brand.path.parent]), cache,
+                     jobs)
+

@@ -1,0 +1,228 @@
+"""Batch: checked manifests, per-row errors, resumable runs, shards, privacy, printing."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pypdf import PdfReader
+
+from cli import main
+from handoutkit.batch import check, parse_shard, shard
+from handoutkit.library import Library
+
+from conftest import ROOT, page_texts
+
+TOPICS = ["psychotherapy", "ocd:what-is,treatment", "insomnia", "ptsd:what-is", "panic-disorder"]
+
+
+def write_manifest(path: Path, rows: list[dict]) -> Path:
+    columns = ["output", "topics", "patient", "visit_date", "clinician", "note", "duplex", "lang"]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+    return path
+
+
+def forty_rows() -> list[dict]:
+    rows = []
+    for i in range(40):
+        topics = " ".join(TOPICS[j % len(TOPICS)] for j in range(i % 3, i % 3 + 2))
+        rows.append({"output": f"p{i:02d}.pdf", "topics": topics, "patient": f"Patient{i:02d} Zq",
+                     "visit_date": "2026-11-26", "clinician": "Dr. Lee",
+                     "note": "Bring your list." if i % 4 == 0 else "", "duplex": "yes" if i % 5 == 0 else "no"})
+    rows[3]["topics"] = "no-such-topic"
+    rows[11]["output"] = "../escape.pdf"
+    rows[17]["topics"] = "ptsd:no-section"
+    rows[25]["duplex"] = "sometimes"
+    rows[33]["output"] = "p00.pdf"  # a duplicate output name
+    return rows
+
+
+def run_batch(manifest, out_dir, *args, env=None):
+    return CliRunner().invoke(main, ["batch", str(manifest), "--out-dir", str(out_dir), *args],
+                              env=env)
+
+
+def test_forty_rows_with_bad_rows(tmp_path):
+    manifest = write_manifest(tmp_path / "m.csv", forty_rows())
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_batch(manifest, out, "--jobs", "2")
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    for line, reason in ((5, "unknown topic 'no-such-topic'"),
+                         (13, "'output' must be a plain file name, not '../escape.pdf'"),
+                         (19, "topic 'ptsd' (en) has no section 'no-section'"),
+                         (27, "'duplex' must be true or false, not 'sometimes'"),
+                         (35, "'output' p00.pdf is also on line 2")):
+        assert any(f"m.csv:{line}: {reason}" in l for l in lines), (line, reason)
+    assert lines[-1] == "35 built, 0 skipped (already current), 5 failed"
+    built = sorted(p.name for p in out.iterdir())
+    assert len(built) == 35 and "p03.pdf" not in built and not (tmp_path / "escape.pdf").exists()
+    # Each packet names its own patient only, on the cover.
+    for i in (0, 1, 2, 10, 39):
+        pages = page_texts(out / f"p{i:02d}.pdf")
+        assert f"Patient{i:02d} Zq" in pages[0]
+        assert all("Zq" not in page for page in pages[1:])
+        reader = PdfReader(out / f"p{i:02d}.pdf")
+        if i % 5 == 0:
+            assert len(reader.pages) % 2 == 0
+
+
+def test_rerun_skips_current_outputs_and_rebuilds_changed_ones(tmp_path, make_library):
+    text = (Library().bundled / "handouts" / "insomnia.en.md").read_text()
+    root = make_library({"handouts/insomnia.en.md": text})
+    manifest = write_manifest(tmp_path / "m.csv", [
+        {"output": "a.pdf", "topics": "insomnia ocd", "patient": "A"},
+        {"output": "b.pdf", "topics": "ocd psychotherapy:what-is", "patient": "B"}])
+    out = tmp_path / "out"
+    out.mkdir()
+    runner = CliRunner()
+    base = ["--library", str(root), "batch", str(manifest), "--out-dir", str(out)]
+    assert runner.invoke(main, base).exit_code == 0
+    again = runner.invoke(main, base)
+    assert again.exit_code == 0 and again.stderr.splitlines()[-1].startswith("0 built, 2 skipped")
+    # A changed topic makes the packets that hold it out of date.
+    (root / "handouts" / "insomnia.en.md").write_text(text.replace('version: "1.0"', 'version: "1.1"'))
+    third = runner.invoke(main, base)
+    assert third.stderr.splitlines()[-1].startswith("1 built, 1 skipped")
+    # A truncated output is not complete: it is built again.
+    (out / "b.pdf").write_bytes((out / "b.pdf").read_bytes()[:5000])
+    fourth = runner.invoke(main, base)
+    assert fourth.stderr.splitlines()[-1].startswith("1 built, 1 skipped")
+
+
+def test_killed_run_loses_nothing_and_resumes(tmp_path):
+    rows = [{"output": f"k{i:02d}.pdf", "topics": "psychotherapy ocd insomnia", "patient": f"K{i}"}
+            for i in range(16)]
+    manifest = write_manifest(tmp_path / "m.csv", rows)
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "HANDOUTS_CACHE_DIR": str(tmp_path / "cache")}
+    command = [sys.executable, str(ROOT / "cli.py"), "batch", str(manifest), "--out-dir", str(out),
+               "--jobs", "2"]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(out.glob("k*.pdf"))) < 3:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = sorted(out.glob("k*.pdf"))
+    assert 0 < len(finished) < 16, "the run should have been stopped midway"
+    for path in finished:  # nothing partial under a final name
+        assert len(PdfReader(path).pages) > 3
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    summary = result.stderr.strip().splitlines()[-1]
+    skipped = int(summary.split(" skipped")[0].split(", ")[1])
+    assert skipped >= len(finished)
+    assert sorted(p.name for p in out.iterdir()) == [f"k{i:02d}.pdf" for i in range(16)]
+
+
+def test_stale_temporary_files_are_removed(tmp_path):
+    manifest = write_manifest(tmp_path / "m.csv", [{"output": "a.pdf", "topics": "ocd:what-is", "patient": "A"}])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".handouts-abc123.tmp").write_bytes(b"%PDF- partial, with a patient name")
+    assert run_batch(manifest, out).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a.pdf"]
+
+
+def test_shards_partition_the_rows(tmp_path, test_library):
+    rows = [{"output": f"s{i:02d}.pdf", "topics": "ocd:what-is", "patient": "S"} for i in range(30)]
+    manifest = write_manifest(tmp_path / "m.csv", rows)
+    good, bad = check(Library(), manifest)
+    assert not bad
+    shards = [shard(good, i, 4) for i in range(1, 5)]
+    names = [row.output for part in shards for row in part]
+    assert sorted(names) == sorted(r["output"] for r in rows)  # every row, once
+    assert all(part for part in shards)
+    # Stable: the same rows in another order land in the same shards.
+    reversed_manifest = write_manifest(tmp_path / "r.csv", list(reversed(rows)))
+    again, _ = check(Library(), reversed_manifest)
+    assert [sorted(r.output for r in shard(again, i, 4)) for i in range(1, 5)] == \
+        [sorted(r.output for r in part) for part in shards]
+    # Built shard by shard, the outputs are exactly the unsharded set.
+    out = tmp_path / "out"
+    out.mkdir()
+    small = write_manifest(tmp_path / "small.csv", rows[:6])
+    for i in (1, 2, 3):
+        assert run_batch(small, out, "--shard", f"{i}/3").exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == [f"s{i:02d}.pdf" for i in range(6)]
+
+
+@pytest.mark.parametrize("text, message", [("0/3", "from 1 to 3"), ("x", "must look like 2/4"),
+                                           ("4/3", "from 1 to 3")])
+def test_bad_shard(text, message):
+    from handoutkit.errors import HandoutsError
+
+    with pytest.raises(HandoutsError, match=message):
+        parse_shard(text)
+
+
+def test_json_lines_manifest_and_fhir_column(tmp_path):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(
+        json.dumps({"output": "j.pdf", "topics": ["ocd:what-is", "ptsd:what-is"],
+                    "patient": "Jo", "patient_ref": "Patient/7", "encounter_ref": "Encounter/8"})
+        + "\n" + "{not json\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_batch(manifest, out)
+    assert result.exit_code == 1
+    assert "m.jsonl:2: not valid JSON" in result.stderr
+    fhir = json.loads((out / "j.fhir.json").read_text())
+    assert fhir["subject"]["reference"] == "Patient/7"
+    assert fhir["context"]["encounter"][0]["reference"] == "Encounter/8"
+
+
+def test_example_manifest_is_valid():
+    good, bad = check(Library(), ROOT / "examples" / "manifest.csv")
+    assert not bad and len(good) == 3
+
+
+@pytest.mark.parametrize("content, message", [
+    ("name,topics\nx.pdf,ocd\n", "the header must name an 'output' column"),
+    ("output,topics,colour\nx.pdf,ocd,red\n", "unknown column 'colour'"),
+])
+def test_bad_manifest_header(tmp_path, content, message):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(content)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_batch(manifest, out)
+    assert result.exit_code == 1 and message in result.stderr
+    assert run_batch(tmp_path / "missing.csv", out).exit_code == 1
+
+
+def test_patient_details_stay_out_of_cache_and_logs(tmp_path):
+    manifest = write_manifest(tmp_path / "m.csv", [
+        {"output": "x.pdf", "topics": "ocd:what-is panic-disorder:what-is",
+         "patient": "Qzxv Wyvern", "note": "Ujkl note", "clinician": "Dr. Pmnb"}])
+    out = tmp_path / "out"
+    out.mkdir()
+    cache_dir = tmp_path / "cache"
+    result = run_batch(manifest, out, env={"HANDOUTS_CACHE_DIR": str(cache_dir)})
+    assert result.exit_code == 0
+    for secret in ("Qzxv", "Wyvern", "Ujkl", "Pmnb"):
+        assert secret not in result.output and secret not in result.stderr
+    for entry in cache_dir.rglob("*"):
+        if entry.is_file():
+            data = entry.read_bytes()
+            assert b"Qzxv" not in data
+    import io
+    for entry in cache_dir.rglob("*.entry"):
+        payload = entry.read_bytes()[32:]
+        if payload.startswith(b"%PDF"):
+            text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(payload)).pages)
+            assert "Qzxv" not in text and "Ujkl" not in text
+    assert sorted(p.name for p in out.iterdir()) == ["x.pdf"]

@@ -14,7 +14,7 @@ import hashlib
 import io
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -254,8 +254,10 @@ def _run_row(row: Row) -> Outcome:
     library, cache, out_dir = _WORKER["library"], _WORKER["cache"], _WORKER["out_dir"]
     try:
         selections = selections_for(library, list(row.specs), row.options.lang)
-        # Every row is a packet: its cover carries the personal details.
-        built = make(library, selections, row.options, cache, force_packet=True)
+        # Every row is a packet: its cover carries the personal details. A row runs on one
+        # core: rows already run side by side.
+        options = replace(row.options, jobs=1)
+        built = make(library, selections, options, cache, force_packet=True)
         target = out_dir / row.output
         write_atomic(target, built.data)
         if row.patient_ref:

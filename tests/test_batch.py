@@ -226,3 +226,13 @@ def test_patient_details_stay_out_of_cache_and_logs(tmp_path):
             text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(payload)).pages)
             assert "Qzxv" not in text and "Ujkl" not in text
     assert sorted(p.name for p in out.iterdir()) == ["x.pdf"]
+
+
+def test_batch_without_cache(tmp_path):
+    manifest = write_manifest(tmp_path / "m.csv", [
+        {"output": f"n{i}.pdf", "topics": "ocd:what-is ptsd:what-is", "patient": "N"} for i in range(3)])
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_batch(manifest, out, "--no-cache", "--jobs", "2")
+    assert result.exit_code == 0, result.stderr
+    assert len(list(out.glob("*.pdf"))) == 3

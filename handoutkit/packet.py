@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import io
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,7 +122,7 @@ def build_packet(settings: PacketSettings, selections: list[Selection], sandbox:
     base_url = library.roots[0]
 
     keys, parts = ensure_parts(settings, selections, sandbox, cache, jobs, print_fp)
-    readers = [PdfReader(io.BytesIO(pdf)) for pdf in parts]
+    readers = [_reader(key, pdf) for key, pdf in zip(keys, parts)]
 
     cover_pages = 1
     while True:
@@ -148,7 +149,24 @@ def build_packet(settings: PacketSettings, selections: list[Selection], sandbox:
         cache.put(numbers_key, numbers)
 
     return _merge(settings, selections, cover_reader, readers, plan,
-                  PdfReader(io.BytesIO(numbers)), cache, manifest)
+                  _reader(numbers_key, numbers), cache, manifest)
+
+
+# Parsed parts, kept for the next packet in this process: a batch merges the same parts
+# into many packets, and parsing is most of pypdf's work. Bounded, so memory stays flat.
+_READERS: OrderedDict[str, PdfReader] = OrderedDict()
+READERS_KEPT = 48
+
+
+def _reader(key: str, pdf: bytes) -> PdfReader:
+    reader = _READERS.get(key)
+    if reader is None:
+        reader = _READERS[key] = PdfReader(io.BytesIO(pdf))
+        while len(_READERS) > READERS_KEPT:
+            _READERS.popitem(last=False)
+    else:
+        _READERS.move_to_end(key)
+    return reader
 
 
 def ensure_parts(settings: PacketSettings, selections: list[Selection], sandbox: Sandbox,

@@ -11,8 +11,10 @@ import sys
 import click
 
 from handoutkit import __version__
+from handoutkit.build import BuildOptions
 from handoutkit.errors import HandoutsError
 from handoutkit.library import Library
+from handoutkit.lint import Limits
 
 LIBRARY_HELP = "A clinic's own library folder, searched before the bundled one."
 
@@ -26,7 +28,6 @@ class HandoutsGroup(click.Group):
         except HandoutsError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
-
 
 
 @click.group(cls=HandoutsGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,12 +106,12 @@ def show(ctx: click.Context, topic: str, lang: str, as_json: bool) -> None:
 @click.option("--out-dir", type=click.Path(file_okay=False), metavar="DIR",
               help="Write one PDF per SPEC into DIR, named after the topic.")
 @click.option("--lang", metavar="L", help="Language for SPECs without @LANG (default en).")
-@click.option("--layout", default="standard", show_default=True, help="Layout name.")
-@click.option("--paper", type=click.Choice(["letter", "a4"]), default="letter",
-              show_default=True, help="Paper size.")
+@click.option("--layout", metavar="NAME", help=f"Layout name (default {BuildOptions.layout}).")
+@click.option("--paper", type=click.Choice(["letter", "a4"]),
+              help=f"Paper size (default {BuildOptions.paper}).")
 @click.option("--brand", type=click.Path(dir_okay=False), metavar="FILE",
               help="Brand file (TOML); default: the library's layouts/brand.toml.")
-@click.option("--patient", metavar="NAME", help="Patient name, printed on the first page.")
+@click.option("--patient", metavar="NAME", help="Patient name, printed on the first page (a packet's cover).")
 @click.option("--visit-date", metavar="DATE", help="Visit date, printed on the first page.")
 @click.option("--clinician", metavar="NAME", help="Clinician, printed on the first page.")
 @click.option("--note", metavar="TEXT", help="A short note, printed on the first page.")
@@ -147,7 +148,7 @@ def build(ctx, specs, output, out_dir, lang, layout, paper, brand, patient, visi
     from pathlib import Path
 
     from handoutkit.assemble import Personal
-    from handoutkit.build import BuildOptions, make, selections_for
+    from handoutkit.build import make, selections_for
     from handoutkit.cache import Cache
     from handoutkit.deliver import write_atomic, write_output
 
@@ -157,10 +158,11 @@ def build(ctx, specs, output, out_dir, lang, layout, paper, brand, patient, visi
         raise click.UsageError("--fhir needs --patient-ref (the FHIR subject, e.g. Patient/123)")
     if fhir_file and (out_dir or fmt != "pdf"):
         raise click.UsageError("--fhir describes one PDF: use it with -o FILE")
+    given = {"layout": layout, "paper": paper, "brand": Path(brand) if brand else None}
     options = BuildOptions(
-        lang=lang, layout=layout, paper=paper, brand=Path(brand) if brand else None,
-        personal=Personal(patient, visit_date, clinician, note), format=fmt, duplex=duplex,
-        archival=archival, jobs=jobs,
+        lang=lang, personal=Personal(patient, visit_date, clinician, note), format=fmt,
+        duplex=duplex, archival=archival, jobs=jobs,
+        **{name: value for name, value in given.items() if value is not None},
     )
     library = get_library(ctx)
     cache = Cache(enabled=not no_cache)
@@ -192,14 +194,16 @@ def build(ctx, specs, output, out_dir, lang, layout, paper, brand, patient, visi
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option("--brand", type=click.Path(dir_okay=False), metavar="FILE",
               help="Brand file whose colour to check; default: the library's.")
-@click.option("--max-grade", type=float, default=7.0, show_default=True,
-              help="Highest Flesch-Kincaid grade for an English topic.")
-@click.option("--max-section-grade", type=float, default=8.0, show_default=True,
-              help="Highest Flesch-Kincaid grade for any English section.")
-@click.option("--min-ease-es", type=float, default=70.0, show_default=True,
-              help="Lowest Fernandez-Huerta score for a Spanish topic.")
-@click.option("--min-section-ease-es", type=float, default=60.0, show_default=True,
-              help="Lowest Fernandez-Huerta score for any Spanish section.")
+@click.option("--max-grade", type=float,
+              help=f"Highest Flesch-Kincaid grade for an English topic ({Limits.max_grade}).")
+@click.option("--max-section-grade", type=float,
+              help=f"Highest Flesch-Kincaid grade for any English section "
+                   f"({Limits.max_section_grade}).")
+@click.option("--min-ease-es", type=float,
+              help=f"Lowest Fernandez-Huerta score for a Spanish topic ({Limits.min_ease_es}).")
+@click.option("--min-section-ease-es", type=float,
+              help=f"Lowest Fernandez-Huerta score for any Spanish section "
+                   f"({Limits.min_section_ease_es}).")
 @click.pass_context
 def lint(ctx, topics, as_json, strict, brand, max_grade, max_section_grade, min_ease_es,
          min_section_ease_es) -> None:
@@ -209,10 +213,12 @@ def lint(ctx, topics, as_json, strict, brand, max_grade, max_section_grade, min_
     Errors make the exit code 1; warnings do too with --strict.
     """
     from handoutkit.brand import load_brand
-    from handoutkit.lint import Limits, Linter
+    from handoutkit.lint import Linter
 
     library = get_library(ctx)
-    limits = Limits(max_grade, max_section_grade, min_ease_es, min_section_ease_es)
+    given = {"max_grade": max_grade, "max_section_grade": max_section_grade,
+             "min_ease_es": min_ease_es, "min_section_ease_es": min_section_ease_es}
+    limits = Limits(**{name: value for name, value in given.items() if value is not None})
     linter = Linter(library, load_brand(brand or library.default_brand), limits)
     findings = linter.run(list(topics))
     failed = bool(linter.errors or (strict and linter.warnings))

@@ -84,9 +84,11 @@ def test_same_source_date_epoch_gives_identical_bytes(tmp_path, monkeypatch):
 def test_fhir_document_reference_validates(archival):
     out, fhir = archival
     data = json.loads(fhir.read_text())
-    from fhir.resources.R4B.documentreference import DocumentReference
+    import fhir.resources
+    from fhir.resources.documentreference import DocumentReference
 
-    resource = DocumentReference.model_validate(data)
+    assert fhir.resources.__fhir_version__ == "4.0.1"  # R4 models
+    resource = DocumentReference.parse_obj(data)
     assert resource.status == "current" and resource.docStatus == "final"
     assert resource.type.coding[0].system == "http://loinc.org"
     assert resource.type.coding[0].code == "69730-0"
@@ -100,6 +102,11 @@ def test_fhir_document_reference_validates(archival):
     assert attachment["hash"] == base64.b64encode(hashlib.sha1(pdf).digest()).decode()
     assert base64.b64decode(attachment["data"]) == pdf
     assert "Psychotherapy" in data["description"] and "insomnia" in data["description"]
+    # The models do check: a DocumentReference without content is refused.
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        DocumentReference.parse_obj({k: v for k, v in data.items() if k != "content"})
 
 
 def test_fhir_url_instead_of_data(tmp_path):

@@ -16,7 +16,6 @@ from .manifest import build_manifest, generation_time
 from .sandbox import Sandbox, data_uri
 from .select import Selection, parse_spec, select
 
-FORMATS = ("pdf", "html")
 DEFAULT_VARIANT = "pdf/ua-1"  # tagged, /Lang, title shown: accessible by default
 ARCHIVAL_VARIANT = "pdf/a-3a"  # PDF/A-3 level A: tagged, with the manifest attached
 

@@ -28,7 +28,6 @@ from pypdf.generic import (
     BooleanObject,
     DecodedStreamObject,
     DictionaryObject,
-    FloatObject,
     NameObject,
     NullObject,
     NumberObject,
@@ -37,7 +36,7 @@ from pypdf.generic import (
 )
 
 from . import __version__
-from .assemble import TOPIC_LINK, Personal, assemble, load_strings, printed_date
+from .assemble import TOPIC_LINK, Personal, assemble, load_strings
 from .brand import Brand
 from .cache import Cache, make_key
 from .library import Library

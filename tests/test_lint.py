@@ -3,7 +3,6 @@
 import datetime as dt
 import json
 
-import pytest
 from click.testing import CliRunner
 
 from cli import main

@@ -4,7 +4,6 @@ The fixture starts cupsd when it is not running (CI installs cups and cups-pdf) 
 PDF printer; cups-pdf writes each printed job to ~/PDF.
 """
 
-import os
 import shutil
 import subprocess
 import time

@@ -258,6 +258,8 @@ def assemble(
             anchor = anchor_for(selection)
             toc.append({
                 "title": selection.topic.title,
+                "id": selection.topic.id,
+                "version": selection.topic.version,
                 "href": TOPIC_LINK + selection.topic.id if mode == "cover" else "#" + anchor,
                 "page": toc_pages[index] if toc_pages else None,
             })

@@ -22,13 +22,13 @@ from .assemble import Personal
 from .build import BuildOptions, make, selections_for
 from .cache import Cache
 from .errors import HandoutsError, OutputError
+from .deliver import remove_stale_temporaries
 from .library import Library
 
 COLUMNS = ("output", "topics", "lang", "layout", "paper", "brand", "patient", "visit_date",
            "clinician", "note", "duplex", "archival", "copies", "printer", "patient_ref",
            "encounter_ref", "author_ref")
 TRUE, FALSE = ("1", "true", "yes", "y"), ("", "0", "false", "no", "n")
-STALE_TEMP = ".handouts-"  # prefix of deliver.write_atomic's temporary files
 
 
 class ManifestError(HandoutsError):
@@ -233,18 +233,6 @@ def is_current(path: Path, row: Row, library: Library, manifest_mtime: float) ->
             and embedded.get("archival") == row.options.archival)
 
 
-def remove_stale_temporaries(out_dir: Path) -> int:
-    """Temporary files a killed run left behind hold patient details: remove them."""
-    removed = 0
-    for path in out_dir.glob(f"{STALE_TEMP}*.tmp"):
-        try:
-            path.unlink()
-            removed += 1
-        except OSError:
-            pass
-    return removed
-
-
 _WORKER: dict = {}
 
 
@@ -282,8 +270,8 @@ def run(library: Library, manifest: Path, out_dir: Path, *, jobs: int, cache: Ca
     """Build every good row; `report` hears of each row as it ends."""
     if not out_dir.is_dir():
         raise OutputError(f"output folder not found: {out_dir}")
-    remove_stale_temporaries(out_dir)
     rows, bad = check(library, manifest)
+    remove_stale_temporaries(out_dir)
     summary = Summary(list(bad))
     for outcome in bad:
         report(outcome, 0, 0)

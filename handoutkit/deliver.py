@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -20,8 +21,9 @@ def write_atomic(path: str | Path, data: bytes) -> Path:
         raise OutputError(f"cannot write {path}: folder {folder} does not exist")
     tmp_name = None
     try:
-        # The temporary name is random and carries nothing of the output's name.
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".handouts-", suffix=".tmp")
+        # The temporary name carries nothing of the output's name: the host and process
+        # that write it (so a later run can tell a dead writer's leftovers) and a random part.
+        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=temporary_prefix(), suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -38,6 +40,45 @@ def write_atomic(path: str | Path, data: bytes) -> Path:
             except OSError:
                 pass
     return path
+
+
+TEMP_PREFIX = ".handouts-"
+
+
+def temporary_prefix() -> str:
+    return f"{TEMP_PREFIX}{socket.gethostname()}-{os.getpid()}-"
+
+
+def remove_stale_temporaries(folder: Path, max_age: float = 3600.0) -> int:
+    """Remove temporary files that killed writers left behind (they may hold patient
+    details): this host's whose process is gone, and any host's older than `max_age`
+    seconds. Files of writers still at work are left alone (shards may share a folder)."""
+    import time
+
+    removed = 0
+    host = socket.gethostname()
+    for path in Path(folder).glob(f"{TEMP_PREFIX}*.tmp"):
+        rest = path.name[len(TEMP_PREFIX):]
+        writer_host, _, pid_text = rest.rpartition("-")[0].rpartition("-")
+        dead = writer_host == host and pid_text.isdigit() and not _alive(int(pid_text))
+        try:
+            old = time.time() - path.stat().st_mtime > max_age
+            if dead or old:
+                path.unlink()
+                removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _umask() -> int:

@@ -129,12 +129,26 @@ def test_killed_run_loses_nothing_and_resumes(tmp_path):
 
 
 def test_stale_temporary_files_are_removed(tmp_path):
+    import socket
+
     manifest = write_manifest(tmp_path / "m.csv", [{"output": "a.pdf", "topics": "ocd:what-is", "patient": "A"}])
     out = tmp_path / "out"
     out.mkdir()
-    (out / ".handouts-abc123.tmp").write_bytes(b"%PDF- partial, with a patient name")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = socket.gethostname()
+    # Left by a dead writer on this host: removed at once.
+    (out / f".handouts-{host}-{dead.pid}-abc123.tmp").write_bytes(b"%PDF- partial, a patient name")
+    # Another host's, an hour old: removed. Another host's, fresh: a shard at work, kept.
+    old = out / ".handouts-otherhost-12-old000.tmp"
+    old.write_bytes(b"%PDF- partial")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    (out / ".handouts-otherhost-13-new000.tmp").write_bytes(b"%PDF- in progress")
+    # This host, a live writer (this test process): kept.
+    (out / f".handouts-{host}-{os.getpid()}-live00.tmp").write_bytes(b"%PDF- in progress")
     assert run_batch(manifest, out).exit_code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["a.pdf"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([
+        "a.pdf", ".handouts-otherhost-13-new000.tmp", f".handouts-{host}-{os.getpid()}-live00.tmp"])
 
 
 def test_shards_partition_the_rows(tmp_path, test_library):

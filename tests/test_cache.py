@@ -143,3 +143,18 @@ def test_no_cache_flag(tmp_path, monkeypatch):
                                        "--no-cache", "-o", str(tmp_path / "x.pdf")])
     assert result.exit_code == 0
     assert not (tmp_path / "c").exists()
+
+
+def test_warm_packet_does_not_import_weasyprint(tmp_path):
+    env = {**os.environ, "HANDOUTS_CACHE_DIR": str(tmp_path / "c"), "SOURCE_DATE_EPOCH": "1795651200"}
+    args = ["build", "ocd:what-is", "ptsd:what-is", "-o", str(tmp_path / "x.pdf")]
+    cold = subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], env=env,
+                          capture_output=True, text=True)
+    assert cold.returncode == 0, cold.stderr
+    code = ("import sys; sys.path.insert(0, %r); from cli import main\n"
+            "try: main(%r)\n"
+            "except SystemExit as e: assert e.code in (0, None), e.code\n"
+            "print('weasyprint' in sys.modules)" % (str(ROOT), args))
+    warm = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert warm.returncode == 0, warm.stderr
+    assert warm.stdout.strip() == "False"

@@ -16,6 +16,7 @@ from . import __version__
 from .brand import Brand
 from .errors import LibraryError, SandboxError
 from .library import DEFAULT_LANG, Library
+from .sandbox import Sandbox
 from .select import Selection
 
 PAPERS = {"letter": "letter", "a4": "A4"}
@@ -111,7 +112,7 @@ def _image_resolver(selection: Selection, library: Library, asset_url: AssetUrl)
                 f"{topic.path}: refused to load {src}: pictures must be files in the library"
             )
         path = (topic.path.parent / src).resolve()
-        if not any(path.is_relative_to(root) for root in library.roots):
+        if not Sandbox(library.roots).allows(path):
             raise SandboxError(f"{topic.path}: refused to load {src}: it is outside the library")
         if not path.is_file():
             raise LibraryError(f"{topic.path}: picture not found: {src}")

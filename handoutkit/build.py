@@ -111,17 +111,12 @@ def make(library: Library, selections: list[Selection], options: BuildOptions,
 
     if inline:
         return Built(html().encode("utf-8"), manifest, title)
-    from .render import page_count, render_pdf  # WeasyPrint loads only for a PDF
+    from .render import render_pdf  # WeasyPrint loads only for a PDF
 
-    def render(source: str) -> bytes:
-        return render_pdf(source, sandbox=sandbox, base_url=library.roots[0],
-                          variant=ARCHIVAL_VARIANT if options.archival else DEFAULT_VARIANT,
-                          manifest=manifest)
-
-    pdf = render(html())
-    if options.duplex and page_count(pdf) % 2:
-        # "Page N of M" changes with the blank last page, so the document is laid out again.
-        pdf = render(html(pad_to_even=True))
+    pdf = render_pdf(html(), sandbox=sandbox, base_url=library.roots[0],
+                     variant=ARCHIVAL_VARIANT if options.archival else DEFAULT_VARIANT,
+                     manifest=manifest,
+                     even_html=(lambda: html(pad_to_even=True)) if options.duplex else None)
     return Built(pdf, manifest, title)
 
 

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import re
 from pathlib import Path
+from typing import Callable
 
 from weasyprint import HTML
 from weasyprint.text.fonts import FontConfiguration
@@ -39,14 +40,6 @@ PDFUA_XMP = """<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 </rdf:li></rdf:Seq></pdfaSchema:property>
 </rdf:li></rdf:Bag></pdfaExtension:schemas></rdf:Description>
 </rdf:RDF>"""
-
-
-def page_count(pdf: bytes) -> int:
-    from io import BytesIO
-
-    from pypdf import PdfReader
-
-    return len(PdfReader(BytesIO(pdf)).pages)
 
 
 class SandboxFetcher(URLFetcher):
@@ -82,10 +75,13 @@ def render_pdf(
     base_url: Path,
     variant: str | None = "pdf/ua-1",
     manifest: dict | None = None,
+    even_html: Callable[[], str] | None = None,
 ) -> bytes:
     """Render assembled HTML to PDF bytes; anything refused or broken raises RenderError.
 
-    `manifest` is attached as JSON (an associated file in PDF/A-3).
+    `manifest` is attached as JSON (an associated file in PDF/A-3). `even_html` gives the
+    HTML to lay out instead when the first layout has an odd number of pages (duplex:
+    "Page N of M" changes with the added blank page, so the document is laid out again).
     """
     if ATTACHMENT_RE.search(html):
         raise SandboxError("refused to embed a file attachment: layouts may not attach files")
@@ -110,9 +106,13 @@ def render_pdf(
     logger = logging.getLogger("weasyprint")
     logger.addHandler(collect)
     try:
-        document = HTML(
-            string=html, base_url=str(base_url) + "/", url_fetcher=fetcher
-        ).render(font_config=font_config, **options)
+        def layout(source: str):
+            return HTML(string=source, base_url=str(base_url) + "/", url_fetcher=fetcher
+                        ).render(font_config=font_config, **options)
+
+        document = layout(html)
+        if even_html is not None and len(document.pages) % 2:
+            document = layout(even_html())
         # Some resources (images inside SVG) are only fetched while the PDF is drawn.
         pdf = document.write_pdf(**options)
         if fetcher.refused:

@@ -1,5 +1,6 @@
 """Rendering: the PDF's text, pages, outline, metadata, fonts, tags and validity."""
 
+import io
 import os
 import re
 import statistics
@@ -201,3 +202,16 @@ def test_every_bundled_topic_builds_in_every_layout_and_language(layout, tmp_pat
         assert fonts <= {"Atkinson-Hyperlegible", "Atkinson-Hyperlegible-Bold",
                          "Atkinson-Hyperlegible-Italic", "Atkinson-Hyperlegible-BoldItalic"}, (entry, fonts)
         assert PdfReader(path).trailer["/Root"]["/Lang"] == entry.lang
+
+
+@pytest.mark.parametrize("specs, archival", [(["ocd"], False), (["ocd", "ptsd:what-is"], True)])
+def test_duplex_documents_laid_out_whole_have_even_page_counts(specs, archival, tmp_path):
+    library = Library()
+    plain = len(PdfReader(io.BytesIO(build(library, specs, BuildOptions(archival=archival)))).pages)
+    duplex = PdfReader(io.BytesIO(build(library, specs, BuildOptions(archival=archival,
+                                                                     duplex=True))))
+    assert len(duplex.pages) % 2 == 0 and len(duplex.pages) >= plain
+    path = tmp_path / "d.pdf"
+    path.write_bytes(build(library, specs, BuildOptions(archival=archival, duplex=True)))
+    pages = page_texts(path)
+    assert f"Page {len(pages)} of {len(pages)}" in " ".join(pages[-1].split())

@@ -275,7 +275,9 @@ def new(ctx, topic, lang) -> None:
     from handoutkit.scaffold import new_topic
 
     path = new_topic(get_library(ctx), topic, lang)
-    click.echo(f"Wrote {path}: edit it, then run 'handouts lint {topic}'")
+    library_dir = ctx.find_root().obj["library_dir"]
+    prefix = f"handouts --library {library_dir}" if library_dir else "handouts"
+    click.echo(f"Wrote {path}: edit it, then run '{prefix} lint {topic}'")
 
 
 @main.command()

@@ -82,6 +82,7 @@ def test_init_then_new_then_build(tmp_path):
     assert result.exit_code == 0, result.stderr
     path = clinic / "handouts" / "sleep-hygiene.en.md"
     assert path.is_file()
+    assert f"then run 'handouts --library {clinic} lint sleep-hygiene'" in result.output
     dup = runner.invoke(main, ["--library", str(clinic), "new", "sleep-hygiene"])
     assert dup.exit_code == 4 and "already exists" in dup.stderr
 

@@ -6,7 +6,7 @@ The engine is a pipeline of small stages, each a module of its own:
     select   (SPECs -> topics and sections)             -> select.py
     assemble (Jinja2 layout -> HTML)                    -> assemble.py
     render   (WeasyPrint HTML -> PDF, sandboxed)        -> render.py, sandbox.py
-    packet   (cached parts merged with pypdf)           -> packet.py, cache.py
+    packet   (cached parts merged with qpdf)            -> packet.py, cache.py
     deliver  (atomic files, stdout, CUPS)               -> deliver.py
 
 build.py runs the stages for one document; batch.py for a manifest of patients.

@@ -1,8 +1,8 @@
 """Packets from cached parts.
 
 Each topic is rendered once as a "part" (a tagged PDF without page numbers) and cached;
-uncached parts render on all cores. A packet is then put together with pypdf, without
-laying out any topic again:
+uncached parts render on all cores. A packet is then put together with qpdf (through
+pikepdf), without laying out any topic again:
 
     cover (personal details, contents) + parts (+ blank pages for duplex)
     -> one structure tree (tags of every part and the cover, renumbered)
@@ -18,22 +18,11 @@ import datetime as dt
 import hashlib
 import io
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from pypdf import PdfReader, PdfWriter
-from pypdf.generic import (
-    ArrayObject,
-    BooleanObject,
-    DecodedStreamObject,
-    DictionaryObject,
-    NameObject,
-    NullObject,
-    NumberObject,
-    StreamObject,
-    TextStringObject,
-)
+import pikepdf
+from pikepdf import Name
 
 from . import __version__
 from .assemble import TOPIC_LINK, Personal, assemble, load_strings
@@ -121,22 +110,21 @@ def build_packet(settings: PacketSettings, selections: list[Selection], sandbox:
     base_url = library.roots[0]
 
     keys, parts = ensure_parts(settings, selections, sandbox, cache, jobs, print_fp)
-    readers = [_reader(key, pdf) for key, pdf in zip(keys, parts)]
+    parts = [_open(pdf) for pdf in parts]
 
     cover_pages = 1
     while True:
-        plan = _plan(cover_pages, [len(r.pages) for r in readers], settings.duplex)
-        cover = _cover(settings, selections, keys, plan, sandbox, cache, print_fp)
-        cover_reader = PdfReader(io.BytesIO(cover))
-        if len(cover_reader.pages) == cover_pages:
+        plan = _plan(cover_pages, [len(part.pages) for part in parts], settings.duplex)
+        cover = _open(_cover(settings, selections, keys, plan, sandbox, cache, print_fp))
+        if len(cover.pages) == cover_pages:
             break
-        cover_pages = len(cover_reader.pages)
+        cover_pages = len(cover.pages)
 
     lang = selections[0].topic.lang
     page_langs = [lang] * plan.cover_total
-    for selection, reader, start in zip(selections, readers, plan.starts):
+    for selection, part, start in zip(selections, parts, plan.starts):
         page_langs += [page_langs[-1]] * (start - 1 - len(page_langs))
-        page_langs += [selection.topic.lang] * len(reader.pages)
+        page_langs += [selection.topic.lang] * len(part.pages)
     page_langs += [page_langs[-1]] * (plan.total - len(page_langs))
     numbers_key = make_key("numbers", print_fp, page_langs)
     numbers = cache.get(numbers_key)
@@ -147,25 +135,11 @@ def build_packet(settings: PacketSettings, selections: list[Selection], sandbox:
                              sandbox=sandbox, base_url=base_url)
         cache.put(numbers_key, numbers)
 
-    return _merge(settings, selections, cover_reader, readers, plan,
-                  _reader(numbers_key, numbers), cache, manifest)
+    return _merge(settings, selections, cover, parts, plan, _open(numbers), cache, manifest)
 
 
-# Parsed parts, kept for the next packet in this process: a batch merges the same parts
-# into many packets, and parsing is most of pypdf's work. Bounded, so memory stays flat.
-_READERS: OrderedDict[str, PdfReader] = OrderedDict()
-READERS_KEPT = 48
-
-
-def _reader(key: str, pdf: bytes) -> PdfReader:
-    reader = _READERS.get(key)
-    if reader is None:
-        reader = _READERS[key] = PdfReader(io.BytesIO(pdf))
-        while len(_READERS) > READERS_KEPT:
-            _READERS.popitem(last=False)
-    else:
-        _READERS.move_to_end(key)
-    return reader
+def _open(pdf: bytes) -> pikepdf.Pdf:
+    return pikepdf.open(io.BytesIO(pdf))
 
 
 def ensure_parts(settings: PacketSettings, selections: list[Selection], sandbox: Sandbox,
@@ -230,224 +204,224 @@ def _cover(settings, selections, keys, plan, sandbox, cache, print_fp) -> bytes:
 
 
 def _merge(settings, selections, cover, parts, plan, numbers, cache, manifest) -> bytes:
-    writer = PdfWriter()
-    width = cover.pages[0].mediabox.width
-    height = cover.pages[0].mediabox.height
-    sources = []  # (reader, index of its first page in the writer)
+    out = pikepdf.new()
+    box = cover.pages[0].mediabox
+    size = (float(box[2]) - float(box[0]), float(box[3]) - float(box[1]))
+    sources = []  # (document, index of its first page in the packet)
 
     sources.append((cover, 0))
-    writer.append(cover, import_outline=False)
-    while len(writer.pages) < plan.cover_total:
-        writer.add_blank_page(width, height)
-    for reader, start in zip(parts, plan.starts):
-        while len(writer.pages) < start - 1:
-            writer.add_blank_page(width, height)
-        sources.append((reader, len(writer.pages)))
-        writer.append(reader)
-    while len(writer.pages) < plan.total:
-        writer.add_blank_page(width, height)
+    out.pages.extend(cover.pages)
+    while len(out.pages) < plan.cover_total:
+        out.add_blank_page(page_size=size)
+    for part, start in zip(parts, plan.starts):
+        while len(out.pages) < start - 1:
+            out.add_blank_page(page_size=size)
+        sources.append((part, len(out.pages)))
+        out.pages.extend(part.pages)
+    while len(out.pages) < plan.total:
+        out.add_blank_page(page_size=size)
 
-    _join_structure(writer, sources)
-    _stamp_numbers(writer, numbers)
+    _join_structure(out, sources)
+    _join_outlines(out, sources[1:])
+    _stamp_numbers(out, numbers)
     first_pages = {}
     for selection, start in zip(selections, plan.starts):
         first_pages.setdefault(selection.topic.id, start - 1)
-    _resolve_links(writer, first_pages, settings.library, selections[0].topic.lang)
-    _join_fonts(writer, settings.library, cache)
-    _document_info(writer, settings, selections, cover)
+    _resolve_links(out, first_pages, settings.library, selections[0].topic.lang)
+    _join_fonts(out, settings.library, cache)
+    _document_info(out, settings, selections, cover)
     if manifest is not None:
         from .manifest import NAME, dumps
 
-        writer.add_attachment(NAME, dumps(manifest))
-    out = io.BytesIO()
-    writer.write(out)
-    return compact(out.getvalue())
+        out.attachments[NAME] = pikepdf.AttachedFileSpec(
+            out, dumps(manifest), filename=NAME, mime_type="application/json")
+    result = io.BytesIO()
+    # Object streams pack the thousands of small structure elements as WeasyPrint does.
+    out.save(result, object_stream_mode=pikepdf.ObjectStreamMode.generate,
+             compress_streams=True, deterministic_id=True, min_version=cover.pdf_version)
+    return result.getvalue()
 
 
-def compact(pdf: bytes) -> bytes:
-    """Pack objects into compressed object streams and drop unreachable ones.
+def _copy(out: pikepdf.Pdf, obj):
+    """`obj` of another document, copied into `out` (each object once per source)."""
+    if isinstance(obj, pikepdf.Object) and obj.is_indirect:
+        return out.copy_foreign(obj)
+    if isinstance(obj, pikepdf.Array):
+        return pikepdf.Array([_copy(out, item) for item in obj])
+    if isinstance(obj, pikepdf.Dictionary):
+        return pikepdf.Dictionary({key: _copy(out, value) for key, value in obj.items()})
+    return obj
 
-    pypdf writes each of the thousands of structure elements of a tagged packet as a plain
-    object; qpdf (through pikepdf) packs them as WeasyPrint does, a quarter of the size.
+
+def _join_structure(out: pikepdf.Pdf, sources) -> None:
+    """One structure tree for the packet: each source's elements under one Document.
+
+    Pages were copied first, so the structure elements' /Pg and /Obj references land on
+    the packet's copies of the same pages and annotations.
     """
-    import pikepdf
-
-    with pikepdf.open(io.BytesIO(pdf)) as document:
-        out = io.BytesIO()
-        document.save(out, object_stream_mode=pikepdf.ObjectStreamMode.generate,
-                      compress_streams=True, deterministic_id=True)
-    return out.getvalue()
-
-
-def _join_structure(writer: PdfWriter, sources) -> None:
-    """One structure tree for the packet: each source's elements under one Document."""
-    root_dict = DictionaryObject({NameObject("/Type"): NameObject("/StructTreeRoot")})
-    root = writer._add_object(root_dict)
-    document = DictionaryObject({
-        NameObject("/Type"): NameObject("/StructElem"),
-        NameObject("/S"): NameObject("/Document"),
-        NameObject("/P"): root,
-        NameObject("/K"): ArrayObject(),
-    })
-    document_ref = writer._add_object(document)
-    nums = ArrayObject()
-    role_map = DictionaryObject()
+    document = out.make_indirect(pikepdf.Dictionary(
+        Type=Name.StructElem, S=Name.Document, K=pikepdf.Array()))
+    nums = pikepdf.Array()
+    role_map = pikepdf.Dictionary()
     offset = 0
-    for reader, first in sources:
-        src_root = reader.trailer["/Root"].get("/StructTreeRoot")
+    for source, first in sources:
+        src_root = source.Root.get("/StructTreeRoot")
         if src_root is None:
             continue
-        src_root = src_root.get_object()
         if "/RoleMap" in src_root:
-            role_map.update(src_root["/RoleMap"].get_object())
-        kids = src_root["/K"]
-        kids = kids if isinstance(kids, list) else [kids]
+            for key, value in src_root.RoleMap.items():
+                role_map[key] = value
+        kids = src_root.K if isinstance(src_root.K, pikepdf.Array) else [src_root.K]
         for kid in kids:
-            kid = kid.get_object()
             # WeasyPrint wraps everything in one Document element: take its children.
-            children = kid.get("/K", []) if kid.get("/S") == "/Document" else [kid]
-            children = children if isinstance(children, list) else [children]
+            children = kid.get("/K", []) if kid.get("/S") == Name.Document else [kid]
+            children = children if isinstance(children, pikepdf.Array) else [children]
             for child in children:
-                cloned = child.clone(writer) if hasattr(child, "clone") else child
-                if hasattr(cloned, "get_object") and isinstance(cloned.get_object(), DictionaryObject):
-                    cloned.get_object()[NameObject("/P")] = document_ref
-                document["/K"].append(cloned)
-        src_nums = src_root["/ParentTree"].get_object().get("/Nums", [])
+                copied = _copy(out, child)
+                if isinstance(copied, pikepdf.Dictionary):
+                    copied.P = document
+                document.K.append(copied)
+        src_nums = src_root.ParentTree.get("/Nums", [])
         biggest = -1
         for index in range(0, len(src_nums), 2):
             key = int(src_nums[index])
             biggest = max(biggest, key)
-            nums.append(NumberObject(key + offset))
-            nums.append(src_nums[index + 1].clone(writer))
-        for page_index in range(len(reader.pages)):
-            src_page = reader.pages[page_index]
-            page = writer.pages[first + page_index]
-            if "/StructParents" in src_page:
-                page[NameObject("/StructParents")] = NumberObject(
-                    int(src_page["/StructParents"]) + offset)
+            nums.append(key + offset)
+            nums.append(_copy(out, src_nums[index + 1]))
+        for index, src_page in enumerate(source.pages):
+            page = out.pages[first + index].obj
+            if "/StructParents" in src_page.obj:
+                page.StructParents = int(src_page.obj.StructParents) + offset
             for annot in page.get("/Annots", []):
-                annot = annot.get_object()
                 if "/StructParent" in annot:
-                    annot[NameObject("/StructParent")] = NumberObject(
-                        int(annot["/StructParent"]) + offset)
+                    annot.StructParent = int(annot.StructParent) + offset
         offset += biggest + 1
-    root_dict[NameObject("/K")] = ArrayObject([document_ref])
-    root_dict[NameObject("/ParentTree")] = writer._add_object(
-        DictionaryObject({NameObject("/Nums"): nums}))
-    root_dict[NameObject("/ParentTreeNextKey")] = NumberObject(offset)
-    if role_map:
-        root_dict[NameObject("/RoleMap")] = role_map
-    writer._root_object[NameObject("/StructTreeRoot")] = root
-    writer._root_object[NameObject("/MarkInfo")] = DictionaryObject(
-        {NameObject("/Marked"): BooleanObject(True)})
+    root = out.make_indirect(pikepdf.Dictionary(
+        Type=Name.StructTreeRoot, K=pikepdf.Array([document]),
+        ParentTree=out.make_indirect(pikepdf.Dictionary(Nums=nums)),
+        ParentTreeNextKey=offset))
+    if len(role_map):
+        root.RoleMap = role_map
+    document.P = root
+    out.Root.StructTreeRoot = root
+    out.Root.MarkInfo = pikepdf.Dictionary(Marked=True)
 
 
-def _stamp_numbers(writer: PdfWriter, numbers: PdfReader) -> None:
+def _join_outlines(out: pikepdf.Pdf, sources) -> None:
+    """Each part's bookmarks (its topic, the sections beneath), pointing into the packet."""
+    with out.open_outline() as outline:
+        for source, first in sources:
+            pages = {page.obj.objgen: first + index for index, page in enumerate(source.pages)}
+            with source.open_outline() as source_outline:
+                outline.root.extend(_outline_items(source_outline.root, pages))
+
+
+def _outline_items(items, pages: dict) -> list:
+    copied = []
+    for item in items:
+        destination = item.destination
+        if isinstance(destination, pikepdf.Array) and len(destination) >= 4 \
+                and destination[0].objgen in pages:
+            left, top = destination[2], destination[3]
+            new = pikepdf.OutlineItem(
+                item.title, pages[destination[0].objgen], "XYZ",
+                left=float(left) if left is not None else None,
+                top=float(top) if top is not None else None)
+        else:
+            new = pikepdf.OutlineItem(item.title)
+        new.children.extend(_outline_items(item.children, pages))
+        copied.append(new)
+    return copied
+
+
+def _stamp_numbers(out: pikepdf.Pdf, numbers: pikepdf.Pdf) -> None:
     """Put "Page N of M" on every page, marked as an artifact (not part of the text).
 
     The overlay's content is appended as a content stream of its own (the page's content is
     wrapped in q/Q first), its resources added under prefixed names: no content is parsed.
     """
-    save = writer._add_object(_stream(b"q\n"))
-    restore = writer._add_object(_stream(b"\nQ\n"))
-    cloned: dict[int, object] = {}
-    for page, overlay in zip(writer.pages, numbers.pages):
-        data = MCID_RE.sub(b"/Artifact BMC", overlay.get_contents().get_data())
-        overlay_resources = overlay["/Resources"].get_object()
-        resources = page.get("/Resources")
-        if resources is None:
-            resources = page[NameObject("/Resources")] = DictionaryObject()
-        resources = resources.get_object()
+    save = out.make_stream(b"q\n")
+    restore = out.make_stream(b"\nQ\n")
+    for page, overlay in zip(out.pages, numbers.pages):
+        data = MCID_RE.sub(b"/Artifact BMC", overlay.obj.Contents.read_bytes())
+        overlay_resources = overlay.obj.Resources
+        page = page.obj
+        if "/Resources" not in page:
+            page.Resources = pikepdf.Dictionary()
+        resources = page.Resources
         for category in ("/Font", "/ExtGState"):
             entries = overlay_resources.get(category)
             if entries is None:
                 continue
             if category not in resources:
-                resources[NameObject(category)] = DictionaryObject()
-            target = resources[category].get_object()
-            entries = entries.get_object()
-            for name in entries:
-                ref = entries.raw_get(name)
-                new_name = "/HN" + name[1:]
+                resources[category] = pikepdf.Dictionary()
+            target = resources[category]
+            for name, value in entries.items():
                 data = re.sub(rb"/" + re.escape(name[1:].encode()) + rb"(?=[\s/\[<(])",
                               b"/HN" + name[1:].encode(), data)
-                key = getattr(ref, "idnum", id(ref))
-                if key not in cloned:
-                    cloned[key] = ref.clone(writer)
-                target[NameObject(new_name)] = cloned[key]
-        stamp = writer._add_object(_stream(data).flate_encode())
+                target["/HN" + name[1:]] = _copy(out, value)
         contents = page.get("/Contents")
         if contents is None:
-            parts = []
-        elif isinstance(contents.get_object(), ArrayObject):
-            parts = list(page.raw_get("/Contents").get_object())
+            kept = []
+        elif isinstance(contents, pikepdf.Array):
+            kept = list(contents)
         else:
-            parts = [page.raw_get("/Contents")]
-        page[NameObject("/Contents")] = ArrayObject([save, *parts, restore, stamp])
+            kept = [contents]
+        page.Contents = pikepdf.Array([save, *kept, restore, out.make_stream(data)])
 
 
-def _stream(data: bytes) -> DecodedStreamObject:
-    stream = DecodedStreamObject()
-    stream.set_data(data)
-    return stream
-
-
-def _resolve_links(writer: PdfWriter, first_pages: dict[str, int], library: Library,
+def _resolve_links(out: pikepdf.Pdf, first_pages: dict[str, int], library: Library,
                    lang: str) -> None:
     """Placeholder links: to the topic's first page in the packet, or its url, or none."""
-    for page in writer.pages:
-        for annot in page.get("/Annots", []):
-            annot = annot.get_object()
+    for page in out.pages:
+        for annot in page.obj.get("/Annots", []):
             action = annot.get("/A")
-            uri = action.get_object().get("/URI") if action is not None else None
-            if not isinstance(uri, str) or not uri.startswith(TOPIC_LINK):
+            uri = str(action.get("/URI", "")) if action is not None else ""
+            if not uri.startswith(TOPIC_LINK):
                 continue
             topic_id = uri[len(TOPIC_LINK):]
-            if topic_id in first_pages:
-                target = writer.pages[first_pages[topic_id]].indirect_reference
-                del annot["/A"]
-                annot[NameObject("/Dest")] = ArrayObject(
-                    [target, NameObject("/XYZ"), NullObject(), NullObject(), NullObject()])
-                continue
+            title = topic_id
             url = None
             if library.has(topic_id):
-                url = library.topic(topic_id, lang if library.has(topic_id, lang)
-                                    else library.languages(topic_id)[0]).url
-            if url:
-                annot[NameObject("/A")] = DictionaryObject({
-                    NameObject("/S"): NameObject("/URI"), NameObject("/URI"): TextStringObject(url)})
+                topic = library.topic(topic_id, lang if library.has(topic_id, lang)
+                                      else library.languages(topic_id)[0])
+                title, url = topic.title, topic.url
+            # What a screen reader says for the link (PDF/UA wants it): the topic's title.
+            annot.Contents = pikepdf.String(title)
+            if topic_id in first_pages:
+                del annot["/A"]
+                annot.Dest = pikepdf.Array([out.pages[first_pages[topic_id]].obj, Name.XYZ,
+                                            None, None, None])
+            elif url:
+                annot.A = pikepdf.Dictionary(S=Name.URI, URI=pikepdf.String(url))
             else:
                 del annot["/A"]
-                annot[NameObject("/F")] = NumberObject(2)  # hidden: nothing to go to
+                annot.F = 2  # hidden: nothing to go to
 
 
-def _join_fonts(writer: PdfWriter, library: Library, cache: Cache) -> None:
+def _join_fonts(out: pikepdf.Pdf, library: Library, cache: Cache) -> None:
     """Replace each face's per-part subsets with one subset of the glyphs of all parts."""
-    faces: dict[str, list[DictionaryObject]] = {}
-    for page in writer.pages:
-        for ref in _page_fonts(page).values():
-            font = ref.get_object()
-            if font.get("/Subtype") != "/Type0":
+    faces: dict[str, dict[tuple, pikepdf.Dictionary]] = {}
+    for page in out.pages:
+        for font in _page_fonts(page).values():
+            if font.get("/Subtype") != Name.Type0:
                 continue
-            name = _face_key(str(font["/BaseFont"]))
-            if all(font is not seen for seen in faces.setdefault(name, [])):
-                faces[name].append(font)
+            faces.setdefault(_face_key(str(font.BaseFont)), {})[font.objgen] = font
     files = _font_files(library)
     for name, fonts in faces.items():
         if len(fonts) < 2 or name not in files:
             continue
         widths: dict[int, object] = {}
         to_unicode: dict[int, bytes] = {}
-        for font in fonts:
-            cid = font["/DescendantFonts"][0].get_object()
-            w = cid.get("/W", [])
+        for font in fonts.values():
+            w = font.DescendantFonts[0].get("/W", [])
             index = 0
             while index < len(w):
                 first, values = int(w[index]), w[index + 1]
                 for offset, value in enumerate(values):
                     widths[first + offset] = value
                 index += 2
-            cmap = font["/ToUnicode"].get_object().get_data()
+            cmap = font.ToUnicode.read_bytes()
             for gid, text in HEX_PAIR_RE.findall(cmap.split(b"beginbfchar", 1)[-1]):
                 to_unicode[int(gid, 16)] = text
         glyphs = sorted(widths)
@@ -456,31 +430,25 @@ def _join_fonts(writer: PdfWriter, library: Library, cache: Cache) -> None:
         if data is None:
             data = _subset(files[name], glyphs)
             cache.put(key, data)
-        keep = fonts[0]
-        cid = keep["/DescendantFonts"][0].get_object()
-        descriptor = cid["/FontDescriptor"].get_object()
-        font_file = StreamObject()
-        font_file._data = data
-        font_file[NameObject("/Length1")] = NumberObject(len(data))
-        font_file = font_file.flate_encode()
-        font_file[NameObject("/Length1")] = NumberObject(len(data))
-        descriptor[NameObject("/FontFile2")] = writer._add_object(font_file)
-        w_array = ArrayObject()
+        keep = next(iter(fonts.values()))
+        cid = keep.DescendantFonts[0]
+        cid.FontDescriptor.FontFile2 = out.make_stream(data, Length1=len(data))
+        w_array = pikepdf.Array()
         for gid in glyphs:
-            w_array += [NumberObject(gid), ArrayObject([widths[gid]])]
-        cid[NameObject("/W")] = w_array
-        keep[NameObject("/ToUnicode")] = writer._add_object(_to_unicode(to_unicode))
-        for page in writer.pages:
+            w_array.extend([gid, pikepdf.Array([widths[gid]])])
+        cid.W = w_array
+        keep.ToUnicode = out.make_stream(_to_unicode(to_unicode))
+        for page in out.pages:
             fonts_dict = _page_fonts(page)
-            for res_name, ref in list(fonts_dict.items()):
-                if any(ref.get_object() is other for other in fonts):
-                    fonts_dict[NameObject(res_name)] = keep.indirect_reference
+            for res_name, font in fonts_dict.items():
+                if font.objgen in fonts:
+                    fonts_dict[res_name] = keep
 
 
-def _page_fonts(page) -> DictionaryObject:
-    resources = page.get("/Resources")
-    fonts = resources.get_object().get("/Font") if resources is not None else None
-    return fonts.get_object() if fonts is not None else DictionaryObject()
+def _page_fonts(page) -> pikepdf.Dictionary:
+    resources = page.obj.get("/Resources")
+    fonts = resources.get("/Font") if resources is not None else None
+    return fonts if fonts is not None else pikepdf.Dictionary()
 
 
 def _font_files(library: Library) -> dict[str, Path]:
@@ -520,7 +488,7 @@ def _subset(path: Path, glyphs: list[int]) -> bytes:
     return out.getvalue()
 
 
-def _to_unicode(mapping: dict[int, bytes]) -> StreamObject:
+def _to_unicode(mapping: dict[int, bytes]) -> bytes:
     lines = [b"/CIDInit /ProcSet findresource begin", b"12 dict begin", b"begincmap",
              b"/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
              b"/CMapName /Adobe-Identity-UCS def", b"/CMapType 2 def",
@@ -532,32 +500,31 @@ def _to_unicode(mapping: dict[int, bytes]) -> StreamObject:
         lines += [b"<%04x> <%s>" % (gid, text) for gid, text in chunk]
         lines.append(b"endbfchar")
     lines += [b"endcmap", b"CMapName currentdict /CMap defineresource pop", b"end", b"end"]
-    stream = DecodedStreamObject()
-    stream.set_data(b"\n".join(lines))
-    return stream.flate_encode()
+    return b"\n".join(lines)
 
 
-def _document_info(writer, settings: PacketSettings, selections, cover: PdfReader) -> None:
+def _document_info(out: pikepdf.Pdf, settings: PacketSettings, selections,
+                   cover: pikepdf.Pdf) -> None:
     strings = load_strings(settings.library)[selections[0].topic.lang]
     keywords = []
     for selection in selections:
         keywords += [selection.topic.id, *selection.topic.codes]
     created = f"D:{settings.printed.strftime('%Y%m%d')}000000Z"
-    writer.add_metadata({
+    info = {
         "/Title": strings["packet_title"],
         "/Subject": "; ".join(s.topic.title for s in selections),
         "/Keywords": ", ".join(dict.fromkeys(keywords)),
         "/Author": settings.brand.name,
         "/Creator": f"handouts {__version__}",
-        "/Producer": f"handouts {__version__} (WeasyPrint, pypdf)",
+        "/Producer": f"handouts {__version__} (WeasyPrint, qpdf)",
         "/CreationDate": created,
         "/ModDate": created,
-    })
-    root = writer._root_object
-    cover_root = cover.trailer["/Root"]
-    root[NameObject("/Lang")] = TextStringObject(selections[0].topic.lang)
-    root[NameObject("/ViewerPreferences")] = DictionaryObject(
-        {NameObject("/DisplayDocTitle"): BooleanObject(True)})
-    if "/Metadata" in cover_root:
+    }
+    out.trailer.Info = out.make_indirect(pikepdf.Dictionary(
+        {key: pikepdf.String(value) for key, value in info.items()}))
+    root = out.Root
+    root.Lang = pikepdf.String(selections[0].topic.lang)
+    root.ViewerPreferences = pikepdf.Dictionary(DisplayDocTitle=True)
+    if "/Metadata" in cover.Root:
         # The cover's XMP: the packet title and the PDF/UA declaration.
-        root[NameObject("/Metadata")] = cover_root.raw_get("/Metadata").clone(writer)
+        root.Metadata = out.copy_foreign(cover.Root.Metadata)

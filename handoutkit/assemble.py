@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import tomllib
 from dataclasses import dataclass
@@ -69,9 +70,18 @@ def css_string(value: str) -> str:
 
 
 def make_environment(library: Library) -> jinja2.Environment:
-    """The one Jinja2 environment: clinic layouts first, bundled ones after."""
+    """The one Jinja2 environment: clinic layouts first, bundled ones after.
+
+    Made once per set of layout folders, so templates are compiled once per process (a
+    batch assembles a cover per patient); Jinja still reloads a template edited on disk.
+    """
+    return _environment(tuple(str(d) for d in library.layout_dirs))
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(layout_dirs: tuple[str, ...]) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(d) for d in library.layout_dirs]),
+        loader=jinja2.FileSystemLoader(list(layout_dirs)),
         # CSS templates are not HTML; everything else is escaped.
         autoescape=lambda name: name is None or not name.endswith(".css.j2"),
         undefined=jinja2.StrictUndefined,

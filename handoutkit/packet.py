@@ -265,9 +265,10 @@ def _join_structure(out: pikepdf.Pdf, sources) -> None:
     role_map = pikepdf.Dictionary()
     offset = 0
     for source, first in sources:
-        src_root = source.Root.get("/StructTreeRoot")
-        if src_root is None:
+        if "/StructTreeRoot" not in source.Root:
             continue
+        # Copied whole by qpdf; only the elements and parent tree entries are kept.
+        src_root = out.copy_foreign(source.Root.StructTreeRoot)
         if "/RoleMap" in src_root:
             for key, value in src_root.RoleMap.items():
                 role_map[key] = value
@@ -277,17 +278,15 @@ def _join_structure(out: pikepdf.Pdf, sources) -> None:
             children = kid.get("/K", []) if kid.get("/S") == Name.Document else [kid]
             children = children if isinstance(children, pikepdf.Array) else [children]
             for child in children:
-                copied = _copy(out, child)
-                if isinstance(copied, pikepdf.Dictionary):
-                    copied.P = document
-                document.K.append(copied)
+                if isinstance(child, pikepdf.Dictionary):
+                    child.P = document
+                document.K.append(child)
         src_nums = src_root.ParentTree.get("/Nums", [])
         biggest = -1
         for index in range(0, len(src_nums), 2):
             key = int(src_nums[index])
             biggest = max(biggest, key)
-            nums.append(key + offset)
-            nums.append(_copy(out, src_nums[index + 1]))
+            nums.extend([key + offset, src_nums[index + 1]])
         for index, src_page in enumerate(source.pages):
             page = out.pages[first + index].obj
             if "/StructParents" in src_page.obj:

@@ -13,7 +13,8 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from weasyprint import HTML
+from weasyprint import CSS, HTML
+from weasyprint.css.counters import CounterStyle
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -21,6 +22,8 @@ from .errors import RenderError, SandboxError
 from .sandbox import Sandbox
 
 ATTACHMENT_RE = re.compile(r"""<(?:link|a)\b[^>]*\brel\s*=\s*["']?[^"'>]*attachment""", re.I)
+STYLE_RE = re.compile(r"<style>(.*?)</style>", re.S)
+LINKED_CSS_RE = re.compile(r"<link\b[^>]*stylesheet", re.I)
 # WeasyPrint log messages that mean the PDF would be wrong, not merely imperfect.
 FATAL_LOG_RE = re.compile(r"Failed to load|font|Error", re.I)
 # PDF/A-3a does not declare PDF/UA nor the language in its XMP: add both, with the
@@ -68,6 +71,44 @@ class _Collect(logging.Handler):
         self.records.append(record)
 
 
+# The layout's stylesheet, parsed once per process with its fonts loaded: parsing it and
+# loading four @font-face fonts is half the time of a one-page cover, made per patient.
+_STYLESHEETS: dict[tuple, tuple[FontConfiguration, CounterStyle, CSS]] = {}
+STYLESHEETS_KEPT = 16
+
+
+def _split_style(html: str) -> tuple[str, str | None]:
+    """(HTML without its one <style>, that style), or (html, None) when the document
+    links stylesheets or has several styles: those keep WeasyPrint's own handling."""
+    styles = STYLE_RE.findall(html)
+    if len(styles) != 1 or LINKED_CSS_RE.search(html):
+        return html, None
+    return STYLE_RE.sub("", html, count=1), styles[0]
+
+
+def _stylesheet(css: str, base_url: str, fetcher: SandboxFetcher, collect: _Collect):
+    key = (css, base_url, fetcher.sandbox.roots)
+    cached = _STYLESHEETS.get(key)
+    if cached is None:
+        font_config, counter_style = FontConfiguration(), CounterStyle()
+        sheet = CSS(string=css, base_url=base_url, url_fetcher=fetcher,
+                    font_config=font_config, counter_style=counter_style)
+        _check(fetcher, collect)  # a stylesheet whose fonts failed is never kept
+        if len(_STYLESHEETS) >= STYLESHEETS_KEPT:
+            _STYLESHEETS.clear()
+        cached = _STYLESHEETS[key] = (font_config, counter_style, sheet)
+    return cached
+
+
+def _check(fetcher: SandboxFetcher, collect: _Collect) -> None:
+    """Raise what the sandbox refused, or a WeasyPrint log record that means a wrong PDF."""
+    if fetcher.refused:
+        raise fetcher.refused[0]
+    problems = [r for r in collect.records if FATAL_LOG_RE.search(r.getMessage())]
+    if problems:
+        raise RenderError(f"rendering failed: {problems[0].getMessage().splitlines()[0]}")
+
+
 def render_pdf(
     html: str,
     *,
@@ -101,25 +142,28 @@ def render_pdf(
             string=dumps(manifest).decode("utf-8"), name=NAME, description=DESCRIPTION,
             created=generated, modified=generated, relationship="Supplement")]
     fetcher = SandboxFetcher(sandbox)
-    font_config = FontConfiguration()
+    base = str(base_url) + "/"
     collect = _Collect()
     logger = logging.getLogger("weasyprint")
     logger.addHandler(collect)
     try:
         def layout(source: str):
-            return HTML(string=source, base_url=str(base_url) + "/", url_fetcher=fetcher
-                        ).render(font_config=font_config, **options)
+            source, css = _split_style(source)
+            if css is None:
+                font_config, counter_style, stylesheets = FontConfiguration(), CounterStyle(), []
+            else:
+                font_config, counter_style, sheet = _stylesheet(css, base, fetcher, collect)
+                stylesheets = [sheet]
+            return HTML(string=source, base_url=base, url_fetcher=fetcher).render(
+                font_config=font_config, counter_style=counter_style,
+                stylesheets=stylesheets, **options)
 
         document = layout(html)
         if even_html is not None and len(document.pages) % 2:
             document = layout(even_html())
         # Some resources (images inside SVG) are only fetched while the PDF is drawn.
         pdf = document.write_pdf(**options)
-        if fetcher.refused:
-            raise fetcher.refused[0]
-        problems = [r for r in collect.records if FATAL_LOG_RE.search(r.getMessage())]
-        if problems:
-            raise RenderError(f"rendering failed: {problems[0].getMessage().splitlines()[0]}")
+        _check(fetcher, collect)
         return pdf
     except (SandboxError, RenderError):
         raise

@@ -313,7 +313,7 @@ def _warm_cache(library: Library, rows: list[Row], cache: Cache, jobs: int) -> N
     """Render every part the rows need once, on all cores, before the rows run."""
     from .assemble import printed_date
     from .brand import load_brand
-    from .packet import PacketSettings, ensure_parts
+    from .packet import PacketSettings, Renderer, ensure_parts
     from .sandbox import Sandbox
 
     groups: dict[tuple, list] = {}
@@ -329,6 +329,7 @@ def _warm_cache(library: Library, rows: list[Row], cache: Cache, jobs: int) -> N
                                   printed_date())
         unique = list({(s.topic.id, s.topic.lang, tuple(s.section_ids)): s
                        for s in selections}.values())
-        ensure_parts(settings, unique, Sandbox([*library.roots, brand.path.parent]), cache,
-                     jobs)
+        sandbox = Sandbox([*library.roots, brand.path.parent])
+        with Renderer(sandbox, library.roots[0], jobs) as renderer:
+            ensure_parts(settings, unique, renderer, cache)
 

@@ -83,22 +83,43 @@ def _render_job(args):
     return render_pdf(html, sandbox=Sandbox(roots), base_url=base_url)
 
 
-def render_all(htmls: list[str], sandbox: Sandbox, base_url: Path, jobs: int) -> list[bytes]:
-    """Render documents, in parallel when there are several and several jobs."""
-    from . import render  # noqa: F401  (imported before forking: workers start warm)
+class Renderer:
+    """Renders documents, on up to `jobs` cores when there are several.
 
-    args = [(html, sandbox.roots, base_url) for html in htmls]
-    if jobs <= 1 or len(htmls) <= 1:
-        return [_render_job(a) for a in args]
-    import multiprocessing
+    Its worker processes live until it is closed, so what they have loaded (WeasyPrint's
+    libraries, the layout's stylesheet and fonts) serves every later document: a packet's
+    cover and page numbers render on the workers that rendered its topics.
+    """
 
-    # The longest documents first, so the last one to finish is short.
-    order = sorted(range(len(args)), key=lambda i: -len(htmls[i]))
-    results: list[bytes | None] = [None] * len(args)
-    with multiprocessing.get_context("fork").Pool(min(jobs, len(args))) as pool:
-        for index, pdf in zip(order, pool.imap(_render_job, [args[i] for i in order])):
+    def __init__(self, sandbox: Sandbox, base_url: Path, jobs: int):
+        self.sandbox, self.base_url, self.jobs = sandbox, base_url, jobs
+        self._pool = None
+
+    def __enter__(self) -> "Renderer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def render(self, htmls: list[str]) -> list[bytes]:
+        from . import render  # noqa: F401  (imported before forking: workers start warm)
+
+        args = [(html, self.sandbox.roots, self.base_url) for html in htmls]
+        if self._pool is None and (self.jobs <= 1 or len(htmls) <= 1):
+            return [_render_job(a) for a in args]
+        if self._pool is None:
+            import multiprocessing
+
+            self._pool = multiprocessing.get_context("fork").Pool(min(self.jobs, len(htmls)))
+        # The longest documents first, so the last one to finish is short.
+        order = sorted(range(len(args)), key=lambda i: -len(htmls[i]))
+        results: list[bytes | None] = [None] * len(args)
+        for index, pdf in zip(order, self._pool.imap(_render_job, [args[i] for i in order])):
             results[index] = pdf
-    return results  # type: ignore[return-value]
+        return results  # type: ignore[return-value]
 
 
 # -- the packet ---------------------------------------------------------------------------
@@ -109,43 +130,67 @@ def build_packet(settings: PacketSettings, selections: list[Selection], sandbox:
     print_fp = fingerprint(library, settings.brand, settings.layout, settings.paper)
     base_url = library.roots[0]
 
-    keys, parts = ensure_parts(settings, selections, sandbox, cache, jobs, print_fp)
-    parts = [_open(pdf) for pdf in parts]
+    with Renderer(sandbox, base_url, jobs) as renderer:
+        keys, pdfs = ensure_parts(settings, selections, renderer, cache, print_fp)
+        parts = [_open(pdf) for pdf in pdfs]
+        cover, plan, numbers = _cover_and_numbers(settings, selections, keys, parts, renderer,
+                                                  cache, print_fp)
+    return _merge(settings, selections, cover, parts, plan, numbers, cache, manifest)
 
+
+def _cover_and_numbers(settings, selections, keys, parts, renderer, cache, print_fp):
+    """The cover, the plan of the packet's pages, and the "Page N of M" overlay."""
+
+    # The cover and the page numbers both follow from the plan; when neither is cached they
+    # render side by side. The plan assumes a one-page cover until the cover says otherwise.
     cover_pages = 1
     while True:
         plan = _plan(cover_pages, [len(part.pages) for part in parts], settings.duplex)
-        cover = _open(_cover(settings, selections, keys, plan, sandbox, cache, print_fp))
+        page_langs = _page_langs(selections, parts, plan)
+        wanted = {
+            # A cover with personal details is made for each patient and never cached.
+            "cover": (None if settings.personal else make_key(
+                "cover", print_fp, keys, plan.starts, settings.printed.isoformat(),
+                settings.duplex),
+                lambda: settings.assemble(selections, mode="cover",
+                                          personal=settings.personal, toc_pages=plan.starts)),
+            "numbers": (make_key("numbers", print_fp, page_langs),
+                        lambda: settings.assemble([], mode="numbers", page_langs=page_langs)),
+        }
+        pieces = {name: cache.get(key) if key else None for name, (key, _) in wanted.items()}
+        missing = [name for name, pdf in pieces.items() if pdf is None]
+        if missing:
+            htmls = [wanted[name][1]() for name in missing]
+            for name, pdf in zip(missing, renderer.render(htmls)):
+                pieces[name] = pdf
+                if wanted[name][0]:
+                    cache.put(wanted[name][0], pdf)
+        cover = _open(pieces["cover"])
         if len(cover.pages) == cover_pages:
             break
         cover_pages = len(cover.pages)
 
-    lang = selections[0].topic.lang
-    page_langs = [lang] * plan.cover_total
+    return cover, plan, _open(pieces["numbers"])
+
+
+def _page_langs(selections: list[Selection], parts: list[pikepdf.Pdf], plan: Plan) -> list[str]:
+    """The language of each page of the packet, for its "Page N of M" (blank pages take
+    the language of the page before)."""
+    page_langs = [selections[0].topic.lang] * plan.cover_total
     for selection, part, start in zip(selections, parts, plan.starts):
         page_langs += [page_langs[-1]] * (start - 1 - len(page_langs))
         page_langs += [selection.topic.lang] * len(part.pages)
-    page_langs += [page_langs[-1]] * (plan.total - len(page_langs))
-    numbers_key = make_key("numbers", print_fp, page_langs)
-    numbers = cache.get(numbers_key)
-    if numbers is None:
-        from .render import render_pdf
-
-        numbers = render_pdf(settings.assemble([], mode="numbers", page_langs=page_langs),
-                             sandbox=sandbox, base_url=base_url)
-        cache.put(numbers_key, numbers)
-
-    return _merge(settings, selections, cover, parts, plan, _open(numbers), cache, manifest)
+    return page_langs + [page_langs[-1]] * (plan.total - len(page_langs))
 
 
 def _open(pdf: bytes) -> pikepdf.Pdf:
     return pikepdf.open(io.BytesIO(pdf))
 
 
-def ensure_parts(settings: PacketSettings, selections: list[Selection], sandbox: Sandbox,
-                 cache: Cache, jobs: int, print_fp: str | None = None,
+def ensure_parts(settings: PacketSettings, selections: list[Selection], renderer: Renderer,
+                 cache: Cache, print_fp: str | None = None,
                  ) -> tuple[list[str], list[bytes]]:
-    """Every selection's part, from the cache or rendered (on `jobs` cores) into it."""
+    """Every selection's part, from the cache or rendered into it."""
     library = settings.library
     print_fp = print_fp or fingerprint(library, settings.brand, settings.layout, settings.paper)
     keys = [part_key(s, library, print_fp, settings.printed) for s in selections]
@@ -156,7 +201,7 @@ def ensure_parts(settings: PacketSettings, selections: list[Selection], sandbox:
             missing.setdefault(keys[index], index)  # the same part is rendered once
     if missing:
         htmls = [settings.assemble([selections[i]], mode="part") for i in missing.values()]
-        rendered = dict(zip(missing, render_all(htmls, sandbox, library.roots[0], jobs)))
+        rendered = dict(zip(missing, renderer.render(htmls)))
         for key, pdf in rendered.items():
             cache.put(key, pdf)
         parts = [pdf if pdf is not None else rendered[key] for key, pdf in zip(keys, parts)]
@@ -182,25 +227,6 @@ def _plan(cover_pages: int, part_pages: list[int], duplex: bool) -> Plan:
     if duplex and page % 2:
         page += 1
     return Plan(cover_total, starts, page)
-
-
-def _cover(settings, selections, keys, plan, sandbox, cache, print_fp) -> bytes:
-    # A cover with personal details is made for each patient and never cached.
-    key = None
-    if not settings.personal:
-        key = make_key("cover", print_fp, keys, plan.starts, settings.printed.isoformat(),
-                       settings.duplex)
-        cached = cache.get(key)
-        if cached is not None:
-            return cached
-    from .render import render_pdf
-
-    html = settings.assemble(selections, mode="cover", personal=settings.personal,
-                             toc_pages=plan.starts)
-    pdf = render_pdf(html, sandbox=sandbox, base_url=settings.library.roots[0])
-    if key:
-        cache.put(key, pdf)
-    return pdf
 
 
 def _merge(settings, selections, cover, parts, plan, numbers, cache, manifest) -> bytes:

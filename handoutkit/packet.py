@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -432,7 +433,7 @@ def _join_fonts(out: pikepdf.Pdf, library: Library, cache: Cache) -> None:
             if font.get("/Subtype") != Name.Type0:
                 continue
             faces.setdefault(_face_key(str(font.BaseFont)), {})[font.objgen] = font
-    files = _font_files(library)
+    files = _font_files(library, cache)
     for name, fonts in faces.items():
         if len(fonts) < 2 or name not in files:
             continue
@@ -476,14 +477,21 @@ def _page_fonts(page) -> pikepdf.Dictionary:
     return fonts if fonts is not None else pikepdf.Dictionary()
 
 
-def _font_files(library: Library) -> dict[str, Path]:
-    """PostScript name ('Atkinson-Hyperlegible-Bold') -> font file."""
+def _font_files(library: Library, cache: Cache) -> dict[str, Path]:
+    """PostScript name ('Atkinson-Hyperlegible-Bold') -> font file; read once per set of
+    font files (fontTools takes longer to import than a warm packet takes to merge)."""
+    paths = sorted(library.fonts_dir.glob("*.ttf"))
+    key = make_key("faces", [(str(p), hashlib.sha256(p.read_bytes()).hexdigest()) for p in paths])
+    cached = cache.get(key)
+    if cached is not None:
+        return {name: Path(path) for name, path in json.loads(cached).items()}
     from fontTools.ttLib import TTFont
 
     names = {}
-    for path in sorted(library.fonts_dir.glob("*.ttf")):
+    for path in paths:
         with TTFont(path, lazy=True) as font:
             names[_face_key(font["name"].getDebugName(6))] = path
+    cache.put(key, json.dumps({name: str(path) for name, path in names.items()}).encode())
     return names
 
 

@@ -174,7 +174,7 @@ def _as_list(value: Any, where: str) -> tuple[str, ...]:
     return tuple(str(v).strip() for v in value)
 
 
-class _HeaderLoader(yaml.SafeLoader):
+class _HeaderLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when built in
     """Safe YAML that keeps dates as text, so a bad date is reported with its line."""
 
 

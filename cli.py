@@ -40,10 +40,11 @@ def main(ctx: click.Context, library_dir: str | None) -> None:
     ctx.obj = {"library_dir": library_dir}
 
 
-def get_library(ctx: click.Context) -> Library:
+def get_library(ctx: click.Context, cache=None) -> Library:
+    """The library of --library; `cache` (commands that render) keeps parsed topics."""
     obj = ctx.find_root().obj
     if "library" not in obj:
-        obj["library"] = Library(obj["library_dir"])
+        obj["library"] = Library(obj["library_dir"], cache=cache)
     return obj["library"]
 
 
@@ -164,8 +165,8 @@ def build(ctx, specs, output, out_dir, lang, layout, paper, brand, patient, visi
         duplex=duplex, archival=archival, jobs=jobs,
         **{name: value for name, value in given.items() if value is not None},
     )
-    library = get_library(ctx)
     cache = Cache(enabled=not no_cache)
+    library = get_library(ctx, cache)
     if output is not None:
         built = make(library, selections_for(library, list(specs), lang), options, cache)
         fhir_data = None
@@ -335,8 +336,9 @@ def batch(ctx, manifest, out_dir, jobs, shard_spec, no_cache) -> None:
         elif total:
             click.echo(f"[{done}/{total}] {outcome.status} {outcome.output}", err=True)
 
-    summary = run(get_library(ctx), Path(manifest), Path(out_dir),
-                  jobs=jobs or os.cpu_count() or 1, cache=Cache(enabled=not no_cache),
+    cache = Cache(enabled=not no_cache)
+    summary = run(get_library(ctx, cache), Path(manifest), Path(out_dir),
+                  jobs=jobs or os.cpu_count() or 1, cache=cache,
                   shard_spec=shard_spec, report=report)
     if bar is not None:
         bar.__exit__(None, None, None)

@@ -12,9 +12,13 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import LibraryError, TopicNotFound
 from .topic import Topic, load_topic
+
+if TYPE_CHECKING:
+    from .cache import Cache
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TOPIC_NAME_RE = re.compile(r"^(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*)\.(?P<lang>[a-z]{2})\.md$")
@@ -40,7 +44,9 @@ class TopicFile:
 class Library:
     """Topics, layouts and brands from a clinic's folder layered over the bundled one."""
 
-    def __init__(self, root: str | os.PathLike | None = None):
+    def __init__(self, root: str | os.PathLike | None = None, cache: Cache | None = None):
+        """`cache`, when given, keeps parsed topics between runs (see `load_topic`)."""
+        self.cache = cache
         bundled = bundled_root()
         roots: list[Path] = []
         if root is not None:
@@ -103,7 +109,7 @@ class Library:
             close = difflib.get_close_matches(topic_id, self.topic_ids, n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(close)}?" if close else "; see 'handouts list'"
             raise TopicNotFound(f"unknown topic '{topic_id}'{hint}")
-        topic = load_topic(entry.path)
+        topic = load_topic(entry.path, self.cache)
         self._loaded[key] = topic
         return topic
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import yaml
 from markdown_it import MarkdownIt
@@ -19,6 +20,9 @@ from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 
 from .errors import LibraryError
+
+if TYPE_CHECKING:
+    from .cache import Cache
 
 CALLOUTS = ("emergency", "tip")
 LEVELS = ("basics", "in-depth")
@@ -363,12 +367,61 @@ def parse_topic(text: str, path: Path) -> Topic:
     )
 
 
-def load_topic(path: Path) -> Topic:
-    """Read and parse one topic file."""
+def load_topic(path: Path, cache: Cache | None = None) -> Topic:
+    """Read and parse one topic file.
+
+    With a cache, a file parsed before (same name, same bytes, same tool version) is read
+    back from it instead: parsing a library's Markdown is most of a warm packet's start-up.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise LibraryError(f"{path}: the file is not UTF-8 text") from None
     except OSError as exc:
         raise LibraryError(f"{path}: cannot be read ({exc.strerror})") from None
-    return parse_topic(text, path)
+    if cache is None:
+        return parse_topic(text, path)
+    from .cache import make_key
+
+    key = make_key("topic", path.name, hashlib.sha256(text.encode("utf-8")).hexdigest())
+    stored = cache.get(key)
+    if stored is not None:
+        try:
+            return topic_from_json(json.loads(stored), path)
+        except (ValueError, KeyError, TypeError):
+            pass  # written by another layout of this class: parse again
+    topic = parse_topic(text, path)
+    cache.put(key, json.dumps(topic_to_json(topic)).encode("utf-8"))
+    return topic
+
+
+def topic_to_json(topic: Topic) -> dict:
+    """The topic as JSON data (its path left out: the reader supplies it)."""
+    data = {f.name: getattr(topic, f.name) for f in fields(Topic) if f.name != "path"}
+    data["updated"] = topic.updated.isoformat()
+    data["review_due"] = topic.review_due.isoformat() if topic.review_due else None
+    data["intro"] = _section_to_json(topic.intro) if topic.intro else None
+    data["sections"] = [_section_to_json(s) for s in topic.sections]
+    data["images"] = [[i.src, i.alt, i.line] for i in topic.images]
+    return data
+
+
+def topic_from_json(data: dict, path: Path) -> Topic:
+    data = dict(data)
+    data["updated"] = dt.date.fromisoformat(data["updated"])
+    data["review_due"] = dt.date.fromisoformat(data["review_due"]) if data["review_due"] else None
+    data["intro"] = _section_from_json(data["intro"]) if data["intro"] else None
+    data["sections"] = tuple(_section_from_json(s) for s in data["sections"])
+    data["images"] = tuple(Image(*i) for i in data["images"])
+    data["related"], data["codes"] = tuple(data["related"]), tuple(data["codes"])
+    return Topic(path=path, **data)
+
+
+def _section_to_json(section: Section) -> dict:
+    return {"id": section.id, "title": section.title, "required": section.required,
+            "line": section.line, "tokens": [t.as_dict() for t in section.tokens]}
+
+
+def _section_from_json(data: dict) -> Section:
+    return Section(data["id"], data["title"], data["required"], data["line"],
+                   tuple(Token.from_dict(t) for t in data["tokens"]))

@@ -158,3 +158,26 @@ def test_warm_packet_does_not_import_weasyprint(tmp_path):
     warm = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert warm.returncode == 0, warm.stderr
     assert warm.stdout.strip() == "False"
+
+
+def test_parsed_topics_come_back_from_the_cache_unchanged(cache):
+    fresh = Library()
+    stored, served = Library(cache=cache), Library(cache=cache)
+    for topic_id in fresh.topic_ids:
+        stored.topic(topic_id)  # parses and stores
+    misses = cache.stats.misses
+    for topic_id in fresh.topic_ids:
+        expected, got = fresh.topic(topic_id), served.topic(topic_id)
+        assert got == expected  # metadata, dates, section ids, titles, lines, images
+        assert [s.html() for s in got.sections] == [s.html() for s in expected.sections]
+        assert got.intro.html() == expected.intro.html() if expected.intro else not got.intro
+    assert cache.stats.misses == misses, "every topic was read back from the cache"
+
+
+def test_an_edited_topic_is_parsed_again(cache, make_library):
+    source = (TEST_LIBRARY / "handouts" / "hand-washing.en.md").read_text(encoding="utf-8")
+    library_dir = make_library({"handouts/hand-washing.en.md": source})
+    assert not Library(library_dir, cache=cache).topic("hand-washing").title.startswith("Edited")
+    path = library_dir / "handouts" / "hand-washing.en.md"
+    path.write_text(source.replace("title: ", "title: Edited ", 1), encoding="utf-8")
+    assert Library(library_dir, cache=cache).topic("hand-washing").title.startswith("Edited ")

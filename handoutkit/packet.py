@@ -29,6 +29,7 @@ from . import __version__
 from .assemble import TOPIC_LINK, Personal, assemble, load_strings
 from .brand import Brand
 from .cache import Cache, make_key
+from .errors import RenderError
 from .library import Library
 from .sandbox import Sandbox
 from .select import Selection
@@ -136,7 +137,10 @@ def build_packet(settings: PacketSettings, selections: list[Selection], sandbox:
         parts = [_open(pdf) for pdf in pdfs]
         cover, plan, numbers = _cover_and_numbers(settings, selections, keys, parts, renderer,
                                                   cache, print_fp)
-    return _merge(settings, selections, cover, parts, plan, numbers, cache, manifest)
+    try:
+        return _merge(settings, selections, cover, parts, plan, numbers, cache, manifest)
+    except pikepdf.PdfError as exc:
+        raise RenderError(f"merging the packet failed: {exc}") from exc
 
 
 def _cover_and_numbers(settings, selections, keys, parts, renderer, cache, print_fp):

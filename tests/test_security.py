@@ -130,3 +130,24 @@ def test_font_that_cannot_load_is_an_error_not_a_warning(make_library):
     })
     with pytest.raises(RenderError, match=r"rendering failed: Font-face .Broken. cannot be loaded"):
         build(Library(root), ["psychotherapy"], BuildOptions(layout="evil"))
+
+
+@pytest.mark.parametrize("css, error, match", [
+    ('@font-face { font-family: Broken; src: url("layouts/evil/bad.ttf"); } '
+     'h1 { font-family: Broken; }', RenderError, "Font-face .Broken. cannot be loaded"),
+    ('@font-face { font-family: Far; src: url("file:///etc/hostname"); } h1 { font-family: Far; }',
+     SandboxError, "file:///etc/hostname"),
+    ('h1 { background: url("file:///etc/hostname"); }', SandboxError, "file:///etc/hostname"),
+])
+def test_a_failing_layout_stylesheet_fails_every_build_in_a_process(make_library, css, error,
+                                                                    match):
+    # The layout's one <style> is parsed once per process and reused: what failed the first
+    # build must fail the next one too, not be served from that reuse.
+    root = make_library({
+        "layouts/evil/layout.html.j2": '{% extends "standard/layout.html.j2" %}'
+                                       '{% block style %}{{ super() }}' + css + '{% endblock %}',
+        "layouts/evil/bad.ttf": b"this is not a font",
+    })
+    for _ in range(2):
+        with pytest.raises(error, match=match):
+            build(Library(root), ["psychotherapy"], BuildOptions(layout="evil"))

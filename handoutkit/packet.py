@@ -562,6 +562,8 @@ def _document_info(out: pikepdf.Pdf, settings: PacketSettings, selections,
     root = out.Root
     root.Lang = pikepdf.String(selections[0].topic.lang)
     root.ViewerPreferences = pikepdf.Dictionary(DisplayDocTitle=True)
+    # Viewers show the number printed on the page: 1 to M, cover included.
+    root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array([0, pikepdf.Dictionary(S=Name.D)]))
     if "/Metadata" in cover.Root:
         # The cover's XMP: the packet title and the PDF/UA declaration.
         root.Metadata = out.copy_foreign(cover.Root.Metadata)

@@ -100,8 +100,12 @@ def link_target_pages(reader, page_index):
 
 def test_every_page_numbered_of_the_packet_total(packets):
     pages = page_texts(packets["simplex"])
+    reader = PdfReader(packets["simplex"])
+    assert "/PageLabels" in reader.trailer["/Root"]  # set, not left to each viewer's default
+    labels = reader.page_labels
     for number, page in enumerate(pages, 1):
         assert f"Page {number} of {len(pages)}" in " ".join(page.split())
+        assert labels[number - 1] == str(number)  # what a viewer shows as the page number
 
 
 def test_each_topic_keeps_its_version_stamp(packets):

@@ -389,9 +389,12 @@ def load_topic(path: Path, cache: Cache | None = None) -> Topic:
         try:
             return topic_from_json(json.loads(stored), path)
         except (ValueError, KeyError, TypeError):
-            pass  # written by another layout of this class: parse again
+            pass  # an entry this version cannot read: parse again
     topic = parse_topic(text, path)
-    cache.put(key, json.dumps(topic_to_json(topic)).encode("utf-8"))
+    try:
+        cache.put(key, json.dumps(topic_to_json(topic)).encode("utf-8"))
+    except (TypeError, ValueError):
+        pass  # a token a plugin gave data JSON cannot hold: parse it each time
     return topic
 
 

@@ -1,6 +1,7 @@
 """Packets: several topics in one tagged, navigable PDF."""
 
 import os
+import subprocess
 import re
 
 import pytest
@@ -206,3 +207,23 @@ def test_out_dir_writes_one_pdf_per_spec(tmp_path):
     missing = CliRunner().invoke(main, ["build", "insomnia", "--out-dir", str(tmp_path / "no")])
     assert missing.exit_code == 4
     assert "output folder not found" in missing.stderr
+
+
+def test_contents_numbers_stay_with_their_entry_when_titles_wrap(tmp_path):
+    # Large print, Spanish: long entries wrap; each "Página N" must sit within its own
+    # entry, level with or below its title's first line and clear of the next entry.
+    path = tmp_path / "grande.pdf"
+    path.write_bytes(build(Library(), ["psychotherapy", "suicide-prevention",
+                                       "generalized-anxiety"],
+                           BuildOptions(lang="es", layout="large-print", paper="a4")))
+    out = subprocess.run(["pdftotext", "-bbox", "-f", "1", "-l", "1", str(path), "-"],
+                         capture_output=True, text=True, check=True).stdout
+    words = [(w, float(top), float(bottom)) for top, bottom, w in re.findall(
+        r'yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)</word>', out)]
+    tops = [next(top for w, top, _ in words if w == word)
+            for word in ("Psicoterapia", "Prevención", "Trastorno")]
+    numbers = sorted((top, bottom) for i, (w, top, bottom) in enumerate(words[:-2])
+                     if w == "Página" and words[i + 2][0] != "de")  # not "Página 1 de N"
+    assert len(numbers) == 3
+    for entry_top, (top, bottom), next_top in zip(tops, numbers, tops[1:] + [float("inf")]):
+        assert entry_top - 1 <= top and bottom <= next_top

@@ -299,9 +299,9 @@ def run(library: Library, manifest: Path, out_dir: Path, *, jobs: int, cache: Ca
             summary.outcomes.append(outcome)
             report(outcome, done, total)
         return summary
-    import multiprocessing
+    from .workers import worker_pool
 
-    with multiprocessing.get_context("fork").Pool(jobs, maxtasksperchild=200) as pool:
+    with worker_pool(jobs, maxtasksperchild=200) as pool:
         for outcome in pool.imap_unordered(_run_row, todo, chunksize=1):
             done += 1
             summary.outcomes.append(outcome)

@@ -14,6 +14,7 @@ pikepdf), without laying out any topic again:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
@@ -96,15 +97,13 @@ class Renderer:
     def __init__(self, sandbox: Sandbox, base_url: Path, jobs: int):
         self.sandbox, self.base_url, self.jobs = sandbox, base_url, jobs
         self._pool = None
+        self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> "Renderer":
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
+        self._stack.__exit__(*exc)
 
     def render(self, htmls: list[str]) -> list[bytes]:
         from . import render  # noqa: F401  (imported before forking: workers start warm)
@@ -113,9 +112,9 @@ class Renderer:
         if self._pool is None and (self.jobs <= 1 or len(htmls) <= 1):
             return [_render_job(a) for a in args]
         if self._pool is None:
-            import multiprocessing
+            from .workers import worker_pool
 
-            self._pool = multiprocessing.get_context("fork").Pool(min(self.jobs, len(htmls)))
+            self._pool = self._stack.enter_context(worker_pool(min(self.jobs, len(htmls))))
         # The longest documents first, so the last one to finish is short.
         order = sorted(range(len(args)), key=lambda i: -len(htmls[i]))
         results: list[bytes | None] = [None] * len(args)

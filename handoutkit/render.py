@@ -6,8 +6,10 @@ not render never import it.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import datetime as dt
+import gc
 import logging
 import re
 from pathlib import Path
@@ -75,6 +77,16 @@ class _Collect(logging.Handler):
 # loading four @font-face fonts is half the time of a one-page cover, made per patient.
 _STYLESHEETS: dict[tuple, tuple[FontConfiguration, CounterStyle, CSS]] = {}
 STYLESHEETS_KEPT = 16
+
+
+def release_stylesheets() -> None:
+    """Forget the parsed stylesheets: their font configurations then remove WeasyPrint's
+    temporary font folders."""
+    _STYLESHEETS.clear()
+    gc.collect()
+
+
+atexit.register(release_stylesheets)
 
 
 def _split_style(html: str) -> tuple[str, str | None]:

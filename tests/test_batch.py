@@ -250,3 +250,21 @@ def test_batch_without_cache(tmp_path):
     result = run_batch(manifest, out, "--no-cache", "--jobs", "2")
     assert result.exit_code == 0, result.stderr
     assert len(list(out.glob("*.pdf"))) == 3
+
+
+def test_nothing_left_in_the_temporary_folder(tmp_path):
+    # A separate process with its own TMPDIR: the run (WeasyPrint's font folders in every
+    # worker, the writer's temporary files) leaves nothing there, patient details least.
+    manifest = write_manifest(tmp_path / "m.csv", [
+        {"output": f"r{i}.pdf", "topics": "ocd:what-is insomnia", "patient": "Qzxv Wyvern",
+         "note": "Ujkl note", "clinician": "Dr. Pmnb"} for i in range(3)])
+    out, temp = tmp_path / "out", tmp_path / "tmp"
+    out.mkdir()
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp), "HANDOUTS_CACHE_DIR": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, str(ROOT / "cli.py"), "batch", str(manifest),
+                             "--out-dir", str(out), "--jobs", "2"],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["r0.pdf", "r1.pdf", "r2.pdf"]
+    assert list(temp.rglob("*")) == []

@@ -5,7 +5,7 @@ The engine is a pipeline of small stages, each a module of its own:
     library  (topics, layouts, brands, fonts on disk)  -> library.py, topic.py, brand.py
     select   (SPECs -> topics and sections)             -> select.py
     assemble (Jinja2 layout -> HTML)                    -> assemble.py
-    render   (WeasyPrint HTML -> PDF, sandboxed)        -> render.py, sandbox.py
+    render   (WeasyPrint HTML -> PDF, sandboxed)        -> render.py, sandbox.py, workers.py
     packet   (cached parts merged with qpdf)            -> packet.py, cache.py
     deliver  (atomic files, stdout, CUPS)               -> deliver.py
 

@@ -105,6 +105,12 @@ class Renderer:
     def __exit__(self, *exc) -> None:
         self._stack.__exit__(*exc)
 
+    def done(self) -> None:
+        """No more documents: workers start exiting (and cleaning up) while the caller
+        goes on; leaving the `with` block waits for them."""
+        if self._pool is not None:
+            self._pool.close()
+
     def render(self, htmls: list[str]) -> list[bytes]:
         from . import render  # noqa: F401  (imported before forking: workers start warm)
 
@@ -136,10 +142,11 @@ def build_packet(settings: PacketSettings, selections: list[Selection], sandbox:
         parts = [_open(pdf) for pdf in pdfs]
         cover, plan, numbers = _cover_and_numbers(settings, selections, keys, parts, renderer,
                                                   cache, print_fp)
-    try:
-        return _merge(settings, selections, cover, parts, plan, numbers, cache, manifest)
-    except pikepdf.PdfError as exc:
-        raise RenderError(f"merging the packet failed: {exc}") from exc
+        renderer.done()
+        try:
+            return _merge(settings, selections, cover, parts, plan, numbers, cache, manifest)
+        except pikepdf.PdfError as exc:
+            raise RenderError(f"merging the packet failed: {exc}") from exc
 
 
 def _cover_and_numbers(settings, selections, keys, parts, renderer, cache, print_fp):

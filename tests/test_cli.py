@@ -169,3 +169,28 @@ def test_installed_command_works_from_any_folder(tmp_path):
                             "import handoutkit.library as l; print(l.bundled_root())"],
                            cwd=tmp_path, capture_output=True, text=True, env=env)
     assert where.stdout.strip().endswith("handoutkit/library")
+
+
+def test_a_render_error_on_the_workers_is_one_line_and_leaves_nothing(tmp_path):
+    # A packet's topics render on two worker processes; a broken layout fails there. The
+    # user sees one line and exit code 3; no output and no temporary files remain.
+    library = tmp_path / "clinic"
+    (library / "layouts" / "broken").mkdir(parents=True)
+    (library / "layouts" / "broken" / "layout.html.j2").write_text(
+        '{% extends "standard/layout.html.j2" %}{% block style %}{{ super() }}'
+        '@font-face { font-family: Broken; src: url("layouts/broken/bad.ttf"); } '
+        'h1 { font-family: Broken; }{% endblock %}')
+    (library / "layouts" / "broken" / "bad.ttf").write_bytes(b"not a font")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    out = tmp_path / "packet.pdf"
+    env = {**os.environ, "TMPDIR": str(temp), "HANDOUTS_CACHE_DIR": str(tmp_path / "cache")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "--library", str(library), "build", "ocd",
+         "insomnia", "ptsd", "--layout", "broken", "--jobs", "2", "-o", str(out)],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 3
+    assert result.stderr.startswith("Error: rendering failed: Font-face 'Broken' cannot be loaded")
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not out.exists()
+    assert list(temp.rglob("*")) == []

@@ -294,7 +294,6 @@ def init(folder) -> None:
                f"'handouts --library {folder} new my-topic'")
 
 
-
 @main.command()
 @click.argument("manifest", type=click.Path(dir_okay=False))
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False), metavar="DIR",

@@ -16,7 +16,7 @@ import jinja2
 from . import __version__
 from .brand import Brand
 from .errors import LibraryError, SandboxError
-from .library import DEFAULT_LANG, Library
+from .library import Library
 from .sandbox import Sandbox
 from .select import Selection
 
@@ -155,17 +155,11 @@ def article_context(
     prefix = anchor_for(selection)
     related = []
     for related_id in topic.related:
-        title = library.title(related_id, topic.lang)
-        if title is None:
+        other = library.in_language(related_id, topic.lang)
+        if other is None:
             continue
-        href = None
-        if links and related_id in links:
-            href = links[related_id]
-        else:
-            other = library.topic(related_id, topic.lang if library.has(related_id, topic.lang)
-                                  else DEFAULT_LANG)
-            href = other.url
-        related.append({"id": related_id, "title": title, "href": href})
+        href = links[related_id] if links and related_id in links else other.url
+        related.append({"id": related_id, "title": other.title, "href": href})
     return {
         "topic": topic,
         "anchor": prefix,

@@ -9,6 +9,7 @@ and a re-run skips rows whose output is already complete and current.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -291,19 +292,16 @@ def run(library: Library, manifest: Path, out_dir: Path, *, jobs: int, cache: Ca
 
     _warm_cache(library, todo, cache, jobs)
     _WORKER.update(library=library, cache=cache, out_dir=out_dir)
-    done = 0
-    if jobs <= 1 or total == 1:
-        results = map(_run_row, todo)
-        for outcome in results:
-            done += 1
-            summary.outcomes.append(outcome)
-            report(outcome, done, total)
-        return summary
-    from .workers import worker_pool
+    with contextlib.ExitStack() as stack:
+        if jobs > 1 and total > 1:
+            from . import render  # noqa: F401  (every row renders a cover: workers fork warm)
+            from .workers import worker_pool
 
-    with worker_pool(jobs, maxtasksperchild=200) as pool:
-        for outcome in pool.imap_unordered(_run_row, todo, chunksize=1):
-            done += 1
+            pool = stack.enter_context(worker_pool(jobs, maxtasksperchild=200))
+            outcomes = pool.imap_unordered(_run_row, todo, chunksize=1)
+        else:
+            outcomes = map(_run_row, todo)
+        for done, outcome in enumerate(outcomes, 1):
             summary.outcomes.append(outcome)
             report(outcome, done, total)
     return summary

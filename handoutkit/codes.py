@@ -71,8 +71,7 @@ def match_kind(query: str, topic_code: str) -> str | None:
 def find(library: Library, codes: list[str], lang: str = "en") -> dict[str, list[Match]]:
     """For each code, the topics that fit it, closest first."""
     queries = [(code, normalize(code)) for code in codes]
-    topics = [library.topic(tid, lang if library.has(tid, lang) else library.languages(tid)[0])
-              for tid in library.topic_ids]
+    topics = [library.in_language(tid, lang) for tid in library.topic_ids]
     results: dict[str, list[Match]] = {}
     for original, query in queries:
         found: dict[str, Match] = {}

@@ -118,23 +118,28 @@ class Library:
         keys = sorted(k for k in self._files if lang is None or k[1] == lang)
         return [self.topic(*key) for key in keys]
 
-    def title(self, topic_id: str, lang: str) -> str | None:
-        """A related topic's title in `lang`, falling back to English; None if absent."""
-        for candidate in (lang, DEFAULT_LANG):
-            if self.has(topic_id, candidate):
-                return self.topic(topic_id, candidate).title
-        return None
-
-    def source_digest(self, topic_id: str, lang: str) -> str | None:
-        """The SHA-256 of the topic file that `title(topic_id, lang)` would read, without
-        parsing it (cache keys need it for every related topic)."""
-        import hashlib
-
-        for candidate in (lang, DEFAULT_LANG):
+    def _file_for(self, topic_id: str, lang: str) -> TopicFile | None:
+        """The file a reader of `lang` gets for a topic: that language, else English, else
+        the topic's first language; None if the library has no such topic."""
+        for candidate in (lang, *self.languages(topic_id)):
             entry = self._files.get((topic_id, candidate))
             if entry is not None:
-                return hashlib.sha256(entry.path.read_bytes()).hexdigest()
+                return entry
         return None
+
+    def in_language(self, topic_id: str, lang: str) -> Topic | None:
+        """A topic as a reader of `lang` gets it (see `_file_for`); None if absent. Related
+        topics, code matches and packet links all name topics this way."""
+        entry = self._file_for(topic_id, lang)
+        return self.topic(entry.id, entry.lang) if entry is not None else None
+
+    def source_digest(self, topic_id: str, lang: str) -> str | None:
+        """The SHA-256 of the file `in_language(topic_id, lang)` would read, without parsing
+        it (cache keys need it for every related topic)."""
+        import hashlib
+
+        entry = self._file_for(topic_id, lang)
+        return hashlib.sha256(entry.path.read_bytes()).hexdigest() if entry else None
 
     # -- layouts, brands, fonts ------------------------------------------------------
 

@@ -15,7 +15,7 @@ from .assemble import load_strings
 from .brand import Brand
 from .errors import HandoutsError
 from .library import DEFAULT_LANG, Library
-from .topic import Section, Topic, load_topic
+from .topic import Section, Topic
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ class Linter:
             if wanted and entry.id not in wanted:
                 continue
             try:
-                topic = load_topic(entry.path)
+                topic = self.library.topic(entry.id, entry.lang)
             except HandoutsError as exc:
                 path, line, message = _split_location(str(exc), entry.path)
                 self._add("error", "metadata", path, line, entry.id, message)

@@ -27,7 +27,7 @@ import pikepdf
 from pikepdf import Name
 
 from . import __version__
-from .assemble import TOPIC_LINK, Personal, assemble, load_strings
+from .assemble import TOPIC_LINK, Personal, assemble
 from .brand import Brand
 from .cache import Cache, make_key
 from .errors import RenderError
@@ -112,6 +112,8 @@ class Renderer:
             self._pool.close()
 
     def render(self, htmls: list[str]) -> list[bytes]:
+        if not htmls:
+            return []  # nothing to lay out: WeasyPrint is not even imported
         from . import render  # noqa: F401  (imported before forking: workers start warm)
 
         args = [(html, self.sandbox.roots, self.base_url) for html in htmls]
@@ -151,37 +153,37 @@ def build_packet(settings: PacketSettings, selections: list[Selection], sandbox:
 
 def _cover_and_numbers(settings, selections, keys, parts, renderer, cache, print_fp):
     """The cover, the plan of the packet's pages, and the "Page N of M" overlay."""
-
     # The cover and the page numbers both follow from the plan; when neither is cached they
     # render side by side. The plan assumes a one-page cover until the cover says otherwise.
     cover_pages = 1
     while True:
         plan = _plan(cover_pages, [len(part.pages) for part in parts], settings.duplex)
         page_langs = _page_langs(selections, parts, plan)
-        wanted = {
-            # A cover with personal details is made for each patient and never cached.
-            "cover": (None if settings.personal else make_key(
-                "cover", print_fp, keys, plan.starts, settings.printed.isoformat(),
-                settings.duplex),
-                lambda: settings.assemble(selections, mode="cover",
-                                          personal=settings.personal, toc_pages=plan.starts)),
-            "numbers": (make_key("numbers", print_fp, page_langs),
-                        lambda: settings.assemble([], mode="numbers", page_langs=page_langs)),
-        }
-        pieces = {name: cache.get(key) if key else None for name, (key, _) in wanted.items()}
-        missing = [name for name, pdf in pieces.items() if pdf is None]
-        if missing:
-            htmls = [wanted[name][1]() for name in missing]
-            for name, pdf in zip(missing, renderer.render(htmls)):
-                pieces[name] = pdf
-                if wanted[name][0]:
-                    cache.put(wanted[name][0], pdf)
-        cover = _open(pieces["cover"])
-        if len(cover.pages) == cover_pages:
-            break
-        cover_pages = len(cover.pages)
-
-    return cover, plan, _open(pieces["numbers"])
+        # A cover with personal details is made for each patient and never cached.
+        cover_key = None if settings.personal else make_key(
+            "cover", print_fp, keys, plan.starts, settings.printed.isoformat(), settings.duplex)
+        numbers_key = make_key("numbers", print_fp, page_langs)
+        cover = cache.get(cover_key) if cover_key else None
+        numbers = cache.get(numbers_key)
+        htmls = {}
+        if cover is None:
+            htmls["cover"] = settings.assemble(selections, mode="cover",
+                                               personal=settings.personal,
+                                               toc_pages=plan.starts)
+        if numbers is None:
+            htmls["numbers"] = settings.assemble([], mode="numbers", page_langs=page_langs)
+        rendered = dict(zip(htmls, renderer.render(list(htmls.values()))))
+        if "cover" in rendered:
+            cover = rendered["cover"]
+            if cover_key:
+                cache.put(cover_key, cover)
+        if "numbers" in rendered:
+            numbers = rendered["numbers"]
+            cache.put(numbers_key, numbers)
+        cover_pdf = _open(cover)
+        if len(cover_pdf.pages) == cover_pages:
+            return cover_pdf, plan, _open(numbers)
+        cover_pages = len(cover_pdf.pages)
 
 
 def _page_langs(selections: list[Selection], parts: list[pikepdf.Pdf], plan: Plan) -> list[str]:
@@ -261,12 +263,13 @@ def _merge(settings, selections, cover, parts, plan, numbers, cache, manifest) -
     _join_structure(out, sources)
     _join_outlines(out, sources[1:])
     _stamp_numbers(out, numbers)
-    first_pages = {}
+    targets: dict[str, tuple[int, str]] = {}
     for selection, start in zip(selections, plan.starts):
-        first_pages.setdefault(selection.topic.id, start - 1)
-    _resolve_links(out, first_pages, settings.library, selections[0].topic.lang)
+        targets.setdefault(selection.topic.id, (start - 1, selection.topic.title))
+    _resolve_links(out, targets, settings.library, _page_langs(selections, parts, plan),
+                   plan.cover_total)
     _join_fonts(out, settings.library, cache)
-    _document_info(out, settings, selections, cover)
+    _document_info(out, cover)
     if manifest is not None:
         from .manifest import NAME, dumps
 
@@ -406,30 +409,34 @@ def _stamp_numbers(out: pikepdf.Pdf, numbers: pikepdf.Pdf) -> None:
         page.Contents = pikepdf.Array([save, *kept, restore, out.make_stream(data)])
 
 
-def _resolve_links(out: pikepdf.Pdf, first_pages: dict[str, int], library: Library,
-                   lang: str) -> None:
-    """Placeholder links: to the topic's first page in the packet, or its url, or none."""
-    for page in out.pages:
+def _resolve_links(out: pikepdf.Pdf, targets: dict[str, tuple[int, str]], library: Library,
+                   page_langs: list[str], cover_pages: int) -> None:
+    """Placeholder links: to the topic's first page in the packet (`targets`: topic id ->
+    page index and title), or to its url, or to nothing.
+
+    Each link is described (PDF/UA: what a screen reader says for it) by the title it
+    shows: the contents name the topics as selected, a topic's "More on this topic" names
+    them in the topic's language.
+    """
+    for number, (page, lang) in enumerate(zip(out.pages, page_langs)):
         for annot in page.obj.get("/Annots", []):
             action = annot.get("/A")
             uri = str(action.get("/URI", "")) if action is not None else ""
             if not uri.startswith(TOPIC_LINK):
                 continue
             topic_id = uri[len(TOPIC_LINK):]
-            title = topic_id
-            url = None
-            if library.has(topic_id):
-                topic = library.topic(topic_id, lang if library.has(topic_id, lang)
-                                      else library.languages(topic_id)[0])
-                title, url = topic.title, topic.url
-            # What a screen reader says for the link (PDF/UA wants it): the topic's title.
+            topic = library.in_language(topic_id, lang)
+            if number < cover_pages and topic_id in targets:
+                title = targets[topic_id][1]
+            else:
+                title = topic.title if topic else topic_id
             annot.Contents = pikepdf.String(title)
-            if topic_id in first_pages:
+            if topic_id in targets:
                 del annot["/A"]
-                annot.Dest = pikepdf.Array([out.pages[first_pages[topic_id]].obj, Name.XYZ,
+                annot.Dest = pikepdf.Array([out.pages[targets[topic_id][0]].obj, Name.XYZ,
                                             None, None, None])
-            elif url:
-                annot.A = pikepdf.Dictionary(S=Name.URI, URI=pikepdf.String(url))
+            elif topic is not None and topic.url:
+                annot.A = pikepdf.Dictionary(S=Name.URI, URI=pikepdf.String(topic.url))
             else:
                 del annot["/A"]
                 annot.F = 2  # hidden: nothing to go to
@@ -461,10 +468,11 @@ def _join_fonts(out: pikepdf.Pdf, library: Library, cache: Cache) -> None:
             for gid, text in HEX_PAIR_RE.findall(cmap.split(b"beginbfchar", 1)[-1]):
                 to_unicode[int(gid, 16)] = text
         glyphs = sorted(widths)
-        key = make_key("font", name, hashlib.sha256(files[name].read_bytes()).hexdigest(), glyphs)
+        path, digest = files[name]
+        key = make_key("font", name, digest, glyphs)
         data = cache.get(key)
         if data is None:
-            data = _subset(files[name], glyphs)
+            data = _subset(path, glyphs)
             cache.put(key, data)
         keep = next(iter(fonts.values()))
         cid = keep.DescendantFonts[0]
@@ -487,22 +495,25 @@ def _page_fonts(page) -> pikepdf.Dictionary:
     return fonts if fonts is not None else pikepdf.Dictionary()
 
 
-def _font_files(library: Library, cache: Cache) -> dict[str, Path]:
-    """PostScript name ('Atkinson-Hyperlegible-Bold') -> font file; read once per set of
-    font files (fontTools takes longer to import than a warm packet takes to merge)."""
-    paths = sorted(library.fonts_dir.glob("*.ttf"))
-    key = make_key("faces", [(str(p), hashlib.sha256(p.read_bytes()).hexdigest()) for p in paths])
+def _font_files(library: Library, cache: Cache) -> dict[str, tuple[Path, str]]:
+    """PostScript name ('Atkinson-Hyperlegible-Bold') -> font file and its SHA-256. Names
+    are read once per set of font files (fontTools takes longer to import than a warm
+    packet takes to merge)."""
+    digests = {p: hashlib.sha256(p.read_bytes()).hexdigest()
+               for p in sorted(library.fonts_dir.glob("*.ttf"))}
+    key = make_key("faces", [(str(p), digest) for p, digest in digests.items()])
     cached = cache.get(key)
     if cached is not None:
-        return {name: Path(path) for name, path in json.loads(cached).items()}
-    from fontTools.ttLib import TTFont
+        names = {name: Path(path) for name, path in json.loads(cached).items()}
+    else:
+        from fontTools.ttLib import TTFont
 
-    names = {}
-    for path in paths:
-        with TTFont(path, lazy=True) as font:
-            names[_face_key(font["name"].getDebugName(6))] = path
-    cache.put(key, json.dumps({name: str(path) for name, path in names.items()}).encode())
-    return names
+        names = {}
+        for path in digests:
+            with TTFont(path, lazy=True) as font:
+                names[_face_key(font["name"].getDebugName(6))] = path
+        cache.put(key, json.dumps({name: str(path) for name, path in names.items()}).encode())
+    return {name: (path, digests[path]) for name, path in names.items()}
 
 
 def _face_key(name: str) -> str:
@@ -547,30 +558,15 @@ def _to_unicode(mapping: dict[int, bytes]) -> bytes:
     return b"\n".join(lines)
 
 
-def _document_info(out: pikepdf.Pdf, settings: PacketSettings, selections,
-                   cover: pikepdf.Pdf) -> None:
-    strings = load_strings(settings.library)[selections[0].topic.lang]
-    keywords = []
-    for selection in selections:
-        keywords += [selection.topic.id, *selection.topic.codes]
-    created = f"D:{settings.printed.strftime('%Y%m%d')}000000Z"
-    info = {
-        "/Title": strings["packet_title"],
-        "/Subject": "; ".join(s.topic.title for s in selections),
-        "/Keywords": ", ".join(dict.fromkeys(keywords)),
-        "/Author": settings.brand.name,
-        "/Creator": f"handouts {__version__}",
-        "/Producer": f"handouts {__version__} (WeasyPrint, qpdf)",
-        "/CreationDate": created,
-        "/ModDate": created,
-    }
-    out.trailer.Info = out.make_indirect(pikepdf.Dictionary(
-        {key: pikepdf.String(value) for key, value in info.items()}))
-    root = out.Root
-    root.Lang = pikepdf.String(selections[0].topic.lang)
-    root.ViewerPreferences = pikepdf.Dictionary(DisplayDocTitle=True)
+def _document_info(out: pikepdf.Pdf, cover: pikepdf.Pdf) -> None:
+    """The cover's document information, language, viewer settings and XMP: it was laid
+    out from the same topics, so it already says the packet's title, the topics (subject,
+    keywords), the clinic, the date and the PDF/UA declaration."""
+    info = out.copy_foreign(cover.trailer.Info)
+    info.Producer = pikepdf.String(f"handouts {__version__} (WeasyPrint, qpdf)")
+    out.trailer.Info = info
+    for key in ("/Lang", "/ViewerPreferences", "/Metadata"):
+        if key in cover.Root:
+            out.Root[key] = _copy(out, cover.Root[key])
     # Viewers show the number printed on the page: 1 to M, cover included.
-    root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array([0, pikepdf.Dictionary(S=Name.D)]))
-    if "/Metadata" in cover.Root:
-        # The cover's XMP: the packet title and the PDF/UA declaration.
-        root.Metadata = out.copy_foreign(cover.Root.Metadata)
+    out.Root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array([0, pikepdf.Dictionary(S=Name.D)]))

@@ -227,3 +227,19 @@ def test_contents_numbers_stay_with_their_entry_when_titles_wrap(tmp_path):
     assert len(numbers) == 3
     for entry_top, (top, bottom), next_top in zip(tops, numbers, tops[1:] + [float("inf")]):
         assert entry_top - 1 <= top and bottom <= next_top
+
+
+def test_links_are_described_by_the_title_they_show(tmp_path):
+    # A Spanish topic in an English packet: its "More on this topic" links name topics in
+    # Spanish; the cover's contents name each topic as it was selected.
+    path = tmp_path / "mixed.pdf"
+    path.write_bytes(build(Library(), ["psychotherapy", "generalized-anxiety@es"], BuildOptions()))
+    reader = PdfReader(path)
+    starts = {title: page for title, page, _ in outline(reader)}
+    described = {}
+    for index, page in enumerate(reader.pages):
+        described[index + 1] = {str(a.get_object()["/Contents"]) for a in page.get("/Annots", [])}
+    assert described[1] == {"Psychotherapy", "Trastorno de ansiedad generalizada"}
+    spanish = set().union(*(described[n] for n in range(starts["Trastorno de ansiedad generalizada"],
+                                                        len(reader.pages) + 1)))
+    assert "Psicoterapia" in spanish and "Psychotherapy" not in spanish

@@ -93,8 +93,8 @@ def test_library_layers_clinic_topics_over_bundled(test_library, library):
     assert "hand-washing" in test_library.topic_ids
     assert "psychotherapy" in test_library.topic_ids
     assert "hand-washing" not in library.topic_ids
-    assert test_library.title("psychotherapy", "en") == "Psychotherapy"
-    assert test_library.title("not-in-library", "en") is None
+    assert test_library.in_language("psychotherapy", "en").title == "Psychotherapy"
+    assert test_library.in_language("not-in-library", "en") is None
 
 
 def test_unknown_topic_suggests_close_matches(library):

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the top-level cli.py
 
-from handoutkit.library import Library  # noqa: E402
+from handoutkit.library import Library
 
 TEST_LIBRARY = Path(__file__).resolve().parent / "library"
 

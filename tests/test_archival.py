@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from cli import main
+from handoutkit.cli import main
 from conftest import pdffonts
 
 SPECS = ["psychotherapy", "insomnia:what-is"]

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from cli import main
+from handoutkit.cli import main
 from handoutkit.batch import check, parse_shard, shard
 from handoutkit.library import Library
 
@@ -108,7 +108,7 @@ def test_killed_run_loses_nothing_and_resumes(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     env = {**os.environ, "HANDOUTS_CACHE_DIR": str(tmp_path / "cache")}
-    command = [sys.executable, str(ROOT / "cli.py"), "batch", str(manifest), "--out-dir", str(out),
+    command = [sys.executable, "-m", "handoutkit", "batch", str(manifest), "--out-dir", str(out),
                "--jobs", "2"]
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.time() + 120
@@ -262,7 +262,7 @@ def test_nothing_left_in_the_temporary_folder(tmp_path):
     out.mkdir()
     temp.mkdir()
     env = {**os.environ, "TMPDIR": str(temp), "HANDOUTS_CACHE_DIR": str(tmp_path / "cache")}
-    result = subprocess.run([sys.executable, str(ROOT / "cli.py"), "batch", str(manifest),
+    result = subprocess.run([sys.executable, "-m", "handoutkit", "batch", str(manifest),
                              "--out-dir", str(out), "--jobs", "2"],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from cli import main
+from handoutkit.cli import main
 from handoutkit.assemble import Personal
 from handoutkit.build import BuildOptions, build
 from handoutkit.cache import Cache
@@ -106,7 +106,7 @@ def test_no_patient_detail_in_the_cache(cache, test_library):
 def test_concurrent_processes_share_the_cache(tmp_path):
     cache_dir = tmp_path / "shared-cache"
     env = {**os.environ, "HANDOUTS_CACHE_DIR": str(cache_dir), "SOURCE_DATE_EPOCH": "1795651200"}
-    cmd = [sys.executable, str(ROOT / "cli.py"), "build", "psychotherapy", "ocd", "insomnia",
+    cmd = [sys.executable, "-m", "handoutkit", "build", "psychotherapy", "ocd", "insomnia",
            "--jobs", "1"]
     runs = [subprocess.Popen(cmd + ["-o", str(tmp_path / f"p{i}.pdf")], env=env,
                              stderr=subprocess.PIPE) for i in range(3)]
@@ -148,13 +148,13 @@ def test_no_cache_flag(tmp_path, monkeypatch):
 def test_warm_packet_does_not_import_weasyprint(tmp_path):
     env = {**os.environ, "HANDOUTS_CACHE_DIR": str(tmp_path / "c"), "SOURCE_DATE_EPOCH": "1795651200"}
     args = ["build", "ocd:what-is", "ptsd:what-is", "-o", str(tmp_path / "x.pdf")]
-    cold = subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], env=env,
+    cold = subprocess.run([sys.executable, "-m", "handoutkit", *args], env=env,
                           capture_output=True, text=True)
     assert cold.returncode == 0, cold.stderr
-    code = ("import sys; sys.path.insert(0, %r); from cli import main\n"
+    code = ("import sys; from handoutkit.cli import main\n"
             "try: main(%r)\n"
             "except SystemExit as e: assert e.code in (0, None), e.code\n"
-            "print('weasyprint' in sys.modules)" % (str(ROOT), args))
+            "print('weasyprint' in sys.modules)" % (args,))
     warm = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert warm.returncode == 0, warm.stderr
     assert warm.stdout.strip() == "False"

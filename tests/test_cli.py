@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from cli import main
+from handoutkit.cli import main
 from conftest import ROOT, TEST_LIBRARY
 
 
@@ -143,12 +143,12 @@ def test_html_format(run, tmp_path):
 
 def test_commands_that_do_not_render_do_not_import_weasyprint():
     code = (
-        "import sys; sys.path.insert(0, %r); from cli import main\n"
+        "import sys; from handoutkit.cli import main\n"
         "for args in (['list'], ['show', 'psychotherapy'], ['--help']):\n"
         "    try: main(args)\n"
         "    except SystemExit as e: assert e.code == 0, e.code\n"
         "assert 'weasyprint' not in sys.modules, 'weasyprint imported'\n"
-        "print('clean')" % str(ROOT)
+        "print('clean')"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -186,7 +186,7 @@ def test_a_render_error_on_the_workers_is_one_line_and_leaves_nothing(tmp_path):
     out = tmp_path / "packet.pdf"
     env = {**os.environ, "TMPDIR": str(temp), "HANDOUTS_CACHE_DIR": str(tmp_path / "cache")}
     result = subprocess.run(
-        [sys.executable, str(ROOT / "cli.py"), "--library", str(library), "build", "ocd",
+        [sys.executable, "-m", "handoutkit", "--library", str(library), "build", "ocd",
          "insomnia", "ptsd", "--layout", "broken", "--jobs", "2", "-o", str(out)],
         env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 3

@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cli import main
+from handoutkit.cli import main
 from handoutkit.codes import CodeError, find, match_kind, normalize
 from handoutkit.library import Library
 

@@ -5,7 +5,7 @@ import json
 
 from click.testing import CliRunner
 
-from cli import main
+from handoutkit.cli import main
 from handoutkit.brand import load_brand
 from handoutkit.library import Library
 from handoutkit.lint import Linter, contrast_ratio, plain_text

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from cli import main
+from handoutkit.cli import main
 from handoutkit.assemble import Personal
 from handoutkit.build import BuildOptions, build
 from handoutkit.errors import SpecError

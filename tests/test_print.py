@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from cli import main
+from handoutkit.cli import main
 
 PRINTER = "HandoutsTestPDF"
 CUPS_PDF_BACKEND = Path("/usr/lib/cups/backend/cups-pdf")

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
@@ -17,10 +15,10 @@ from . import __version__
 from .brand import Brand
 from .errors import LibraryError, SandboxError
 from .library import Library
+from .options import DEFAULT_LAYOUT, DEFAULT_PAPER, PAPERS, Personal, printed_date
 from .sandbox import Sandbox
 from .select import Selection
 
-PAPERS = {"letter": "letter", "a4": "A4"}
 FONT_FACES = (
     ("AtkinsonHyperlegible-Regular.ttf", 400, "normal"),
     ("AtkinsonHyperlegible-Italic.ttf", 400, "italic"),
@@ -30,27 +28,6 @@ FONT_FACES = (
 FONT_FAMILY = "Atkinson Hyperlegible"
 
 AssetUrl = Callable[[Path], str]
-
-
-@dataclass(frozen=True)
-class Personal:
-    """Details printed on the first page only; never in metadata, names or caches."""
-
-    patient: str | None = None
-    visit_date: str | None = None
-    clinician: str | None = None
-    note: str | None = None
-
-    def __bool__(self) -> bool:
-        return any((self.patient, self.visit_date, self.clinician, self.note))
-
-
-def printed_date() -> dt.date:
-    """Today, or the date of SOURCE_DATE_EPOCH for reproducible builds."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch and epoch.isdigit():
-        return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc).date()
-    return dt.date.today()
 
 
 def file_url(path: Path) -> str:
@@ -192,8 +169,8 @@ def assemble(
     *,
     library: Library,
     brand: Brand,
-    layout: str = "standard",
-    paper: str = "letter",
+    layout: str = DEFAULT_LAYOUT,
+    paper: str = DEFAULT_PAPER,
     personal: Personal = Personal(),
     asset_url: AssetUrl = file_url,
     printed: dt.date | None = None,

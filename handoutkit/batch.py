@@ -19,21 +19,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .assemble import Personal
-from .build import BuildOptions, make, selections_for
+from .build import make, selections_for
 from .cache import Cache
-from .errors import HandoutsError, OutputError
+from .errors import HandoutsError, ManifestError, OutputError, UsageError
 from .deliver import remove_stale_temporaries
 from .library import Library
+from .options import DEFAULT_LAYOUT, DEFAULT_PAPER, JOB_COLUMNS, PAPERS, BuildOptions, Personal
 
-COLUMNS = ("output", "topics", "lang", "layout", "paper", "brand", "patient", "visit_date",
-           "clinician", "note", "duplex", "archival", "copies", "printer", "patient_ref",
-           "encounter_ref", "author_ref")
+COLUMNS = JOB_COLUMNS
 TRUE, FALSE = ("1", "true", "yes", "y"), ("", "0", "false", "no", "n")
-
-
-class ManifestError(HandoutsError):
-    """The manifest as a whole cannot be read (missing file, no header, no output column)."""
 
 
 @dataclass(frozen=True)
@@ -144,16 +138,16 @@ def parse_row(line: int, data: dict, base: Path) -> Row:
     brand = data.get("brand") or None
     options = BuildOptions(
         lang=data.get("lang") or None,
-        layout=data.get("layout") or "standard",
-        paper=data.get("paper") or "letter",
+        layout=data.get("layout") or DEFAULT_LAYOUT,
+        paper=data.get("paper") or DEFAULT_PAPER,
         brand=(base / brand) if brand else None,
         personal=Personal(data.get("patient") or None, data.get("visit_date") or None,
                           data.get("clinician") or None, data.get("note") or None),
         duplex=_flag(data.get("duplex", ""), "duplex"),
         archival=_flag(data.get("archival", ""), "archival"),
     )
-    if options.paper not in ("letter", "a4"):
-        raise ValueError(f"'paper' must be letter or a4, not '{options.paper}'")
+    if options.paper not in PAPERS:
+        raise ValueError(f"'paper' must be {' or '.join(PAPERS)}, not '{options.paper}'")
     return Row(line, output, specs, options, int(copies_text), data.get("printer") or None,
                data.get("patient_ref") or None, data.get("encounter_ref") or None,
                data.get("author_ref") or None)
@@ -203,9 +197,9 @@ def parse_shard(text: str) -> tuple[int, int]:
     try:
         index, count = (int(part) for part in text.split("/"))
     except ValueError:
-        raise HandoutsError(f"--shard must look like 2/4, not '{text}'") from None
+        raise UsageError(f"--shard must look like 2/4, not '{text}'") from None
     if not 1 <= index <= count:
-        raise HandoutsError(f"--shard {text}: the first number must be from 1 to {count}")
+        raise UsageError(f"--shard {text}: the first number must be from 1 to {count}")
     return index, count
 
 
@@ -309,9 +303,10 @@ def run(library: Library, manifest: Path, out_dir: Path, *, jobs: int, cache: Ca
 
 def _warm_cache(library: Library, rows: list[Row], cache: Cache, jobs: int) -> None:
     """Render every part the rows need once, on all cores, before the rows run."""
-    from .assemble import printed_date
+    from .options import printed_date
     from .brand import load_brand
-    from .packet import PacketSettings, Renderer, ensure_parts
+    from .packet import PacketSettings, ensure_parts
+    from .workers import Renderer
     from .sandbox import Sandbox
 
     groups: dict[tuple, list] = {}

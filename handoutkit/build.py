@@ -3,36 +3,22 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .assemble import Personal, assemble, file_url, load_strings, printed_date
+from .assemble import assemble, file_url, load_strings
 from .cache import Cache
 from .brand import load_brand
 from .errors import OutputError, SpecError
 from .library import DEFAULT_LANG, Library
-from .manifest import build_manifest, generation_time
+from .manifest import build_manifest
+from .options import BuildOptions, generation_time, printed_date
 from .sandbox import Sandbox, data_uri
 from .select import Selection, parse_spec, select
 
 DEFAULT_VARIANT = "pdf/ua-1"  # tagged, /Lang, title shown: accessible by default
 ARCHIVAL_VARIANT = "pdf/a-3a"  # PDF/A-3 level A: tagged, with the manifest attached
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    """What changes the output. `None` means "not given": the defaults apply."""
-
-    lang: str | None = None
-    layout: str = "standard"
-    paper: str = "letter"
-    brand: Path | None = None
-    personal: Personal = field(default_factory=Personal)
-    format: str = "pdf"
-    duplex: bool = False
-    archival: bool = False
-    jobs: int | None = None  # None: every core
 
 
 @dataclass(frozen=True)

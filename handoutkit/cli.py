@@ -148,7 +148,7 @@ def build(ctx, specs, output, out_dir, lang, layout, paper, brand, patient, visi
     """
     from pathlib import Path
 
-    from handoutkit.assemble import Personal
+    from handoutkit.options import Personal
     from handoutkit.build import make, selections_for
     from handoutkit.cache import Cache
     from handoutkit.deliver import write_atomic, write_output

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import HandoutsError
+from .errors import CodeError
 from .library import Library
 
 CODE_RE = re.compile(r"^[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}$")
@@ -19,10 +19,6 @@ RANGE_RE = re.compile(r"^([A-Z][0-9][0-9A-Z])\s*[-–]\s*([A-Z][0-9][0-9A-Z])$")
 # Lower ranks sort first: the closest matches lead.
 EXACT, RANGE, BROADER, NARROWER = "exact", "range", "broader", "narrower"
 RANK = {EXACT: 0, BROADER: 1, RANGE: 2, NARROWER: 3}
-
-
-class CodeError(HandoutsError):
-    """A code that is not ICD-10-CM shaped."""
 
 
 def normalize(code: str) -> str:

@@ -30,6 +30,25 @@ class SpecError(HandoutsError):
     """A SPEC on the command line that cannot be parsed."""
 
 
+class UsageError(HandoutsError):
+    """An option value the command cannot use (as Click's own usage errors: exit code 2)."""
+
+    exit_code = 2
+
+
+class DocumentError(HandoutsError):
+    """A PDF given to read back (inspect) is missing, damaged or not made by handouts."""
+
+
+class CodeError(HandoutsError):
+    """A code that is not ICD-10-CM shaped."""
+
+
+class ManifestError(HandoutsError):
+    """A batch job list as a whole cannot be read (missing file, no header, no output
+    column); a bad row is reported on its own and does not raise."""
+
+
 class RenderError(HandoutsError):
     """WeasyPrint could not render, or the sandbox refused a resource."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .errors import HandoutsError
+from .errors import DocumentError
 from .manifest import NAME
 
 
@@ -17,19 +17,19 @@ def read_manifest(path: str | Path) -> dict:
     try:
         with path.open("rb") as handle:
             if handle.read(5) != b"%PDF-":
-                raise HandoutsError(f"{path} is not a PDF")
+                raise DocumentError(f"{path} is not a PDF")
         reader = PdfReader(path)
         attachments = reader.attachments
     except FileNotFoundError:
-        raise HandoutsError(f"file not found: {path}") from None
+        raise DocumentError(f"file not found: {path}") from None
     except (PyPdfError, ValueError, KeyError) as exc:
-        raise HandoutsError(f"{path}: cannot be read as a PDF ({exc})") from None
+        raise DocumentError(f"{path}: cannot be read as a PDF ({exc})") from None
     if NAME not in attachments:
-        raise HandoutsError(f"{path} has no handouts manifest: it was not made by handouts")
+        raise DocumentError(f"{path} has no handouts manifest: it was not made by handouts")
     try:
         manifest = json.loads(attachments[NAME][0])
     except (ValueError, UnicodeDecodeError):
-        raise HandoutsError(f"{path}: its handouts manifest is damaged") from None
+        raise DocumentError(f"{path}: its handouts manifest is damaged") from None
     if not isinstance(manifest, dict) or "topics" not in manifest:
-        raise HandoutsError(f"{path}: its handouts manifest is damaged")
+        raise DocumentError(f"{path}: its handouts manifest is damaged")
     return manifest

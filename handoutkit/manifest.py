@@ -5,21 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 
 from . import __version__
 from .select import Selection
 
 NAME = "handouts-manifest.json"
 DESCRIPTION = "Which patient-education topics and versions this document holds"
-
-
-def generation_time() -> dt.datetime:
-    """Now, or SOURCE_DATE_EPOCH for reproducible builds (UTC, whole seconds)."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch and epoch.isdigit():
-        return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
 
 def build_manifest(selections: list[Selection], *, layout: str, brand: str, paper: str,

@@ -14,12 +14,10 @@ pikepdf), without laying out any topic again:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import io
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,16 +25,17 @@ import pikepdf
 from pikepdf import Name
 
 from . import __version__
-from .assemble import TOPIC_LINK, Personal, assemble
+from .assemble import TOPIC_LINK, assemble
 from .brand import Brand
 from .cache import Cache, make_key
 from .errors import RenderError
 from .library import Library
+from .options import Personal
+from .pdfjoin import (face_key, join_fonts, join_outlines, join_structure, open_pdf,
+                      stamp_overlay, subset_font, take_document_info)
 from .sandbox import Sandbox
 from .select import Selection
-
-MCID_RE = re.compile(rb"/[A-Za-z0-9]+\s*<<\s*/MCID\s+\d+\s*>>\s*BDC")
-HEX_PAIR_RE = re.compile(rb"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]*)>")
+from .workers import Renderer
 
 
 @dataclass(frozen=True)
@@ -77,60 +76,6 @@ def part_key(selection: Selection, library: Library, print_fingerprint: str,
                     selection.section_ids, related, printed.isoformat())
 
 
-# -- rendering on all cores ---------------------------------------------------------------
-
-def _render_job(args):
-    html, roots, base_url = args
-    from .render import render_pdf
-
-    return render_pdf(html, sandbox=Sandbox(roots), base_url=base_url)
-
-
-class Renderer:
-    """Renders documents, on up to `jobs` cores when there are several.
-
-    Its worker processes live until it is closed, so what they have loaded (WeasyPrint's
-    libraries, the layout's stylesheet and fonts) serves every later document: a packet's
-    cover and page numbers render on the workers that rendered its topics.
-    """
-
-    def __init__(self, sandbox: Sandbox, base_url: Path, jobs: int):
-        self.sandbox, self.base_url, self.jobs = sandbox, base_url, jobs
-        self._pool = None
-        self._stack = contextlib.ExitStack()
-
-    def __enter__(self) -> "Renderer":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stack.__exit__(*exc)
-
-    def done(self) -> None:
-        """No more documents: workers start exiting (and cleaning up) while the caller
-        goes on; leaving the `with` block waits for them."""
-        if self._pool is not None:
-            self._pool.close()
-
-    def render(self, htmls: list[str]) -> list[bytes]:
-        if not htmls:
-            return []  # nothing to lay out: WeasyPrint is not even imported
-        from . import render  # noqa: F401  (imported before forking: workers start warm)
-
-        args = [(html, self.sandbox.roots, self.base_url) for html in htmls]
-        if self._pool is None and (self.jobs <= 1 or len(htmls) <= 1):
-            return [_render_job(a) for a in args]
-        if self._pool is None:
-            from .workers import worker_pool
-
-            self._pool = self._stack.enter_context(worker_pool(min(self.jobs, len(htmls))))
-        # The longest documents first, so the last one to finish is short.
-        order = sorted(range(len(args)), key=lambda i: -len(htmls[i]))
-        results: list[bytes | None] = [None] * len(args)
-        for index, pdf in zip(order, self._pool.imap(_render_job, [args[i] for i in order])):
-            results[index] = pdf
-        return results  # type: ignore[return-value]
-
-
 # -- the packet ---------------------------------------------------------------------------
 
 def build_packet(settings: PacketSettings, selections: list[Selection], sandbox: Sandbox,
@@ -141,7 +86,7 @@ def build_packet(settings: PacketSettings, selections: list[Selection], sandbox:
 
     with Renderer(sandbox, base_url, jobs) as renderer:
         keys, pdfs = ensure_parts(settings, selections, renderer, cache, print_fp)
-        parts = [_open(pdf) for pdf in pdfs]
+        parts = [open_pdf(pdf) for pdf in pdfs]
         cover, plan, numbers = _cover_and_numbers(settings, selections, keys, parts, renderer,
                                                   cache, print_fp)
         renderer.done()
@@ -180,9 +125,9 @@ def _cover_and_numbers(settings, selections, keys, parts, renderer, cache, print
         if "numbers" in rendered:
             numbers = rendered["numbers"]
             cache.put(numbers_key, numbers)
-        cover_pdf = _open(cover)
+        cover_pdf = open_pdf(cover)
         if len(cover_pdf.pages) == cover_pages:
-            return cover_pdf, plan, _open(numbers)
+            return cover_pdf, plan, open_pdf(numbers)
         cover_pages = len(cover_pdf.pages)
 
 
@@ -194,10 +139,6 @@ def _page_langs(selections: list[Selection], parts: list[pikepdf.Pdf], plan: Pla
         page_langs += [page_langs[-1]] * (start - 1 - len(page_langs))
         page_langs += [selection.topic.lang] * len(part.pages)
     return page_langs + [page_langs[-1]] * (plan.total - len(page_langs))
-
-
-def _open(pdf: bytes) -> pikepdf.Pdf:
-    return pikepdf.open(io.BytesIO(pdf))
 
 
 def ensure_parts(settings: PacketSettings, selections: list[Selection], renderer: Renderer,
@@ -260,16 +201,16 @@ def _merge(settings, selections, cover, parts, plan, numbers, cache, manifest) -
     while len(out.pages) < plan.total:
         out.add_blank_page(page_size=size)
 
-    _join_structure(out, sources)
-    _join_outlines(out, sources[1:])
-    _stamp_numbers(out, numbers)
+    join_structure(out, sources)
+    join_outlines(out, sources[1:])
+    stamp_overlay(out, numbers)
     targets: dict[str, tuple[int, str]] = {}
     for selection, start in zip(selections, plan.starts):
         targets.setdefault(selection.topic.id, (start - 1, selection.topic.title))
     _resolve_links(out, targets, settings.library, _page_langs(selections, parts, plan),
                    plan.cover_total)
     _join_fonts(out, settings.library, cache)
-    _document_info(out, cover)
+    take_document_info(out, cover, f"handouts {__version__} (WeasyPrint, qpdf)")
     if manifest is not None:
         from .manifest import NAME, dumps
 
@@ -280,133 +221,6 @@ def _merge(settings, selections, cover, parts, plan, numbers, cache, manifest) -
     out.save(result, object_stream_mode=pikepdf.ObjectStreamMode.generate,
              compress_streams=True, deterministic_id=True, min_version=cover.pdf_version)
     return result.getvalue()
-
-
-def _copy(out: pikepdf.Pdf, obj):
-    """`obj` of another document, copied into `out` (each object once per source)."""
-    if isinstance(obj, pikepdf.Object) and obj.is_indirect:
-        return out.copy_foreign(obj)
-    if isinstance(obj, pikepdf.Array):
-        return pikepdf.Array([_copy(out, item) for item in obj])
-    if isinstance(obj, pikepdf.Dictionary):
-        return pikepdf.Dictionary({key: _copy(out, value) for key, value in obj.items()})
-    return obj
-
-
-def _join_structure(out: pikepdf.Pdf, sources) -> None:
-    """One structure tree for the packet: each source's elements under one Document.
-
-    Pages were copied first, so the structure elements' /Pg and /Obj references land on
-    the packet's copies of the same pages and annotations.
-    """
-    document = out.make_indirect(pikepdf.Dictionary(
-        Type=Name.StructElem, S=Name.Document, K=pikepdf.Array()))
-    nums = pikepdf.Array()
-    role_map = pikepdf.Dictionary()
-    offset = 0
-    for source, first in sources:
-        if "/StructTreeRoot" not in source.Root:
-            continue
-        # Copied whole by qpdf; only the elements and parent tree entries are kept.
-        src_root = out.copy_foreign(source.Root.StructTreeRoot)
-        if "/RoleMap" in src_root:
-            for key, value in src_root.RoleMap.items():
-                role_map[key] = value
-        kids = src_root.K if isinstance(src_root.K, pikepdf.Array) else [src_root.K]
-        for kid in kids:
-            # WeasyPrint wraps everything in one Document element: take its children.
-            children = kid.get("/K", []) if kid.get("/S") == Name.Document else [kid]
-            children = children if isinstance(children, pikepdf.Array) else [children]
-            for child in children:
-                if isinstance(child, pikepdf.Dictionary):
-                    child.P = document
-                document.K.append(child)
-        src_nums = src_root.ParentTree.get("/Nums", [])
-        biggest = -1
-        for index in range(0, len(src_nums), 2):
-            key = int(src_nums[index])
-            biggest = max(biggest, key)
-            nums.extend([key + offset, src_nums[index + 1]])
-        for index, src_page in enumerate(source.pages):
-            page = out.pages[first + index].obj
-            if "/StructParents" in src_page.obj:
-                page.StructParents = int(src_page.obj.StructParents) + offset
-            for annot in page.get("/Annots", []):
-                if "/StructParent" in annot:
-                    annot.StructParent = int(annot.StructParent) + offset
-        offset += biggest + 1
-    root = out.make_indirect(pikepdf.Dictionary(
-        Type=Name.StructTreeRoot, K=pikepdf.Array([document]),
-        ParentTree=out.make_indirect(pikepdf.Dictionary(Nums=nums)),
-        ParentTreeNextKey=offset))
-    if len(role_map):
-        root.RoleMap = role_map
-    document.P = root
-    out.Root.StructTreeRoot = root
-    out.Root.MarkInfo = pikepdf.Dictionary(Marked=True)
-
-
-def _join_outlines(out: pikepdf.Pdf, sources) -> None:
-    """Each part's bookmarks (its topic, the sections beneath), pointing into the packet."""
-    with out.open_outline() as outline:
-        for source, first in sources:
-            pages = {page.obj.objgen: first + index for index, page in enumerate(source.pages)}
-            with source.open_outline() as source_outline:
-                outline.root.extend(_outline_items(source_outline.root, pages))
-
-
-def _outline_items(items, pages: dict) -> list:
-    copied = []
-    for item in items:
-        destination = item.destination
-        if isinstance(destination, pikepdf.Array) and len(destination) >= 4 \
-                and destination[0].objgen in pages:
-            left, top = destination[2], destination[3]
-            new = pikepdf.OutlineItem(
-                item.title, pages[destination[0].objgen], "XYZ",
-                left=float(left) if left is not None else None,
-                top=float(top) if top is not None else None)
-        else:
-            new = pikepdf.OutlineItem(item.title)
-        new.children.extend(_outline_items(item.children, pages))
-        copied.append(new)
-    return copied
-
-
-def _stamp_numbers(out: pikepdf.Pdf, numbers: pikepdf.Pdf) -> None:
-    """Put "Page N of M" on every page, marked as an artifact (not part of the text).
-
-    The overlay's content is appended as a content stream of its own (the page's content is
-    wrapped in q/Q first), its resources added under prefixed names: no content is parsed.
-    """
-    save = out.make_stream(b"q\n")
-    restore = out.make_stream(b"\nQ\n")
-    for page, overlay in zip(out.pages, numbers.pages):
-        data = MCID_RE.sub(b"/Artifact BMC", overlay.obj.Contents.read_bytes())
-        overlay_resources = overlay.obj.Resources
-        page = page.obj
-        if "/Resources" not in page:
-            page.Resources = pikepdf.Dictionary()
-        resources = page.Resources
-        for category in ("/Font", "/ExtGState"):
-            entries = overlay_resources.get(category)
-            if entries is None:
-                continue
-            if category not in resources:
-                resources[category] = pikepdf.Dictionary()
-            target = resources[category]
-            for name, value in entries.items():
-                data = re.sub(rb"/" + re.escape(name[1:].encode()) + rb"(?=[\s/\[<(])",
-                              b"/HN" + name[1:].encode(), data)
-                target["/HN" + name[1:]] = _copy(out, value)
-        contents = page.get("/Contents")
-        if contents is None:
-            kept = []
-        elif isinstance(contents, pikepdf.Array):
-            kept = list(contents)
-        else:
-            kept = [contents]
-        page.Contents = pikepdf.Array([save, *kept, restore, out.make_stream(data)])
 
 
 def _resolve_links(out: pikepdf.Pdf, targets: dict[str, tuple[int, str]], library: Library,
@@ -443,56 +257,17 @@ def _resolve_links(out: pikepdf.Pdf, targets: dict[str, tuple[int, str]], librar
 
 
 def _join_fonts(out: pikepdf.Pdf, library: Library, cache: Cache) -> None:
-    """Replace each face's per-part subsets with one subset of the glyphs of all parts."""
-    faces: dict[str, dict[tuple, pikepdf.Dictionary]] = {}
-    for page in out.pages:
-        for font in _page_fonts(page).values():
-            if font.get("/Subtype") != Name.Type0:
-                continue
-            faces.setdefault(_face_key(str(font.BaseFont)), {})[font.objgen] = font
-    files = _font_files(library, cache)
-    for name, fonts in faces.items():
-        if len(fonts) < 2 or name not in files:
-            continue
-        widths: dict[int, object] = {}
-        to_unicode: dict[int, bytes] = {}
-        for font in fonts.values():
-            w = font.DescendantFonts[0].get("/W", [])
-            index = 0
-            while index < len(w):
-                first, values = int(w[index]), w[index + 1]
-                for offset, value in enumerate(values):
-                    widths[first + offset] = value
-                index += 2
-            cmap = font.ToUnicode.read_bytes()
-            for gid, text in HEX_PAIR_RE.findall(cmap.split(b"beginbfchar", 1)[-1]):
-                to_unicode[int(gid, 16)] = text
-        glyphs = sorted(widths)
-        path, digest = files[name]
+    """One subset per face for the whole packet, kept in the cache by its glyphs."""
+
+    def subset(name: str, path: Path, digest: str, glyphs: list[int]) -> bytes:
         key = make_key("font", name, digest, glyphs)
         data = cache.get(key)
         if data is None:
-            data = _subset(path, glyphs)
+            data = subset_font(path, glyphs)
             cache.put(key, data)
-        keep = next(iter(fonts.values()))
-        cid = keep.DescendantFonts[0]
-        cid.FontDescriptor.FontFile2 = out.make_stream(data, Length1=len(data))
-        w_array = pikepdf.Array()
-        for gid in glyphs:
-            w_array.extend([gid, pikepdf.Array([widths[gid]])])
-        cid.W = w_array
-        keep.ToUnicode = out.make_stream(_to_unicode(to_unicode))
-        for page in out.pages:
-            fonts_dict = _page_fonts(page)
-            for res_name, font in fonts_dict.items():
-                if font.objgen in fonts:
-                    fonts_dict[res_name] = keep
+        return data
 
-
-def _page_fonts(page) -> pikepdf.Dictionary:
-    resources = page.obj.get("/Resources")
-    fonts = resources.get("/Font") if resources is not None else None
-    return fonts if fonts is not None else pikepdf.Dictionary()
+    join_fonts(out, _font_files(library, cache), subset)
 
 
 def _font_files(library: Library, cache: Cache) -> dict[str, tuple[Path, str]]:
@@ -511,62 +286,6 @@ def _font_files(library: Library, cache: Cache) -> dict[str, tuple[Path, str]]:
         names = {}
         for path in digests:
             with TTFont(path, lazy=True) as font:
-                names[_face_key(font["name"].getDebugName(6))] = path
+                names[face_key(font["name"].getDebugName(6))] = path
         cache.put(key, json.dumps({name: str(path) for name, path in names.items()}).encode())
     return {name: (path, digests[path]) for name, path in names.items()}
-
-
-def _face_key(name: str) -> str:
-    """'JCZLPB+Atkinson-Hyperlegible-Bold' and 'AtkinsonHyperlegible-Bold' -> one key."""
-    key = re.sub(r"[^a-z0-9]", "", name.split("+", 1)[-1].lower())
-    return key.removesuffix("regular")
-
-
-def _subset(path: Path, glyphs: list[int]) -> bytes:
-    """The font with only `glyphs`, keeping glyph ids (content streams use them)."""
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
-
-    options = subset.Options()
-    options.retain_gids = True
-    options.notdef_outline = True
-    options.hinting = False
-    options.layout_features = []
-    options.drop_tables += ["GSUB", "GPOS", "GDEF", "kern", "DSIG"]
-    # Lazy, with bounding boxes and timestamp kept as they are: 5x faster, same bytes each run.
-    font = TTFont(path, lazy=True, recalcBBoxes=False, recalcTimestamp=False)
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(gids=[0, *glyphs])
-    subsetter.subset(font)
-    out = io.BytesIO()
-    font.save(out)
-    return out.getvalue()
-
-
-def _to_unicode(mapping: dict[int, bytes]) -> bytes:
-    lines = [b"/CIDInit /ProcSet findresource begin", b"12 dict begin", b"begincmap",
-             b"/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
-             b"/CMapName /Adobe-Identity-UCS def", b"/CMapType 2 def",
-             b"1 begincodespacerange", b"<0000> <ffff>", b"endcodespacerange"]
-    items = sorted(mapping.items())
-    for start in range(0, len(items), 100):
-        chunk = items[start:start + 100]
-        lines.append(f"{len(chunk)} beginbfchar".encode())
-        lines += [b"<%04x> <%s>" % (gid, text) for gid, text in chunk]
-        lines.append(b"endbfchar")
-    lines += [b"endcmap", b"CMapName currentdict /CMap defineresource pop", b"end", b"end"]
-    return b"\n".join(lines)
-
-
-def _document_info(out: pikepdf.Pdf, cover: pikepdf.Pdf) -> None:
-    """The cover's document information, language, viewer settings and XMP: it was laid
-    out from the same topics, so it already says the packet's title, the topics (subject,
-    keywords), the clinic, the date and the PDF/UA declaration."""
-    info = out.copy_foreign(cover.trailer.Info)
-    info.Producer = pikepdf.String(f"handouts {__version__} (WeasyPrint, qpdf)")
-    out.trailer.Info = info
-    for key in ("/Lang", "/ViewerPreferences", "/Metadata"):
-        if key in cover.Root:
-            out.Root[key] = _copy(out, cover.Root[key])
-    # Viewers show the number printed on the page: 1 to M, cover included.
-    out.Root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array([0, pikepdf.Dictionary(S=Name.D)]))

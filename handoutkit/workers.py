@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import sys
+from pathlib import Path
 from typing import Iterator
+
+from .sandbox import Sandbox
 
 
 @contextlib.contextmanager
@@ -44,3 +47,52 @@ def _release() -> None:
     render = sys.modules.get("handoutkit.render")
     if render is not None:
         render.release_stylesheets()
+
+
+def _render_job(args):
+    html, roots, base_url = args
+    from .render import render_pdf
+
+    return render_pdf(html, sandbox=Sandbox(roots), base_url=base_url)
+
+class Renderer:
+    """Renders documents, on up to `jobs` cores when there are several.
+
+    Its worker processes live until it is closed, so what they have loaded (WeasyPrint's
+    libraries, the layout's stylesheet and fonts) serves every later document: a packet's
+    cover and page numbers render on the workers that rendered its topics.
+    """
+
+    def __init__(self, sandbox: Sandbox, base_url: Path, jobs: int):
+        self.sandbox, self.base_url, self.jobs = sandbox, base_url, jobs
+        self._pool = None
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> "Renderer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.__exit__(*exc)
+
+    def done(self) -> None:
+        """No more documents: workers start exiting (and cleaning up) while the caller
+        goes on; leaving the `with` block waits for them."""
+        if self._pool is not None:
+            self._pool.close()
+
+    def render(self, htmls: list[str]) -> list[bytes]:
+        if not htmls:
+            return []  # nothing to lay out: WeasyPrint is not even imported
+        from . import render  # noqa: F401  (imported before forking: workers start warm)
+
+        args = [(html, self.sandbox.roots, self.base_url) for html in htmls]
+        if self._pool is None and (self.jobs <= 1 or len(htmls) <= 1):
+            return [_render_job(a) for a in args]
+        if self._pool is None:
+            self._pool = self._stack.enter_context(worker_pool(min(self.jobs, len(htmls))))
+        # The longest documents first, so the last one to finish is short.
+        order = sorted(range(len(args)), key=lambda i: -len(htmls[i]))
+        results: list[bytes | None] = [None] * len(args)
+        for index, pdf in zip(order, self._pool.imap(_render_job, [args[i] for i in order])):
+            results[index] = pdf
+        return results  # type: ignore[return-value]

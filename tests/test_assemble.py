@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from handoutkit.assemble import Personal, assemble, css_string
+from handoutkit.assemble import assemble, css_string
+from handoutkit.options import Personal
 from handoutkit.brand import load_brand
 from handoutkit.errors import LibraryError
 from handoutkit.select import parse_spec, select

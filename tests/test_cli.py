@@ -156,19 +156,27 @@ def test_commands_that_do_not_render_do_not_import_weasyprint():
 
 
 def test_installed_command_works_from_any_folder(tmp_path):
+    # The tests run against the installed package (README: pip install ".[test]", or -e).
     script = Path(sys.executable).with_name("handouts")
-    if not script.exists():
-        pytest.skip("the project is not installed in this environment")
+    assert script.exists(), "install the project first: pip install -e '.[test]'"
     env = {k: v for k, v in os.environ.items() if k != "HANDOUTS_LIBRARY"}
     result = subprocess.run([str(script), "build", "psychotherapy", "-o", "p.pdf"],
                             cwd=tmp_path, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert PdfReader(tmp_path / "p.pdf").metadata.title == "Psychotherapy"
-    # The installed package carries the bundled library when installed (not editable).
+    # The bundled library is inside the package (pip install .) or, for an editable
+    # install, the checkout the package is imported from.
     where = subprocess.run([str(script.with_name("python")), "-c",
-                            "import handoutkit.library as l; print(l.bundled_root())"],
+                            "import handoutkit, handoutkit.library as l; "
+                            "print(handoutkit.__file__); print(l.bundled_root())"],
                            cwd=tmp_path, capture_output=True, text=True, env=env)
-    assert where.stdout.strip().endswith("handoutkit/library")
+    assert where.returncode == 0, where.stderr
+    package_file, bundled = where.stdout.split()
+    package = Path(package_file).parent
+    expected = package / "library" if (package / "library").is_dir() else package.parent
+    assert Path(bundled) == expected
+    assert sorted(p.name for p in (expected / "handouts").glob("*.md")) == sorted(
+        p.name for p in (ROOT / "handouts").glob("*.md"))
 
 
 def test_a_render_error_on_the_workers_is_one_line_and_leaves_nothing(tmp_path):

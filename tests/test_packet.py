@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from pypdf import PdfReader
 
 from handoutkit.cli import main
-from handoutkit.assemble import Personal
+from handoutkit.options import Personal
 from handoutkit.build import BuildOptions, build
 from handoutkit.errors import SpecError
 from handoutkit.library import Library

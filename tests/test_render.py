@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from handoutkit.assemble import Personal
+from handoutkit.options import Personal
 from handoutkit.build import BuildOptions, build
 from handoutkit.library import Library
 

@@ -1,0 +1,71 @@
+"""One home for what shapes a document: paper sizes, defaults, personal details, the
+printed date, and the columns a batch job list may set.
+
+The command line, batch rows and the engine all read these; nothing here imports the
+rest of the engine, so every layer can use it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Paper names users type -> the CSS @page size WeasyPrint understands.
+PAPERS = {"letter": "letter", "a4": "A4"}
+DEFAULT_PAPER = "letter"
+DEFAULT_LAYOUT = "standard"
+FORMATS = ("pdf", "html")
+
+# The columns of a batch job list (CSV header or JSON Lines keys).
+JOB_COLUMNS = ("output", "topics", "lang", "layout", "paper", "brand", "patient",
+               "visit_date", "clinician", "note", "duplex", "archival", "copies", "printer",
+               "patient_ref", "encounter_ref", "author_ref")
+
+
+@dataclass(frozen=True)
+class Personal:
+    """Details printed on the first page only; never in metadata, names or caches."""
+
+    patient: str | None = None
+    visit_date: str | None = None
+    clinician: str | None = None
+    note: str | None = None
+
+    def __bool__(self) -> bool:
+        return any((self.patient, self.visit_date, self.clinician, self.note))
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What changes the output. `None` means "not given": the defaults apply."""
+
+    lang: str | None = None
+    layout: str = DEFAULT_LAYOUT
+    paper: str = DEFAULT_PAPER
+    brand: Path | None = None
+    personal: Personal = field(default_factory=Personal)
+    format: str = "pdf"
+    duplex: bool = False
+    archival: bool = False
+    jobs: int | None = None  # None: every core
+
+
+def source_date_epoch() -> dt.datetime | None:
+    """SOURCE_DATE_EPOCH (reproducible builds) as a UTC time, or None when unset."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if epoch.isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
+    return None
+
+
+def generation_time() -> dt.datetime:
+    """Now, or SOURCE_DATE_EPOCH (UTC, whole seconds)."""
+    return source_date_epoch() or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+def printed_date() -> dt.date:
+    """The date printed on handouts: today, or the date of SOURCE_DATE_EPOCH."""
+    fixed = source_date_epoch()
+    return fixed.date() if fixed else dt.date.today()

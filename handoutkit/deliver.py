@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import OutputError
+from .options import FhirRefs
 
 
 def write_atomic(path: str | Path, data: bytes) -> Path:
@@ -94,6 +95,17 @@ def write_output(target: str | Path, data: bytes) -> None:
         sys.stdout.buffer.flush()
     else:
         write_atomic(target, data)
+
+
+def write_fhir(path: str | Path, pdf: bytes, manifest: dict, title: str,
+               refs: FhirRefs) -> Path:
+    """The FHIR R4 DocumentReference of a PDF just built, written atomically."""
+    from . import fhir
+
+    resource = fhir.document_reference(
+        pdf, manifest, title=title, patient_ref=refs.patient_ref,
+        encounter_ref=refs.encounter_ref, author_ref=refs.author_ref, url=refs.url)
+    return write_atomic(path, fhir.dumps(resource))
 
 
 def print_files(paths: list[Path], printer: str, *, copies: int = 1, duplex: bool = False,

@@ -24,6 +24,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 TOPIC_NAME_RE = re.compile(r"^(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*)\.(?P<lang>[a-z]{2})\.md$")
 DEFAULT_LANG = "en"
 ID_RE_TEXT = "lower-case letters, digits and hyphens, like coping-with-stress"
+ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 def bundled_root() -> Path:
@@ -160,6 +161,31 @@ class Library:
             if (root / "fonts").is_dir() and any((root / "fonts").glob("*.ttf")):
                 return root / "fonts"
         raise LibraryError(f"font folder not found: {self.bundled / 'fonts'}")
+
+    @property
+    def brand_names(self) -> list[str]:
+        """Brands kept in the library (layouts/brands/NAME.toml), by NAME."""
+        names = set()
+        for folder in self.layout_dirs:
+            names.update(p.stem for p in (folder / "brands").glob("*.toml"))
+        return sorted(names)
+
+    def brand_file(self, brand: str | os.PathLike | None) -> Path:
+        """The brand file for `--brand`: None is the library's default brand; a brand of
+        the library by name; otherwise a path to a brand file."""
+        if brand is None:
+            return self.default_brand
+        text = str(brand)
+        for folder in self.layout_dirs:
+            candidate = folder / "brands" / f"{text}.toml"
+            if ID_PATTERN.match(text) and candidate.is_file():
+                return candidate
+        path = Path(text).expanduser()
+        if not path.exists() and ID_PATTERN.match(text):
+            names = ", ".join(self.brand_names) or "none"
+            raise LibraryError(f"unknown brand '{text}': not a brand of the library "
+                               f"(brands: {names}) nor a file")
+        return path
 
     @property
     def default_brand(self) -> Path:

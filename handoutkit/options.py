@@ -52,6 +52,16 @@ class BuildOptions:
     jobs: int | None = None  # None: every core
 
 
+@dataclass(frozen=True)
+class FhirRefs:
+    """Where a DocumentReference files the PDF in the health record."""
+
+    patient_ref: str
+    encounter_ref: str | None = None
+    author_ref: str | None = None
+    url: str | None = None  # point to the PDF here instead of embedding it
+
+
 def source_date_epoch() -> dt.datetime | None:
     """SOURCE_DATE_EPOCH (reproducible builds) as a UTC time, or None when unset."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "")

@@ -1,0 +1,76 @@
+"""`handouts build`: one handout, a packet, or one file per SPEC."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import (complete_spec, engine_options, fhir_options, get_library, look_options,
+                     personal_options)
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...", shell_complete=complete_spec)
+@click.option("-o", "--output", metavar="FILE",
+              help="Output file (several SPECs make one packet); '-' writes to standard output.")
+@click.option("--out-dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write one PDF per SPEC into DIR, named after the topic.")
+@look_options
+@personal_options
+@click.option("--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf",
+              show_default=True, help="PDF, or one self-contained HTML file.")
+@click.option("--duplex", is_flag=True,
+              help="For two-sided printing: the cover and each topic start on a right-hand page.")
+@click.option("--archival", is_flag=True,
+              help="PDF/A-3a for archiving in a health record (tagged, manifest attached).")
+@fhir_options
+@engine_options
+@click.pass_context
+def build(ctx, specs, output, out_dir, fmt, fhir_file, **given) -> None:
+    """Build a handout from SPEC = TOPIC[@LANG][:SECTION,SECTION...].
+
+    \b
+    Examples:
+      handouts build psychotherapy -o psychotherapy.pdf
+      handouts build psychotherapy depression-adults@es --patient "Ana Díaz" -o packet.pdf
+      handouts build psychotherapy insomnia --out-dir handouts/
+      handouts build psychotherapy:what-is,types --patient "Ana Díaz" -o ana.pdf
+      handouts build psychotherapy --layout large-print --paper a4 -o big.pdf
+    """
+    from handoutkit.build import make, selections_for
+    from handoutkit.cache import Cache
+    from handoutkit.deliver import write_fhir, write_output
+    from handoutkit.options import BuildOptions, FhirRefs, Personal
+
+    if (output is None) == (out_dir is None):
+        raise click.UsageError("give either -o FILE or --out-dir DIR")
+    if fhir_file and not given["patient_ref"]:
+        raise click.UsageError("--fhir needs --patient-ref (the FHIR subject, e.g. Patient/123)")
+    if fhir_file and (out_dir or fmt != "pdf"):
+        raise click.UsageError("--fhir describes one PDF: use it with -o FILE")
+    cache = Cache(enabled=not given["no_cache"])
+    library = get_library(ctx, cache)
+    look = {"layout": given["layout"], "paper": given["paper"]}
+    options = BuildOptions(
+        lang=given["lang"], format=fmt, duplex=given["duplex"], archival=given["archival"],
+        brand=library.brand_file(given["brand"]) if given["brand"] else None,
+        personal=Personal(given["patient"], given["visit_date"], given["clinician"],
+                          given["note"]),
+        jobs=given["jobs"], **{name: value for name, value in look.items() if value is not None},
+    )
+    if out_dir is not None:
+        from handoutkit.build import build_each
+
+        for path in build_each(library, list(specs), options, Path(out_dir), cache):
+            click.echo(f"Wrote {path}", err=True)
+        return
+    built = make(library, selections_for(library, list(specs), options.lang), options, cache)
+    write_output(output, built.data)
+    if output != "-":
+        click.echo(f"Wrote {output}", err=True)
+    if fhir_file:
+        refs = FhirRefs(given["patient_ref"], given["encounter_ref"], given["author_ref"],
+                        given["fhir_url"])
+        write_fhir(fhir_file, built.data, built.manifest, built.title, refs)
+        click.echo(f"Wrote {fhir_file}", err=True)

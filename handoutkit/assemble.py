@@ -264,7 +264,7 @@ def assemble(
     env = make_environment(library)
     try:
         template = env.get_template(f"{layout}/layout.html.j2")
-        return template.render(
+        html = template.render(
             document=document,
             articles=articles,
             brand=brand,
@@ -285,6 +285,11 @@ def assemble(
             number_pages=list(page_langs or []) if mode == "numbers" else [],
             number_strings={k: {"page": v["page"], "of": v["of"]} for k, v in all_strings.items()},
         )
+        if articles:
+            from .completeness import check_html
+
+            check_html(html, selections, anchor_for)
+        return html
     except jinja2.TemplateNotFound as exc:
         raise LibraryError(f"layout '{layout}': template not found: {exc.name}") from None
     except jinja2.TemplateSyntaxError as exc:

@@ -72,5 +72,7 @@ def select(library: Library, spec: Spec, default_lang: str | None = None) -> Sel
             f"topic '{topic.id}' ({topic.lang}) has no section '{unknown[0]}'; "
             f"its sections are: {', '.join(topic.section_ids)}"
         )
-    chosen = tuple(s for s in topic.sections if s.id in wanted or s.required)
+    # A mental-health topic's crisis block stays too, even in a section not marked required.
+    chosen = tuple(s for s in topic.sections if s.id in wanted or s.required
+                   or (topic.mental_health and s.has_emergency))
     return Selection(topic, chosen)

@@ -34,13 +34,43 @@ HEADING_ATTRS_RE = re.compile(r"\s*\{([^{}]*)\}\s*$")
 COMMENT_RE = re.compile(r"<!--.*?-->", re.S)
 TERM_DASHES = ("–", "—", "-")
 
+# Lists, quotes and callouts may nest this deep (each list level counts twice: the list and
+# its item). markdown-it silently drops the rest of a document past its nesting limit, so
+# the limit is raised above it and a deeper topic is refused with its line.
+MAX_NESTING = 64
+MAX_DEPTH_TEXT = "30 levels"
+
 REQUIRED_FIELDS = ("id", "lang", "title", "level", "version", "updated", "summary", "credit")
 OPTIONAL_FIELDS = ("related", "codes", "mental_health", "reviewed_by", "review_due", "url")
 
 
+class TooDeep(Exception):
+    """The Markdown nests deeper than MAX_NESTING; `line` is 0-based within the body."""
+
+    def __init__(self, line: int):
+        super().__init__(line)
+        self.line = line
+
+
+def _guard_nesting(md: MarkdownIt) -> None:
+    """Make markdown-it refuse, rather than silently skip, what lies past its nesting limit."""
+    tokenize = md.block.tokenize
+
+    def checked(state, startLine, endLine):
+        if state.level >= md.options["maxNesting"]:
+            line = state.skipEmptyLines(startLine)
+            if line < endLine:
+                raise TooDeep(line)
+        return tokenize(state, startLine, endLine)
+
+    md.block.tokenize = checked
+
+
 def _markdown() -> MarkdownIt:
     # Raw HTML is off: a topic cannot inject markup, scripts or resources.
-    md = MarkdownIt("commonmark", {"html": False, "typographer": False})
+    md = MarkdownIt("commonmark", {"html": False, "typographer": False,
+                                   "maxNesting": MAX_NESTING})
+    _guard_nesting(md)
     md.enable("table")
     # Let every picture reference reach the sandbox, which refuses it by name, instead of
     # silently printing it as text; scripts in links stay refused.
@@ -307,7 +337,15 @@ def parse_topic(text: str, path: Path) -> Topic:
 
     # Editors' notes (<!-- ... -->) never print; newlines are kept so lines still count.
     body = COMMENT_RE.sub(lambda m: "\n" * m.group(0).count("\n"), body)
-    tokens = MARKDOWN.parse(body)
+    try:
+        tokens = MARKDOWN.parse(body)
+    except TooDeep as exc:
+        raise LibraryError(
+            f"{path}:{exc.line + body_line}: lists, quotes or callouts are nested too deeply "
+            f"here (at most {MAX_DEPTH_TEXT}); the rest of the topic would be lost"
+        ) from None
+    except RecursionError:
+        raise LibraryError(f"{path}: the Markdown is nested too deeply to read") from None
     _mark_terms(tokens)
     offset = body_line - 1
 

@@ -1,0 +1,70 @@
+"""The last check before a document is written: nothing a patient must get went missing.
+
+Every required section a selection holds, and the crisis block (an `::: emergency` callout)
+of a mental-health topic, must be in the assembled HTML with all its words, whatever the
+parser, the layout or a clinic's template did. A document that fails is not written.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from markdown_it.common.utils import escapeHtml
+
+from .errors import LibraryError, RenderError
+from .select import Selection
+from .topic import Section
+
+
+class IncompleteError(RenderError):
+    """A required section or a crisis block is not in the document."""
+
+
+def _texts(section: Section) -> Iterable[str]:
+    """The words of a section as they appear, escaped, in its HTML."""
+    for token in section.tokens:
+        for child in token.children or []:
+            if child.type in ("text", "code_inline") and child.content.strip():
+                yield escapeHtml(child.content)
+        if token.type in ("code_block", "fence") and token.content.strip():
+            yield escapeHtml(token.content.strip())
+
+
+def _section_html(html: str, anchor: str) -> str | None:
+    """The HTML from the element with id `anchor` up to the next section."""
+    match = re.search(rf'\bid="{re.escape(anchor)}"', html)
+    if match is None:
+        return None
+    end = html.find("<section", match.end())
+    return html[match.end(): end if end != -1 else len(html)]
+
+
+def must_print(selection: Selection) -> list[Section]:
+    """The sections of a selection that may never be lost: required ones, and for a
+    mental-health topic those holding the crisis block."""
+    topic = selection.topic
+    return [s for s in selection.sections
+            if s.required or (topic.mental_health and s.has_emergency)]
+
+
+def check_html(html: str, selections: list[Selection], anchor_for) -> None:
+    """Raise IncompleteError unless every section that must print is in `html` whole."""
+    for selection in selections:
+        topic = selection.topic
+        where = f"{topic.path.name}"
+        if topic.mental_health and not any(s.has_emergency for s in selection.sections) and not (
+                topic.intro and topic.intro.has_emergency):
+            raise LibraryError(
+                f"{where}: a mental-health topic must print its crisis block (an '::: emergency' "
+                "callout in a section marked {.required}); the document was not written")
+        prefix = anchor_for(selection)
+        for section in must_print(selection):
+            chunk = _section_html(html, f"{prefix}--{section.id}")
+            lost = chunk is None or (section.has_emergency and "callout-emergency" not in chunk)
+            if not lost:
+                lost = any(text not in chunk for text in _texts(section))
+            if lost:
+                raise IncompleteError(
+                    f"{where}:{section.line}: the required section '{section.id}' is not "
+                    "complete in the document (check the layout); the document was not written")

@@ -4,7 +4,8 @@ The whole manifest is checked first; bad rows are reported (file and line) and s
 The topics every row needs are rendered once, on all cores, into the cache; then rows run
 in parallel, each producing only its personal parts (the cover) and merging cached parts.
 Outputs are written atomically, so a killed run leaves no partial PDF under a final name,
-and a re-run skips rows whose output is already complete and current.
+and a re-run skips rows whose output is already complete and current, and retries the
+print and FHIR steps that failed (resume.py: a keyed digest of the row, and a journal).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -25,6 +27,7 @@ from .errors import HandoutsError, ManifestError, OutputError, UsageError
 from .deliver import remove_stale_temporaries
 from .library import Library
 from .options import DEFAULT_LAYOUT, DEFAULT_PAPER, JOB_COLUMNS, PAPERS, BuildOptions, Personal
+from .resume import Journal, digest, load_key
 
 COLUMNS = JOB_COLUMNS
 TRUE, FALSE = ("1", "true", "yes", "y"), ("", "0", "false", "no", "n")
@@ -205,55 +208,121 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 # -- running -------------------------------------------------------------------------------
 
-def is_current(path: Path, row: Row, library: Library, manifest_mtime: float) -> bool:
-    """An output is complete and current when it is a whole PDF, newer than the manifest,
-    and its embedded manifest names the topics, versions and sources the row gets today."""
+def row_digest(row: Row, library: Library, key: bytes, fingerprints: dict) -> str:
+    """The keyed digest of everything that shapes a row's packet (see resume.py)."""
+    from .brand import load_brand
+    from .packet import fingerprint
+
+    options = row.options
+    selections = selections_for(library, list(row.specs), options.lang)
+    brand_path = options.brand or library.default_brand
+    look = (brand_path, options.layout, options.paper)
+    if look not in fingerprints:
+        brand = load_brand(brand_path)
+        fingerprints[look] = fingerprint(library, brand, options.layout, options.paper)
+    topics = [(s.topic.id, s.topic.lang, s.topic.sha256, s.section_ids,
+               [(r, library.source_digest(r, s.topic.lang)) for r in s.topic.related])
+              for s in selections]
+    personal = options.personal
+    return digest(key, "row", row.output, topics, fingerprints[look], options.lang,
+                  options.layout, options.paper, options.duplex, options.archival,
+                  [personal.patient, personal.visit_date, personal.clinician, personal.note])
+
+
+def is_current(path: Path, wanted: str) -> bool:
+    """An output is complete and current when it is a whole PDF whose embedded manifest
+    carries the digest of this very row (never judged by modification times)."""
     from .inspection import read_manifest
 
     try:
-        if path.stat().st_mtime < manifest_mtime:
-            return False
         with path.open("rb") as handle:
-            handle.seek(-1024, os.SEEK_END)
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 1024))
             if b"%%EOF" not in handle.read():
                 return False
         embedded = read_manifest(path)
-        selections = selections_for(library, list(row.specs), row.options.lang)
-    except (OSError, HandoutsError):
+    except (OSError, ValueError, HandoutsError):
         return False
-    wanted = [(s.topic.id, s.topic.lang, s.topic.sha256, s.section_ids) for s in selections]
-    found = [(t["id"], t["lang"], t["sha256"], t["sections"]) for t in embedded["topics"]]
-    return (wanted == found and embedded.get("layout") == row.options.layout
-            and embedded.get("paper") == row.options.paper
-            and embedded.get("archival") == row.options.archival)
+    found = embedded.get(DIGEST_FIELD)
+    return isinstance(found, str) and hmac.compare_digest(found, wanted)
+
+
+DIGEST_FIELD = "row_digest"
+
+
+@dataclass(frozen=True)
+class Task:
+    """A row and the steps it still needs, each with the digest the journal records."""
+
+    row: Row
+    digest: str
+    steps: dict[str, str]  # step ("pdf", "fhir", "print") -> its digest
+
+
+def plan(row: Row, library: Library, out_dir: Path, key: bytes, journal: Journal,
+         fingerprints: dict) -> Task:
+    packet = row_digest(row, library, key, fingerprints)
+    steps = {}
+    if not is_current(out_dir / row.output, packet):
+        steps["pdf"] = packet
+    if row.patient_ref:
+        fhir_digest = digest(key, "fhir", packet, row.patient_ref, row.encounter_ref,
+                             row.author_ref)
+        if "pdf" in steps or not journal.done(row.output, "fhir", fhir_digest):
+            steps["fhir"] = fhir_digest
+    if row.printer:
+        print_digest = digest(key, "print", packet, row.printer, row.copies,
+                              row.options.duplex)
+        if not journal.done(row.output, "print", print_digest):
+            steps["print"] = print_digest
+    return Task(row, packet, steps)
 
 
 _WORKER: dict = {}
 
 
-def _run_row(row: Row) -> Outcome:
+def _run_row(task: Task) -> Outcome:
     from .deliver import write_atomic
+    from .inspection import read_manifest
 
+    row = task.row
     library, cache, out_dir = _WORKER["library"], _WORKER["cache"], _WORKER["out_dir"]
+    journal: Journal = _WORKER["journal"]
+    target = out_dir / row.output
     try:
-        selections = selections_for(library, list(row.specs), row.options.lang)
-        # Every row is a packet: its cover carries the personal details. A row runs on one
-        # core: rows already run side by side.
-        options = replace(row.options, jobs=1)
-        built = make(library, selections, options, cache, force_packet=True)
-        target = out_dir / row.output
-        write_atomic(target, built.data)
-        if row.patient_ref:
+        if "pdf" in task.steps:
+            selections = selections_for(library, list(row.specs), row.options.lang)
+            # Every row is a packet: its cover carries the personal details. A row runs on
+            # one core: rows already run side by side.
+            options = replace(row.options, jobs=1)
+            built = make(library, selections, options, cache, force_packet=True,
+                         manifest_extra={DIGEST_FIELD: task.digest})
+            write_atomic(target, built.data)
+            journal.record(row.output, "pdf", task.steps["pdf"])
+            data, manifest = built.data, built.manifest
+        else:
+            data, manifest = None, None
+        if "fhir" in task.steps:
             from . import fhir
+            from .assemble import load_strings
 
+            if data is None:
+                data, manifest = target.read_bytes(), read_manifest(target)
+            lang = manifest["topics"][0]["lang"]
+            title = load_strings(library)[lang]["packet_title"]
             write_atomic(target.with_suffix(".fhir.json"), fhir.dumps(fhir.document_reference(
-                built.data, built.manifest, title=built.title, patient_ref=row.patient_ref,
+                data, manifest, title=title, patient_ref=row.patient_ref,
                 encounter_ref=row.encounter_ref, author_ref=row.author_ref)))
-        if row.printer:
+            journal.record(row.output, "fhir", task.steps["fhir"])
+        if "print" in task.steps:
             from .deliver import print_files
 
             print_files([target], row.printer, copies=row.copies, duplex=row.options.duplex)
+            journal.record(row.output, "print", task.steps["print"])
         return Outcome(row.line, row.output, "built")
+    except OSError as exc:
+        return Outcome(row.line, row.output, "failed",
+                       f"line {row.line} ({row.output}): {exc.strerror or exc}")
     except HandoutsError as exc:
         return Outcome(row.line, row.output, "failed", f"line {row.line} ({row.output}): {exc}")
 
@@ -273,19 +342,27 @@ def run(library: Library, manifest: Path, out_dir: Path, *, jobs: int, cache: Ca
     if shard_spec:
         rows = shard(rows, *parse_shard(shard_spec))
 
-    manifest_mtime = manifest.stat().st_mtime
+    key, journal, fingerprints = load_key(out_dir), Journal(out_dir), {}
     todo = []
     for row in rows:
-        if is_current(out_dir / row.output, row, library, manifest_mtime):
-            summary.outcomes.append(Outcome(row.line, row.output, "skipped"))
+        try:
+            task = plan(row, library, out_dir, key, journal, fingerprints)
+        except HandoutsError as exc:
+            outcome = Outcome(row.line, row.output, "failed",
+                              f"line {row.line} ({row.output}): {exc}")
+            summary.outcomes.append(outcome)
+            report(outcome, 0, 0)
+            continue
+        if task.steps:
+            todo.append(task)
         else:
-            todo.append(row)
+            summary.outcomes.append(Outcome(row.line, row.output, "skipped"))
     total = len(todo)
     if not todo:
         return summary
 
-    _warm_cache(library, todo, cache, jobs)
-    _WORKER.update(library=library, cache=cache, out_dir=out_dir)
+    _warm_cache(library, [t.row for t in todo if "pdf" in t.steps], cache, jobs)
+    _WORKER.update(library=library, cache=cache, out_dir=out_dir, journal=journal)
     with contextlib.ExitStack() as stack:
         if jobs > 1 and total > 1:
             from . import render  # noqa: F401  (every row renders a cover: workers fork warm)

@@ -56,13 +56,15 @@ def build(library: Library, specs: list[str], options: BuildOptions,
 
 
 def make(library: Library, selections: list[Selection], options: BuildOptions,
-         cache: Cache | None = None, force_packet: bool = False) -> Built:
+         cache: Cache | None = None, force_packet: bool = False,
+         manifest_extra: dict | None = None) -> Built:
     """Run the stages for one document.
 
     A PDF carries a manifest (which topics, versions and sections; no patient details).
     Packets are merged from cached parts; archival output (PDF/A-3a, tagged) and single
     handouts are laid out as one WeasyPrint document. `force_packet` makes even one topic a
-    packet, with a cover for the personal details (batch rows).
+    packet, with a cover for the personal details (batch rows). `manifest_extra` adds
+    fields to the embedded manifest (a batch row's keyed digest; never patient details).
     """
     brand = load_brand(options.brand or library.default_brand)
     sandbox = Sandbox([*library.roots, brand.path.parent])
@@ -70,6 +72,7 @@ def make(library: Library, selections: list[Selection], options: BuildOptions,
     manifest = build_manifest(selections, layout=options.layout, brand=brand.name,
                               paper=options.paper, archival=options.archival,
                               generated=generation_time())
+    manifest.update(manifest_extra or {})
     strings = load_strings(library)[selections[0].topic.lang]
     packet = len(selections) > 1 or force_packet
     title = strings["packet_title"] if packet else selections[0].topic.title

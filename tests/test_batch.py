@@ -22,6 +22,11 @@ from conftest import ROOT, page_texts
 TOPICS = ["psychotherapy", "ocd:what-is,treatment", "insomnia", "ptsd:what-is", "panic-disorder"]
 
 
+def listing(out: Path) -> list[str]:
+    """The files of an output folder, without the batch's own state folder (.handouts)."""
+    return sorted(p.name for p in out.iterdir() if p.name != ".handouts")
+
+
 def write_manifest(path: Path, rows: list[dict]) -> Path:
     columns = ["output", "topics", "patient", "visit_date", "clinician", "note", "duplex", "lang"]
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -66,7 +71,7 @@ def test_forty_rows_with_bad_rows(tmp_path):
                          (35, "'output' p00.pdf is also on line 2")):
         assert any(f"m.csv:{line}: {reason}" in l for l in lines), (line, reason)
     assert lines[-1] == "35 built, 0 skipped (already current), 5 failed"
-    built = sorted(p.name for p in out.iterdir())
+    built = listing(out)
     assert len(built) == 35 and "p03.pdf" not in built and not (tmp_path / "escape.pdf").exists()
     # Each packet names its own patient only, on the cover.
     for i in (0, 1, 2, 10, 39):
@@ -125,7 +130,7 @@ def test_killed_run_loses_nothing_and_resumes(tmp_path):
     summary = result.stderr.strip().splitlines()[-1]
     skipped = int(summary.split(" skipped")[0].split(", ")[1])
     assert skipped >= len(finished)
-    assert sorted(p.name for p in out.iterdir()) == [f"k{i:02d}.pdf" for i in range(16)]
+    assert listing(out) == [f"k{i:02d}.pdf" for i in range(16)]
 
 
 def test_stale_temporary_files_are_removed(tmp_path):
@@ -147,7 +152,7 @@ def test_stale_temporary_files_are_removed(tmp_path):
     # This host, a live writer (this test process): kept.
     (out / f".handouts-{host}-{os.getpid()}-live00.tmp").write_bytes(b"%PDF- in progress")
     assert run_batch(manifest, out).exit_code == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted([
+    assert listing(out) == sorted([
         "a.pdf", ".handouts-otherhost-13-new000.tmp", f".handouts-{host}-{os.getpid()}-live00.tmp"])
 
 
@@ -171,7 +176,7 @@ def test_shards_partition_the_rows(tmp_path, test_library):
     small = write_manifest(tmp_path / "small.csv", rows[:6])
     for i in (1, 2, 3):
         assert run_batch(small, out, "--shard", f"{i}/3").exit_code == 0
-    assert sorted(p.name for p in out.iterdir()) == [f"s{i:02d}.pdf" for i in range(6)]
+    assert listing(out) == [f"s{i:02d}.pdf" for i in range(6)]
 
 
 @pytest.mark.parametrize("text, message", [("0/3", "from 1 to 3"), ("x", "must look like 2/4"),
@@ -239,7 +244,7 @@ def test_patient_details_stay_out_of_cache_and_logs(tmp_path):
         if payload.startswith(b"%PDF"):
             text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(payload)).pages)
             assert "Qzxv" not in text and "Ujkl" not in text
-    assert sorted(p.name for p in out.iterdir()) == ["x.pdf"]
+    assert listing(out) == ["x.pdf"]
 
 
 def test_batch_without_cache(tmp_path):
@@ -266,5 +271,5 @@ def test_nothing_left_in_the_temporary_folder(tmp_path):
                              "--out-dir", str(out), "--jobs", "2"],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["r0.pdf", "r1.pdf", "r2.pdf"]
+    assert listing(out) == ["r0.pdf", "r1.pdf", "r2.pdf"]
     assert list(temp.rglob("*")) == []

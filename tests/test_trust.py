@@ -118,3 +118,131 @@ def test_a_mental_health_topic_without_a_crisis_block_is_not_built(clinic, tmp_p
     result = run("--library", clinic, "build", "calm", "-o", out)
     assert result.exit_code == 1 and "crisis block" in result.stderr
     assert not out.exists()
+
+
+# -- 2. resuming a batch never keeps another patient's packet ------------------------------
+
+def write_csv(path: Path, header: str, *rows: str) -> Path:
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def last_line(result) -> str:
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_resume_rebuilds_a_packet_made_for_another_patient(tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "out"
+    out.mkdir()
+    alice = write_csv(tmp_path / "alice.csv", "output,topics,patient",
+                      "room1.pdf,ocd:what-is,Alice Qwerty")
+    first = run("batch", alice, "--out-dir", out)
+    assert first.exit_code == 0 and last_line(first).startswith("1 built")
+    bob = write_csv(tmp_path / "bob.csv", "output,topics,patient,duplex",
+                    "room1.pdf,ocd:what-is,Bob Zxcvb,yes")
+    os.utime(bob, (1_000_000_000, 1_000_000_000))  # older than the PDF
+    second = run("batch", bob, "--out-dir", out)
+    assert second.exit_code == 0 and last_line(second).startswith("1 built, 0 skipped")
+    text = pdftotext(out / "room1.pdf")
+    assert "Bob Zxcvb" in text and "Alice" not in text
+    # The batch's state holds no patient detail; its key is for its owner only.
+    key = out / ".handouts" / "key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    for path in (out / ".handouts").iterdir():
+        assert b"Bob" not in path.read_bytes() and b"Alice" not in path.read_bytes()
+    third = run("batch", bob, "--out-dir", out)
+    assert last_line(third).startswith("0 built, 1 skipped")
+
+
+@pytest.mark.parametrize("column, first, second", [
+    ("patient", "Ann", "Anne"), ("visit_date", "2026-11-26", "2026-11-27"),
+    ("clinician", "Dr. Lee", "Dr. Li"), ("note", "Rest.", "Rest more."),
+    ("paper", "letter", "a4"), ("layout", "standard", "large-print"),
+    ("archival", "no", "yes"), ("lang", "en", "es"),
+    ("topics", "psychotherapy:what-is", "psychotherapy:types"),
+])
+def test_resume_compares_everything_that_shapes_the_packet(tmp_path, column, first, second):
+    out = tmp_path / "out"
+    out.mkdir()
+    values = {"topics": "psychotherapy:what-is", "patient": "Ann"}
+    for value, expected in ((first, "1 built"), (first, "0 built, 1 skipped"),
+                            (second, "1 built")):
+        values[column] = value
+        manifest = write_csv(tmp_path / "m.csv", ",".join(["output", *values]),
+                             ",".join(["p.pdf", *values.values()]))
+        result = run("batch", manifest, "--out-dir", out)
+        assert result.exit_code == 0, result.stderr
+        assert last_line(result).startswith(expected), (column, value, result.stderr)
+
+
+def test_resume_notices_a_changed_brand_or_logo(tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "brand.toml").write_text('name = "Clinic"\nlogo = "logo.png"\n')
+    Image.new("RGB", (20, 20), "red").save(tmp_path / "logo.png")
+    manifest = write_csv(tmp_path / "m.csv", "output,topics,brand", "p.pdf,ocd:what-is,brand.toml")
+    assert last_line(run("batch", manifest, "--out-dir", out)).startswith("1 built")
+    assert last_line(run("batch", manifest, "--out-dir", out)).startswith("0 built, 1 skipped")
+    Image.new("RGB", (20, 20), "blue").save(tmp_path / "logo.png")
+    assert last_line(run("batch", manifest, "--out-dir", out)).startswith("1 built")
+    (tmp_path / "brand.toml").write_text('name = "Clinic Two"\nlogo = "logo.png"\n')
+    assert last_line(run("batch", manifest, "--out-dir", out)).startswith("1 built")
+    assert "Clinic Two" in pdftotext(out / "p.pdf")
+
+
+# -- 3. a failed print (or FHIR file) is retried, and only it ------------------------------
+
+def fake_lp(folder: Path, log: Path) -> Path:
+    folder.mkdir(exist_ok=True)
+    lp = folder / "lp"
+    lp.write_text(f'#!/bin/sh\necho "$@" >> {log}\necho "request id is fake-1"\n')
+    lp.chmod(0o755)
+    return folder
+
+
+def test_failed_print_jobs_are_retried(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    manifest = write_csv(tmp_path / "m.csv", "output,topics,patient,printer",
+                         "a.pdf,ocd:what-is,Ann,Front", "b.pdf,ptsd:what-is,Ben,Front")
+    no_lp = {"PATH": str(tmp_path / "empty")}
+    for _ in range(2):  # lp missing: the rows fail, and fail again on the next run
+        result = run("batch", manifest, "--out-dir", out, env=no_lp)
+        assert result.exit_code == 1
+        assert last_line(result) == "0 built, 0 skipped (already current), 2 failed" or \
+            last_line(result).endswith("2 failed")
+        assert "'lp' command was not found" in result.stderr
+    built = (out / "a.pdf").read_bytes()
+    log = tmp_path / "lp.log"
+    with_lp = {"PATH": str(fake_lp(tmp_path / "bin", log))}
+    result = run("batch", manifest, "--out-dir", out, env=with_lp)
+    assert result.exit_code == 0 and last_line(result).startswith("2 built")
+    assert (out / "a.pdf").read_bytes() == built  # only the print step ran again
+    assert len(log.read_text().splitlines()) == 2
+    again = run("batch", manifest, "--out-dir", out, env=with_lp)
+    assert last_line(again).startswith("0 built, 2 skipped")
+    assert len(log.read_text().splitlines()) == 2
+
+
+def test_a_failed_fhir_file_is_retried(tmp_path):
+    import json
+
+    out = tmp_path / "out"
+    out.mkdir()
+    manifest = write_csv(tmp_path / "m.csv", "output,topics,patient_ref", "a.pdf,ocd:what-is,Patient/1")
+    (out / "a.fhir.json").mkdir()  # in the way: the FHIR file cannot be written
+    first = run("batch", manifest, "--out-dir", out)
+    assert first.exit_code == 1 and "a.fhir.json" in first.stderr
+    (out / "a.fhir.json").rmdir()
+    built = (out / "a.pdf").read_bytes()
+    second = run("batch", manifest, "--out-dir", out)
+    assert second.exit_code == 0 and last_line(second).startswith("1 built")
+    assert (out / "a.pdf").read_bytes() == built
+    fhir = json.loads((out / "a.fhir.json").read_text())
+    assert fhir["subject"]["reference"] == "Patient/1"
+    assert last_line(run("batch", manifest, "--out-dir", out)).startswith("0 built, 1 skipped")

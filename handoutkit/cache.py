@@ -2,13 +2,19 @@
 number overlays, merged fonts), keyed by everything that changes their bytes.
 
 Entries are written atomically (temporary file, then rename), so processes can share the
-cache; each entry starts with the SHA-256 of its payload, so a damaged entry is detected,
-removed and rebuilt. Patient details never reach it: pieces that carry them are not cached.
+cache. Each entry starts with an HMAC-SHA-256 of its key and payload, made with a secret
+that is not in the cache folder (`cache.key` in the user's data folder, readable by its
+owner only; HANDOUTS_CACHE_KEY_FILE overrides it). An entry that is damaged, or was
+written by anyone without the secret, or was moved under another key, is a miss: it is
+removed and rebuilt. So whoever can write the cache folder can at most slow builds down;
+whoever can read the key file can put pages into handouts, so only the user that builds
+may read it. Patient details never reach the cache: pieces that carry them are not cached.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import tempfile
@@ -30,6 +36,43 @@ def default_dir() -> Path:
     return Path(user_cache_dir("handouts", appauthor=False))
 
 
+KEY_BYTES = 32
+
+
+def key_file() -> Path:
+    override = os.environ.get("HANDOUTS_CACHE_KEY_FILE")
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("handouts", appauthor=False)) / "cache.key"
+
+
+def load_secret(path: Path) -> bytes | None:
+    """The signing secret, made (mode 0600) the first time; None when it cannot be had
+    (then the cache is neither read nor written)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(os.urandom(KEY_BYTES))
+                handle.flush()
+                os.fsync(handle.fileno())
+        secret = path.read_bytes()
+        if len(secret) < KEY_BYTES:  # being written by another process: look once more
+            import time
+
+            time.sleep(0.1)
+            secret = path.read_bytes()
+    except OSError:
+        return None
+    return secret if len(secret) >= KEY_BYTES else None
+
+
 def make_key(*parts: object) -> str:
     """A stable key from JSON-able parts plus the tool's version."""
     blob = json.dumps([__version__, *parts], sort_keys=True, default=str).encode()
@@ -44,10 +87,21 @@ class CacheStats:
 
 
 class Cache:
-    def __init__(self, folder: Path | None = None, enabled: bool = True):
+    def __init__(self, folder: Path | None = None, enabled: bool = True,
+                 secret: Path | None = None):
         self.folder = Path(folder) if folder else default_dir()
         self.enabled = enabled
         self.stats = CacheStats()
+        self._secret_file = secret
+        self._secret: bytes | None = None
+
+    def _sign(self, key: str, payload: bytes) -> bytes | None:
+        if self._secret is None:
+            self._secret = load_secret(self._secret_file or key_file())
+            if self._secret is None:
+                self.enabled = False
+                return None
+        return hmac.new(self._secret, key.encode() + b"\0" + payload, hashlib.sha256).digest()
 
     def _path(self, key: str) -> Path:
         return self.folder / key[:2] / (key + SUFFIX)
@@ -62,7 +116,10 @@ class Cache:
             self.stats.misses += 1
             return None
         payload = data[DIGEST:]
-        if len(data) < DIGEST or hashlib.sha256(payload).digest() != data[:DIGEST]:
+        signature = self._sign(key, payload)
+        if signature is None:
+            return None
+        if len(data) < DIGEST or not hmac.compare_digest(signature, data[:DIGEST]):
             self.stats.damaged += 1
             self.stats.misses += 1
             try:
@@ -77,13 +134,16 @@ class Cache:
         """Store an entry; a cache that cannot be written is skipped, never an error."""
         if not self.enabled:
             return
+        signature = self._sign(key, payload)
+        if signature is None:
+            return
         path = self._path(key)
         tmp = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=SUFFIX)
             with os.fdopen(fd, "wb") as handle:
-                handle.write(hashlib.sha256(payload).digest())
+                handle.write(signature)
                 handle.write(payload)
             os.replace(tmp, path)
             tmp = None

@@ -22,6 +22,9 @@ def _reproducible(monkeypatch, tmp_path_factory):
     monkeypatch.delenv("HANDOUTS_LIBRARY", raising=False)
     # Commands run in tests never touch the user's own cache.
     monkeypatch.setenv("HANDOUTS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    # ...nor the user's cache signing key (kept outside the cache folder).
+    monkeypatch.setenv("HANDOUTS_CACHE_KEY_FILE",
+                       str(tmp_path_factory.mktemp("data") / "cache.key"))
 
 
 @pytest.fixture

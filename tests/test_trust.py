@@ -246,3 +246,68 @@ def test_a_failed_fhir_file_is_retried(tmp_path):
     fhir = json.loads((out / "a.fhir.json").read_text())
     assert fhir["subject"]["reference"] == "Patient/1"
     assert last_line(run("batch", manifest, "--out-dir", out)).startswith("0 built, 1 skipped")
+
+
+# -- 4. the cache cannot be tampered with --------------------------------------------------
+
+def test_a_cache_entry_rewritten_with_a_matching_sha256_is_a_miss(tmp_path, monkeypatch):
+    import hashlib
+    import os
+    import stat
+
+    from handoutkit.cache import Cache, key_file
+
+    cache_dir = tmp_path / "cache"
+    monkeypatch.setenv("HANDOUTS_CACHE_DIR", str(cache_dir))
+    first = run("build", "ocd", "--format", "html", "-o", tmp_path / "a.html")
+    assert first.exit_code == 0
+    topic_entries = [p for p in cache_dir.rglob("*.entry") if b'"tokens"' in p.read_bytes()]
+    assert topic_entries
+    import json
+
+    def tampered(entry: Path) -> bytes:
+        data = json.loads(entry.read_bytes()[32:])
+        for section in data["sections"]:
+            for token in section["tokens"]:
+                for child in token.get("children") or []:
+                    if child["type"] == "text":
+                        child["type"], child["content"] = "html_inline", "<script>x()</script>"
+        return json.dumps(data).encode()
+
+    # An attacker with write access to the cache folder, and the old SHA-256 framing.
+    originals = {entry: entry.read_bytes() for entry in topic_entries}
+    for entry in topic_entries:
+        payload = tampered(entry)
+        entry.write_bytes(hashlib.sha256(payload).digest() + payload)
+    again = run("build", "ocd", "--format", "html", "-o", tmp_path / "b.html")
+    assert again.exit_code == 0
+    html = (tmp_path / "b.html").read_text()
+    assert "<script>x()" not in html
+    assert html == (tmp_path / "a.html").read_text()
+    # The same entries signed with the key would be trusted: the key is what protects.
+    cache = Cache(cache_dir)
+    for entry, original in originals.items():
+        entry.write_bytes(original)
+        cache.put(entry.name[:-len(".entry")], tampered(entry))
+    run("build", "ocd", "--format", "html", "-o", tmp_path / "c.html")
+    assert "<script>x()" in (tmp_path / "c.html").read_text()
+    # The key lives outside the cache folder, readable by its owner only.
+    key = key_file()
+    assert not key.is_relative_to(cache_dir)
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    # An entry moved under another key is a miss too.
+    cache = Cache(cache_dir)
+    cache.put("a" * 64, b"payload one")
+    os.replace(cache._path("a" * 64), cache._path("b" * 64).parent.mkdir(
+        parents=True, exist_ok=True) or cache._path("b" * 64))
+    assert cache.get("b" * 64) is None and cache.get("a" * 64) is None
+
+
+def test_a_cache_without_its_key_is_not_used(tmp_path, monkeypatch):
+    from handoutkit.cache import Cache
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    cache = Cache(tmp_path / "cache", secret=blocked / "cache.key")
+    cache.put("k" * 64, b"data")
+    assert cache.get("k" * 64) is None and not (tmp_path / "cache").exists()

@@ -1,0 +1,9 @@
+"""`handouts serve`: the engine behind an HTTP service (JSON API, HL7 Infobutton, FHIR, a
+staff page), rendering on warm worker processes with the same code as `build` and `batch`.
+
+    app.py        the Starlette application: routes, keys, limits, errors, access log
+    pool.py       warm worker processes, a bounded queue, timeouts, replacement
+    jobs.py       what a worker runs: `handoutkit.build.make`, as `build` does
+    infobutton.py HL7 Infobutton answers shaped as MedlinePlus Connect's (JSON, Atom)
+    staff.py      the staff page (server-rendered Jinja2)
+"""

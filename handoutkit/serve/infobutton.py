@@ -1,0 +1,176 @@
+"""HL7 Infobutton (URL-based implementation guide) answers, shaped as MedlinePlus Connect's.
+
+A health record asks `GET /infobutton?mainSearchCriteria.v.c=F41.1
+&mainSearchCriteria.v.cs=2.16.840.1.113883.6.90&informationRecipient.languageCode.c=es
+&knowledgeResponseType=application/json` and gets an Atom feed (XML, the default) or the same
+feed as JSON, the way MedlinePlus Connect answers: feed title, subtitle, author, updated,
+categories echoing the request, and one entry per matching topic with its title, link(s),
+id, updated and an HTML summary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from xml.etree import ElementTree as ET
+
+from ..codes import find
+from ..errors import HandoutsError
+from ..library import DEFAULT_LANG, Library
+
+ICD10CM = "2.16.840.1.113883.6.90"
+CODE_SYSTEMS = {ICD10CM: "ICD-10-CM"}
+ATOM = "http://www.w3.org/2005/Atom"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+RESPONSE_TYPES = ("text/xml", "application/json")
+MAX_ENTRIES = 10
+
+
+class InfobuttonError(HandoutsError):
+    """A request the Infobutton guide (or this library) cannot answer."""
+
+
+@dataclass(frozen=True)
+class Request:
+    codes: list[str]
+    code_system: str
+    display: str
+    lang: str
+    response_type: str
+    recipient: str
+
+
+def parse(params, library: Library) -> Request:
+    """Read the request's parameters; a missing code or unknown code system is an error."""
+    codes = [c for c in params.getlist("mainSearchCriteria.v.c") if c.strip()]
+    if not codes:
+        raise InfobuttonError("mainSearchCriteria.v.c is required (an ICD-10-CM code, "
+                              "like F41.1)")
+    system = params.get("mainSearchCriteria.v.cs", ICD10CM).strip()
+    if system not in CODE_SYSTEMS:
+        raise InfobuttonError(
+            f"code system '{system}' is not supported; use ICD-10-CM ({ICD10CM})")
+    lang = (params.get("informationRecipient.languageCode.c") or DEFAULT_LANG).strip()
+    lang = lang.split("-")[0].lower()  # en-US -> en
+    have = sorted({f.lang for f in library.files()})
+    if lang not in have:
+        raise InfobuttonError(f"language '{lang}' is not in the library "
+                              f"(languages: {', '.join(have)})")
+    response_type = (params.get("knowledgeResponseType") or "text/xml").strip()
+    if response_type not in RESPONSE_TYPES:
+        raise InfobuttonError(f"knowledgeResponseType '{response_type}' is not supported; "
+                              f"use {' or '.join(RESPONSE_TYPES)}")
+    return Request(codes, system, params.get("mainSearchCriteria.v.dn", ""), lang,
+                   response_type, params.get("informationRecipient", "PAT"))
+
+
+@dataclass(frozen=True)
+class Entry:
+    topic_id: str
+    lang: str
+    title: str
+    summary: str
+    updated: dt.date
+    pdf: str
+    html: str
+
+
+def entries(request: Request, library: Library, base_url: str) -> list[Entry]:
+    """The topics for the codes, closest first, each in the reader's language when the
+    library has it (else English)."""
+    found: dict[str, None] = {}
+    for matches in find(library, request.codes, request.lang).values():
+        for match in matches:
+            found.setdefault(match.topic_id)
+    result = []
+    for topic_id in list(found)[:MAX_ENTRIES]:
+        topic = library.in_language(topic_id, request.lang)
+        query = "" if topic.lang == DEFAULT_LANG else f"?lang={topic.lang}"
+        result.append(Entry(topic.id, topic.lang, topic.title, topic.summary, topic.updated,
+                            f"{base_url}v1/topics/{topic.id}.pdf{query}",
+                            f"{base_url}v1/topics/{topic.id}.html{query}"))
+    return result
+
+
+def _categories(request: Request) -> list[tuple[str, str]]:
+    return ([("mainSearchCriteria.v.c", code) for code in request.codes]
+            + [("mainSearchCriteria.v.cs", request.code_system),
+               ("mainSearchCriteria.v.dn", request.display),
+               ("informationRecipient.languageCode.c", request.lang),
+               ("informationRecipient", request.recipient)])
+
+
+def _summary_html(entry: Entry) -> str:
+    from markupsafe import escape
+
+    return f"<p>{escape(entry.summary)}</p>"
+
+
+def _subtitle(request: Request, brand: str) -> str:
+    return (f"{brand} patient education for {CODE_SYSTEMS[request.code_system]} "
+            f"{', '.join(request.codes)}")
+
+
+def as_json(request: Request, found: list[Entry], base_url: str, brand: str,
+            now: dt.datetime) -> dict:
+    """MedlinePlus Connect's JSON: Atom elements as objects, text under `_value`."""
+    updated = now.isoformat().replace("+00:00", "Z")
+    return {"feed": {
+        "xsi": "http://www.w3.org/2001/XMLSchema-instance",
+        "base": base_url,
+        "lang": request.lang,
+        "title": {"_value": f"{brand} patient education", "type": "text"},
+        "subtitle": {"_value": _subtitle(request, brand), "type": "text"},
+        "author": {"name": {"_value": brand}, "uri": {"_value": base_url}},
+        "updated": {"_value": updated},
+        "category": [{"scheme": s, "term": t} for s, t in _categories(request)],
+        "id": {"_value": f"{base_url}infobutton"},
+        "entry": [{
+            "lang": e.lang,
+            "title": {"_value": e.title, "type": "text"},
+            "link": [
+                {"title": e.title, "rel": "alternate", "type": "application/pdf",
+                 "href": e.pdf},
+                {"title": e.title, "rel": "alternate", "type": "html", "href": e.html},
+            ],
+            "id": {"_value": f"{base_url}v1/topics/{e.topic_id}@{e.lang}"},
+            "updated": {"_value": e.updated.isoformat() + "T00:00:00Z"},
+            "summary": {"_value": _summary_html(e), "type": "html"},
+        } for e in found],
+    }}
+
+
+def as_atom(request: Request, found: list[Entry], base_url: str, brand: str,
+            now: dt.datetime) -> bytes:
+    """The same feed as Atom XML."""
+    ET.register_namespace("", ATOM)
+
+    def sub(parent, tag, text=None, **attrs):
+        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}",
+                                {k.replace("__", ":"): v for k, v in attrs.items()})
+        if text is not None:
+            element.text = text
+        return element
+
+    feed = ET.Element(f"{{{ATOM}}}feed", {f"{{{XML_NS}}}base": base_url,
+                                          f"{{{XML_NS}}}lang": request.lang})
+    sub(feed, "title", f"{brand} patient education", type="text")
+    sub(feed, "subtitle", _subtitle(request, brand), type="text")
+    author = sub(feed, "author")
+    sub(author, "name", brand)
+    sub(author, "uri", base_url)
+    sub(feed, "updated", now.isoformat().replace("+00:00", "Z"))
+    for scheme, term in _categories(request):
+        sub(feed, "category", scheme=scheme, term=term)
+    sub(feed, "id", f"{base_url}infobutton")
+    for e in found:
+        entry = sub(feed, "entry")
+        entry.set(f"{{{XML_NS}}}lang", e.lang)
+        sub(entry, "title", e.title, type="text")
+        sub(entry, "link", href=e.pdf, rel="alternate", type="application/pdf", title=e.title)
+        sub(entry, "link", href=e.html, rel="alternate", type="html", title=e.title)
+        sub(entry, "id", f"{base_url}v1/topics/{e.topic_id}@{e.lang}")
+        sub(entry, "updated", e.updated.isoformat() + "T00:00:00Z")
+        sub(entry, "summary", _summary_html(e), type="html")
+    text = ET.tostring(feed, encoding="unicode")
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + text).encode("utf-8")

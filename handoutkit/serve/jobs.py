@@ -1,0 +1,85 @@
+"""What a render worker runs: the engine of `build` (handoutkit.build.make), kept warm.
+
+A worker is a process of its own. It starts by importing WeasyPrint and making one packet
+without personal details, which parses the layout's stylesheet and loads its fonts, and
+from then on answers jobs sent through a pipe. Jobs carry personal details only in memory:
+the cover that holds them is never cached (the engine's rule), and they are never logged.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import HandoutsError, LibraryError
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    library_dir: str | None
+    cache: bool = True
+
+
+def find_brand(library, name: str | None) -> Path | None:
+    """A brand named in a request: `default` (or none) is the library's brand, any other
+    NAME the library's layouts/brands/NAME.toml. Never a path: a request cannot point the
+    renderer at a file of its choosing."""
+    if not name or name == "default":
+        return None
+    if name not in library.brand_names:
+        have = ", ".join(["default", *library.brand_names])
+        raise LibraryError(f"unknown brand '{name}'; the library's brands are: {have}")
+    return library.brand_file(name)
+
+
+def run_job(config: WorkerConfig, job: dict) -> dict:
+    """One document, as `handouts build` makes it. Returns the bytes, manifest and title,
+    or the engine's error (its class name and one-line message)."""
+    from ..build import make, selections_for
+    from ..options import BuildOptions, Personal
+    from ..cache import Cache
+    from ..library import Library
+
+    cache = Cache(enabled=config.cache)
+    try:
+        library = Library(config.library_dir, cache=cache)  # rescanned: edits show at once
+        options = BuildOptions(
+            lang=job.get("lang"), layout=job.get("layout") or BuildOptions.layout,
+            paper=job.get("paper") or BuildOptions.paper,
+            brand=find_brand(library, job.get("brand")),
+            personal=Personal(**job.get("personal", {})), format=job.get("format", "pdf"),
+            duplex=bool(job.get("duplex")), archival=bool(job.get("archival")), jobs=1)
+        selections = selections_for(library, list(job["specs"]), options.lang)
+        built = make(library, selections, options, cache)
+        return {"ok": True, "data": built.data, "manifest": built.manifest,
+                "title": built.title, "hits": cache.stats.hits, "misses": cache.stats.misses}
+    except HandoutsError as exc:
+        return {"ok": False, "error": type(exc).__name__, "detail": str(exc),
+                "exit_code": exc.exit_code,
+                "hits": cache.stats.hits, "misses": cache.stats.misses}
+
+
+def warm_up(config: WorkerConfig) -> None:
+    """Import WeasyPrint and make one packet: stylesheet parsed, fonts loaded, parts cached."""
+    from .. import render  # noqa: F401
+    from ..library import Library
+
+    library = Library(config.library_dir)
+    if library.topic_ids:
+        run_job(config, {"specs": library.topic_ids[:2], "personal": {"patient": "-"}})
+
+
+def worker_main(conn, config: WorkerConfig) -> None:
+    """The worker's loop: warm up, say so, then answer jobs until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops its workers itself
+    warm_up(config)
+    conn.send({"ready": True})
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        conn.send(run_job(config, job))

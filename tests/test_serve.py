@@ -407,7 +407,7 @@ def test_slow_render_is_stopped_and_the_worker_replaced(small):
         assert body["error"] == "worker_failed"
         assert body["detail"].startswith("rendering took longer than 1 s")
         assert body["request_id"] == slow.headers["x-request-id"]
-        assert body["request_id"] in small.log_text()
+        assert f"worker_failed id={body['request_id']}: rendering took" in small.log_text()
         quick = client.post("/v1/documents", json={"specs": ["ocd"], "format": "html"})
         assert quick.status_code == 200, quick.text
         assert small.worker_pids() != before

@@ -537,6 +537,8 @@ class Observe:
 
 
 async def handle_api_error(request: Request, exc: ApiError) -> Response:
+    if exc.status >= 500:  # engine messages name topics and files, never patient details
+        log.warning("%s id=%s: %s", exc.error, request.state.request_id, exc.detail)
     return error_response(request.state.request_id, exc.status, exc.error, exc.detail,
                           exc.headers)
 

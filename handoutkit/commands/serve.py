@@ -13,7 +13,8 @@ from handoutkit.errors import HandoutsError
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (anything but localhost needs --api-keys).")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on.")
 @click.option("--workers", type=click.IntRange(min=1), metavar="N",
               help="Warm render workers (default: the number of cores).")
 @click.option("--api-keys", "api_keys", envvar="HANDOUTS_API_KEYS",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
@@ -160,131 +161,151 @@ def article_context(
     }
 
 
-MODES = ("document", "part", "cover", "numbers")
 TOPIC_LINK = "handouts-topic:"  # placeholder links in parts and covers, resolved when merging
 
 
-def assemble(
-    selections: list[Selection],
-    *,
-    library: Library,
-    brand: Brand,
-    layout: str = DEFAULT_LAYOUT,
-    paper: str = DEFAULT_PAPER,
-    personal: Personal = Personal(),
-    asset_url: AssetUrl = file_url,
-    printed: dt.date | None = None,
-    duplex: bool = False,
-    pad_to_even: bool = False,
-    mode: str = "document",
-    toc_pages: list[int] | None = None,
-    page_langs: list[str] | None = None,
-) -> str:
-    """Render the layout to one HTML document.
+@dataclass(frozen=True)
+class Setting:
+    """Everything but the topics and the patient that shapes a page."""
 
-    mode "document": the selected topics in one document; several make a packet with a
-    cover (personal details, table of contents), each topic on a new page (a right-hand
-    page with `duplex`); `pad_to_even` adds a blank last page.
-    The packet builder (packet.py) renders pieces to merge instead:
-    mode "part": one topic as it appears in a packet, without page numbers, its related
-    topics linked through placeholder links; "cover": the cover alone, with `toc_pages`
-    as the contents' page numbers; "numbers": one page per entry of `page_langs` carrying
-    only "Page N of M", stamped over the merged pages.
+    library: Library
+    brand: Brand
+    layout: str = DEFAULT_LAYOUT
+    paper: str = DEFAULT_PAPER
+    duplex: bool = False
+    printed: dt.date = field(default_factory=printed_date)
+    asset_url: AssetUrl = file_url  # data_uri for self-contained HTML
+
+
+def document_title(selections: list[Selection], strings: dict) -> str:
+    """The one rule for a document's title: a topic's own, or the packet's for several."""
+    return selections[0].topic.title if len(selections) == 1 else strings["packet_title"]
+
+
+def assemble(selections: list[Selection], setting: Setting, *, personal: Personal = Personal(),
+             cover: bool = False, pad_to_even: bool = False) -> str:
+    """The selected topics as one document, laid out whole by WeasyPrint (single
+    handouts, archival PDFs and self-contained HTML).
+
+    Several topics, or `cover`, make a packet: a cover with the personal details and the
+    contents, each topic on a new page (a right-hand page with `duplex`). `pad_to_even`
+    adds a blank last page.
     """
-    if mode not in MODES:
-        raise ValueError(mode)
-    if layout not in library.layout_names:
-        raise LibraryError(
-            f"unknown layout '{layout}'; layouts: {', '.join(library.layout_names)}"
-        )
-    if paper not in PAPERS:
-        raise LibraryError(f"unknown paper '{paper}'; use one of: {', '.join(PAPERS)}")
-    printed = printed or printed_date()
-    all_strings = load_strings(library)
-    langs = [s.topic.lang for s in selections] + list(page_langs or [])
-    for topic_lang in langs:
-        if topic_lang not in all_strings:
-            raise LibraryError(
-                f"the layouts have no wording for language '{topic_lang}' (strings.toml)"
-            )
-    lang = langs[0]
-    strings = all_strings[lang]
+    packet = len(selections) > 1 or cover
+    links = {tid: "#" + anchor for tid, anchor in _first_anchors(selections).items()}
+    return _render(setting, selections, personal=personal, packet=packet,
+                   articles=_articles(setting, selections, links if packet else None),
+                   toc=_toc(selections, lambda s: "#" + anchor_for(s)) if packet else [],
+                   pad_to_even=pad_to_even)
 
-    fonts_dir = library.fonts_dir
+
+def assemble_part(selection: Selection, setting: Setting) -> str:
+    """One topic as it appears in a packet: no page numbers, its related topics linked
+    through placeholder links that merging resolves."""
+    links = {related: TOPIC_LINK + related for related in setting.library.topic_ids}
+    return _render(setting, [selection], packet=True, numbers=False,
+                   articles=_articles(setting, [selection], links))
+
+
+def assemble_cover(selections: list[Selection], setting: Setting, personal: Personal,
+                   toc_pages: list[int]) -> str:
+    """A packet's cover alone: personal details and the contents, whose entries carry
+    `toc_pages` as page numbers."""
+    toc = _toc(selections, lambda s: TOPIC_LINK + s.topic.id, toc_pages)
+    return _render(setting, selections, personal=personal, packet=True, numbers=False,
+                   toc=toc)
+
+
+def assemble_numbers(setting: Setting, page_langs: list[str]) -> str:
+    """One page per entry of `page_langs` carrying only "Page N of M" in that language,
+    stamped over a merged packet's pages."""
+    return _render(setting, [], packet=False, running=False, number_pages=page_langs,
+                   page_langs=page_langs)
+
+
+def _first_anchors(selections: list[Selection]) -> dict[str, str]:
+    """Topic id -> the anchor of its first copy in the document (where links jump)."""
+    anchors: dict[str, str] = {}
+    for selection in selections:
+        anchors.setdefault(selection.topic.id, anchor_for(selection))
+    return anchors
+
+
+def _articles(setting: Setting, selections: list[Selection], links) -> list[dict]:
+    all_strings = load_strings(setting.library)
+    return [article_context(s, setting.library, all_strings[s.topic.lang], setting.printed,
+                            setting.asset_url, links) for s in selections]
+
+
+def _toc(selections: list[Selection], href, pages: list[int] | None = None) -> list[dict]:
+    return [{"title": s.topic.title, "id": s.topic.id, "version": s.topic.version,
+             "href": href(s), "page": pages[index] if pages else None}
+            for index, s in enumerate(selections)]
+
+
+def _fonts(setting: Setting) -> list[dict]:
     fonts = []
     for filename, weight, style in FONT_FACES:
-        path = fonts_dir / filename
+        path = setting.library.fonts_dir / filename
         if not path.is_file():
             raise LibraryError(f"font not found: {path}")
-        fonts.append({"url": asset_url(path), "weight": weight, "style": style})
+        fonts.append({"url": setting.asset_url(path), "weight": weight, "style": style})
+    return fonts
 
-    packet = len(selections) > 1 or mode in ("part", "cover")
-    in_packet: dict[str, str] = {}
-    for selection in selections:
-        # The first copy of a topic in the packet is the one links jump to.
-        in_packet.setdefault(selection.topic.id, anchor_for(selection))
-    articles = []
-    if mode in ("document", "part"):
-        links = None
-        if mode == "part":
-            links = {related: TOPIC_LINK + related for related in library.topic_ids}
-        elif packet:
-            links = {tid: "#" + anchor for tid, anchor in in_packet.items()}
-        for selection in selections:
-            articles.append(article_context(
-                selection, library, all_strings[selection.topic.lang], printed, asset_url, links))
 
-    toc = []
-    if mode == "cover" or (mode == "document" and packet):
-        for index, selection in enumerate(selections):
-            anchor = anchor_for(selection)
-            toc.append({
-                "title": selection.topic.title,
-                "id": selection.topic.id,
-                "version": selection.topic.version,
-                "href": TOPIC_LINK + selection.topic.id if mode == "cover" else "#" + anchor,
-                "page": toc_pages[index] if toc_pages else None,
-            })
+def _checked_strings(setting: Setting, langs: list[str]) -> dict[str, dict]:
+    """The layouts' wording, after checking the layout, paper and every language."""
+    library = setting.library
+    if setting.layout not in library.layout_names:
+        raise LibraryError(
+            f"unknown layout '{setting.layout}'; layouts: {', '.join(library.layout_names)}")
+    if setting.paper not in PAPERS:
+        raise LibraryError(f"unknown paper '{setting.paper}'; use one of: {', '.join(PAPERS)}")
+    all_strings = load_strings(library)
+    for lang in langs:
+        if lang not in all_strings:
+            raise LibraryError(f"the layouts have no wording for language '{lang}' (strings.toml)")
+    return all_strings
 
-    first = selections[0].topic if selections else None
-    title = first.title if len(selections) == 1 and mode != "cover" else strings["packet_title"]
+
+def _document(selections: list[Selection], strings: dict, lang: str, printed: dt.date) -> dict:
+    """What the document says about itself: title, description, keywords, dates."""
     keywords = []
     for selection in selections:
         keywords += [selection.topic.id, *selection.topic.codes]
-    document = {
+    one = len(selections) == 1
+    return {
         "lang": lang,
-        "title": title,
-        "description": first.summary if len(selections) == 1 and mode != "cover" else "; ".join(
-            s.topic.title for s in selections
-        ),
+        "title": document_title(selections, strings) if selections else strings["packet_title"],
+        "description": selections[0].topic.summary if one else "; ".join(
+            s.topic.title for s in selections),
         "keywords": ", ".join(dict.fromkeys(keywords)),
         "generator": f"handouts {__version__}",
         "created": f"{printed.isoformat()}T00:00:00Z",
     }
-    env = make_environment(library)
+
+
+def _render(setting: Setting, selections: list[Selection], *, packet: bool,
+            personal: Personal = Personal(), articles: list[dict] = (), toc: list[dict] = (),
+            numbers: bool = True, running: bool = True, pad_to_even: bool = False,
+            number_pages: list[str] = (), page_langs: list[str] = ()) -> str:
+    langs = [s.topic.lang for s in selections] + list(page_langs)
+    all_strings = _checked_strings(setting, langs)
+    strings = all_strings[langs[0]]
+    context = dict(
+        document=_document(selections, strings, langs[0], setting.printed),
+        articles=list(articles), brand=setting.brand,
+        logo_url=setting.asset_url(setting.brand.logo) if setting.brand.logo else None,
+        fonts=_fonts(setting), font_family=FONT_FAMILY, paper=PAPERS[setting.paper],
+        personal=personal, s=strings, printed=format_date(setting.printed, strings),
+        packet=packet, duplex=setting.duplex, pad_to_even=pad_to_even, show_cover=bool(toc),
+        toc=list(toc), running=running, numbers=numbers, number_pages=list(number_pages),
+        number_strings={k: {"page": v["page"], "of": v["of"]} for k, v in all_strings.items()},
+    )
+    layout = setting.layout
     try:
-        template = env.get_template(f"{layout}/layout.html.j2")
-        html = template.render(
-            document=document,
-            articles=articles,
-            brand=brand,
-            logo_url=asset_url(brand.logo) if brand.logo else None,
-            fonts=fonts,
-            font_family=FONT_FAMILY,
-            paper=PAPERS[paper],
-            personal=personal,
-            s=strings,
-            printed=format_date(printed, strings),
-            packet=packet,
-            duplex=duplex,
-            pad_to_even=pad_to_even,
-            show_cover=bool(toc),
-            toc=toc,
-            running=mode != "numbers",
-            numbers=mode in ("document", "numbers"),
-            number_pages=list(page_langs or []) if mode == "numbers" else [],
-            number_strings={k: {"page": v["page"], "of": v["of"]} for k, v in all_strings.items()},
-        )
+        template = make_environment(setting.library).get_template(f"{layout}/layout.html.j2")
+        html = template.render(**context)
         if articles:
             from .completeness import check_html
 

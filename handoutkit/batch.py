@@ -380,11 +380,9 @@ def run(library: Library, manifest: Path, out_dir: Path, *, jobs: int, cache: Ca
 
 def _warm_cache(library: Library, rows: list[Row], cache: Cache, jobs: int) -> None:
     """Render every part the rows need once, on all cores, before the rows run."""
-    from .options import printed_date
-    from .brand import load_brand
-    from .packet import PacketSettings, ensure_parts
+    from .build import prepare
+    from .packet import ensure_parts
     from .workers import Renderer
-    from .sandbox import Sandbox
 
     groups: dict[tuple, list] = {}
     for row in rows:
@@ -393,13 +391,9 @@ def _warm_cache(library: Library, rows: list[Row], cache: Cache, jobs: int) -> N
         key = (row.options.layout, row.options.paper, row.options.brand)
         for selection in selections_for(library, list(row.specs), row.options.lang):
             groups.setdefault(key, []).append(selection)
-    for (layout, paper, brand_path), selections in groups.items():
-        brand = load_brand(brand_path or library.default_brand)
-        settings = PacketSettings(library, brand, layout, paper, False, Personal(),
-                                  printed_date())
+    for (layout, paper, brand), selections in groups.items():
+        settings = prepare(library, BuildOptions(layout=layout, paper=paper, brand=brand))
         unique = list({(s.topic.id, s.topic.lang, tuple(s.section_ids)): s
                        for s in selections}.values())
-        sandbox = Sandbox([*library.roots, brand.path.parent])
-        with Renderer(sandbox, library.roots[0], jobs) as renderer:
+        with Renderer(settings.sandbox, library.roots[0], jobs) as renderer:
             ensure_parts(settings, unique, renderer, cache)
-

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from .assemble import assemble, file_url, load_strings
+from .assemble import Setting, assemble, document_title, file_url, load_strings
 from .cache import Cache
 from .brand import load_brand
 from .errors import OutputError, SpecError
@@ -17,7 +17,9 @@ from .options import BuildOptions, generation_time, printed_date
 from .sandbox import Sandbox, data_uri
 from .select import Selection, parse_spec, select
 
-DEFAULT_VARIANT = "pdf/ua-1"  # tagged, /Lang, title shown: accessible by default
+if TYPE_CHECKING:
+    from .packet import PacketSettings
+
 ARCHIVAL_VARIANT = "pdf/a-3a"  # PDF/A-3 level A: tagged, with the manifest attached
 
 
@@ -55,56 +57,55 @@ def build(library: Library, specs: list[str], options: BuildOptions,
     return make(library, selections_for(library, specs, options.lang), options, cache).data
 
 
+def prepare(library: Library, options: BuildOptions, cover: bool = True) -> PacketSettings:
+    """The brand, sandbox and page setting of a build, set up once for every front door
+    (build, batch, serve)."""
+    from .packet import PacketSettings
+
+    brand = load_brand(options.brand or library.default_brand)
+    setting = Setting(library, brand, options.layout, options.paper, options.duplex,
+                      printed_date(), data_uri if options.format == "html" else file_url)
+    return PacketSettings(setting, Sandbox([*library.roots, brand.path.parent]),
+                          options.personal, cover)
+
+
 def make(library: Library, selections: list[Selection], options: BuildOptions,
          cache: Cache | None = None, force_packet: bool = False,
          manifest_extra: dict | None = None) -> Built:
     """Run the stages for one document.
 
     A PDF carries a manifest (which topics, versions and sections; no patient details).
-    Packets are merged from cached parts; archival output (PDF/A-3a, tagged) and single
-    handouts are laid out as one WeasyPrint document. `force_packet` makes even one topic a
-    packet, with a cover for the personal details (batch rows). `manifest_extra` adds
+    PDFs are merged from cached parts: a topic is laid out once and serves every later
+    handout and packet; personal details go on a cover of their own, made for each
+    patient. Archival output (PDF/A-3a) and HTML are laid out as one document.
+    `force_packet` gives even one topic a cover (batch rows). `manifest_extra` adds
     fields to the embedded manifest (a batch row's keyed digest; never patient details).
     """
-    brand = load_brand(options.brand or library.default_brand)
-    sandbox = Sandbox([*library.roots, brand.path.parent])
-    inline = options.format == "html"
-    manifest = build_manifest(selections, layout=options.layout, brand=brand.name,
+    cover = len(selections) > 1 or force_packet or bool(options.personal)
+    settings = prepare(library, options, cover)
+    manifest = build_manifest(selections, layout=options.layout, brand=settings.setting.brand.name,
                               paper=options.paper, archival=options.archival,
                               generated=generation_time())
     manifest.update(manifest_extra or {})
-    strings = load_strings(library)[selections[0].topic.lang]
-    packet = len(selections) > 1 or force_packet
-    title = strings["packet_title"] if packet else selections[0].topic.title
-    if packet and not inline and not options.archival:
-        from .packet import PacketSettings, build_packet
+    lang = selections[0].topic.lang
+    title = document_title(selections, load_strings(library)[lang])
+    if options.format == "html":
+        html = assemble(selections, settings.setting, personal=options.personal, cover=cover)
+        return Built(html.encode("utf-8"), manifest, title)
+    if not options.archival:
+        from .packet import build_packet
 
-        settings = PacketSettings(library, brand, options.layout, options.paper,
-                                  options.duplex, options.personal, printed_date())
-        data = build_packet(settings, selections, sandbox, cache or Cache(enabled=False),
+        data = build_packet(settings, selections, cache or Cache(enabled=False),
                             options.jobs or os.cpu_count() or 1, manifest)
         return Built(data, manifest, title)
-
-    def html(pad_to_even: bool = False) -> str:
-        return assemble(
-            selections,
-            library=library,
-            brand=brand,
-            layout=options.layout,
-            paper=options.paper,
-            personal=options.personal,
-            asset_url=data_uri if inline else file_url,
-            duplex=options.duplex,
-            pad_to_even=pad_to_even,
-        )
-
-    if inline:
-        return Built(html().encode("utf-8"), manifest, title)
     from .render import render_pdf  # WeasyPrint loads only for a PDF
 
-    pdf = render_pdf(html(), sandbox=sandbox, base_url=library.roots[0],
-                     variant=ARCHIVAL_VARIANT if options.archival else DEFAULT_VARIANT,
-                     manifest=manifest,
+    def html(pad_to_even: bool = False) -> str:
+        return assemble(selections, settings.setting, personal=options.personal, cover=cover,
+                        pad_to_even=pad_to_even)
+
+    pdf = render_pdf(html(), sandbox=settings.sandbox, base_url=library.roots[0], lang=lang,
+                     variant=ARCHIVAL_VARIANT, manifest=manifest,
                      even_html=(lambda: html(pad_to_even=True)) if options.duplex else None)
     return Built(pdf, manifest, title)
 

@@ -25,7 +25,7 @@ import pikepdf
 from pikepdf import Name
 
 from . import __version__
-from .assemble import TOPIC_LINK, assemble
+from .assemble import TOPIC_LINK, Setting, assemble_cover, assemble_numbers, assemble_part
 from .brand import Brand
 from .cache import Cache, make_key
 from .errors import RenderError
@@ -40,22 +40,22 @@ from .workers import Renderer
 
 @dataclass(frozen=True)
 class PacketSettings:
-    library: Library
-    brand: Brand
-    layout: str
-    paper: str
-    duplex: bool
-    personal: Personal
-    printed: dt.date
+    """Everything but the topics that shapes a packet; `cover` False makes a single
+    handout from its cached part alone (no cover, no personal details)."""
 
-    def assemble(self, selections, **kwargs) -> str:
-        return assemble(selections, library=self.library, brand=self.brand,
-                        layout=self.layout, paper=self.paper, printed=self.printed,
-                        duplex=self.duplex, **kwargs)
+    setting: Setting
+    sandbox: Sandbox
+    personal: Personal = Personal()
+    cover: bool = True
+
+    @property
+    def library(self) -> Library:
+        return self.setting.library
 
 
 def fingerprint(library: Library, brand: Brand, layout: str, paper: str) -> str:
-    """Everything outside the topics that changes a rendered page."""
+    """Everything outside the topics that changes a rendered page (but the printed date,
+    which keys take on their own)."""
     digest = hashlib.sha256()
     files: list[Path] = [brand.path] + ([brand.logo] if brand.logo else [])
     for folder in library.layout_dirs:
@@ -65,6 +65,10 @@ def fingerprint(library: Library, brand: Brand, layout: str, paper: str) -> str:
         digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(f"{layout}\0{paper}\0{__version__}".encode())
     return digest.hexdigest()
+
+
+def _fingerprint(setting: Setting) -> str:
+    return fingerprint(setting.library, setting.brand, setting.layout, setting.paper)
 
 
 def part_key(selection: Selection, library: Library, print_fingerprint: str,
@@ -78,13 +82,15 @@ def part_key(selection: Selection, library: Library, print_fingerprint: str,
 
 # -- the packet ---------------------------------------------------------------------------
 
-def build_packet(settings: PacketSettings, selections: list[Selection], sandbox: Sandbox,
-                 cache: Cache, jobs: int, manifest: dict | None = None) -> bytes:
+def build_packet(settings: PacketSettings, selections: list[Selection], cache: Cache,
+                 jobs: int, manifest: dict | None = None) -> bytes:
+    """The packet's PDF: parts from the cache (rendered on up to `jobs` cores when
+    missing), a cover unless `settings.cover` is off, page numbers, merged by qpdf."""
     library = settings.library
-    print_fp = fingerprint(library, settings.brand, settings.layout, settings.paper)
+    print_fp = _fingerprint(settings.setting)
     base_url = library.roots[0]
 
-    with Renderer(sandbox, base_url, jobs) as renderer:
+    with Renderer(settings.sandbox, base_url, jobs) as renderer:
         keys, pdfs = ensure_parts(settings, selections, renderer, cache, print_fp)
         parts = [open_pdf(pdf) for pdf in pdfs]
         cover, plan, numbers = _cover_and_numbers(settings, selections, keys, parts, renderer,
@@ -100,23 +106,22 @@ def _cover_and_numbers(settings, selections, keys, parts, renderer, cache, print
     """The cover, the plan of the packet's pages, and the "Page N of M" overlay."""
     # The cover and the page numbers both follow from the plan; when neither is cached they
     # render side by side. The plan assumes a one-page cover until the cover says otherwise.
-    cover_pages = 1
+    cover_pages = 1 if settings.cover else 0
     while True:
-        plan = _plan(cover_pages, [len(part.pages) for part in parts], settings.duplex)
+        plan = _plan(cover_pages, [len(part.pages) for part in parts], settings.setting.duplex)
         page_langs = _page_langs(selections, parts, plan)
         # A cover with personal details is made for each patient and never cached.
         cover_key = None if settings.personal else make_key(
-            "cover", print_fp, keys, plan.starts, settings.printed.isoformat(), settings.duplex)
+            "cover", print_fp, keys, plan.starts, settings.setting.printed.isoformat(), settings.setting.duplex)
         numbers_key = make_key("numbers", print_fp, page_langs)
-        cover = cache.get(cover_key) if cover_key else None
+        cover = cache.get(cover_key) if cover_key and settings.cover else None
         numbers = cache.get(numbers_key)
         htmls = {}
-        if cover is None:
-            htmls["cover"] = settings.assemble(selections, mode="cover",
-                                               personal=settings.personal,
-                                               toc_pages=plan.starts)
+        if cover is None and settings.cover:
+            htmls["cover"] = assemble_cover(selections, settings.setting, settings.personal,
+                                            plan.starts)
         if numbers is None:
-            htmls["numbers"] = settings.assemble([], mode="numbers", page_langs=page_langs)
+            htmls["numbers"] = assemble_numbers(settings.setting, page_langs)
         rendered = dict(zip(htmls, renderer.render(list(htmls.values()))))
         if "cover" in rendered:
             cover = rendered["cover"]
@@ -125,8 +130,8 @@ def _cover_and_numbers(settings, selections, keys, parts, renderer, cache, print
         if "numbers" in rendered:
             numbers = rendered["numbers"]
             cache.put(numbers_key, numbers)
-        cover_pdf = open_pdf(cover)
-        if len(cover_pdf.pages) == cover_pages:
+        cover_pdf = open_pdf(cover) if settings.cover else None
+        if cover_pdf is None or len(cover_pdf.pages) == cover_pages:
             return cover_pdf, plan, open_pdf(numbers)
         cover_pages = len(cover_pdf.pages)
 
@@ -136,7 +141,8 @@ def _page_langs(selections: list[Selection], parts: list[pikepdf.Pdf], plan: Pla
     the language of the page before)."""
     page_langs = [selections[0].topic.lang] * plan.cover_total
     for selection, part, start in zip(selections, parts, plan.starts):
-        page_langs += [page_langs[-1]] * (start - 1 - len(page_langs))
+        blank_lang = page_langs[-1] if page_langs else selection.topic.lang
+        page_langs += [blank_lang] * (start - 1 - len(page_langs))
         page_langs += [selection.topic.lang] * len(part.pages)
     return page_langs + [page_langs[-1]] * (plan.total - len(page_langs))
 
@@ -146,15 +152,15 @@ def ensure_parts(settings: PacketSettings, selections: list[Selection], renderer
                  ) -> tuple[list[str], list[bytes]]:
     """Every selection's part, from the cache or rendered into it."""
     library = settings.library
-    print_fp = print_fp or fingerprint(library, settings.brand, settings.layout, settings.paper)
-    keys = [part_key(s, library, print_fp, settings.printed) for s in selections]
+    print_fp = print_fp or _fingerprint(settings.setting)
+    keys = [part_key(s, library, print_fp, settings.setting.printed) for s in selections]
     parts: list[bytes | None] = [cache.get(k) for k in keys]
     missing: dict[str, int] = {}
     for index, pdf in enumerate(parts):
         if pdf is None:
             missing.setdefault(keys[index], index)  # the same part is rendered once
     if missing:
-        htmls = [settings.assemble([selections[i]], mode="part") for i in missing.values()]
+        htmls = [assemble_part(selections[i], settings.setting) for i in missing.values()]
         rendered = dict(zip(missing, renderer.render(htmls)))
         for key, pdf in rendered.items():
             cache.put(key, pdf)
@@ -184,15 +190,16 @@ def _plan(cover_pages: int, part_pages: list[int], duplex: bool) -> Plan:
 
 
 def _merge(settings, selections, cover, parts, plan, numbers, cache, manifest) -> bytes:
+    """The packet's pages in order (blank pages for duplex), then one structure tree,
+    outline, page numbers, links, fonts and document information for all of them."""
     out = pikepdf.new()
-    box = cover.pages[0].mediabox
+    first = cover if cover is not None else parts[0]
+    box = first.pages[0].mediabox
     size = (float(box[2]) - float(box[0]), float(box[3]) - float(box[1]))
     sources = []  # (document, index of its first page in the packet)
-
-    sources.append((cover, 0))
-    out.pages.extend(cover.pages)
-    while len(out.pages) < plan.cover_total:
-        out.add_blank_page(page_size=size)
+    if cover is not None:
+        sources.append((cover, 0))
+        out.pages.extend(cover.pages)
     for part, start in zip(parts, plan.starts):
         while len(out.pages) < start - 1:
             out.add_blank_page(page_size=size)
@@ -202,7 +209,10 @@ def _merge(settings, selections, cover, parts, plan, numbers, cache, manifest) -
         out.add_blank_page(page_size=size)
 
     join_structure(out, sources)
-    join_outlines(out, sources[1:])
+    if cover is not None:
+        join_outlines(out, sources[1:])
+    else:
+        join_outlines(out, sources, lift=len(parts) == 1)
     stamp_overlay(out, numbers)
     targets: dict[str, tuple[int, str]] = {}
     for selection, start in zip(selections, plan.starts):
@@ -210,7 +220,7 @@ def _merge(settings, selections, cover, parts, plan, numbers, cache, manifest) -
     _resolve_links(out, targets, settings.library, _page_langs(selections, parts, plan),
                    plan.cover_total)
     _join_fonts(out, settings.library, cache)
-    take_document_info(out, cover, f"handouts {__version__} (WeasyPrint, qpdf)")
+    take_document_info(out, first, f"handouts {__version__} (WeasyPrint, qpdf)")
     if manifest is not None:
         from .manifest import NAME, dumps
 
@@ -219,7 +229,7 @@ def _merge(settings, selections, cover, parts, plan, numbers, cache, manifest) -
     result = io.BytesIO()
     # Object streams pack the thousands of small structure elements as WeasyPrint does.
     out.save(result, object_stream_mode=pikepdf.ObjectStreamMode.generate,
-             compress_streams=True, deterministic_id=True, min_version=cover.pdf_version)
+             compress_streams=True, deterministic_id=True, min_version=first.pdf_version)
     return result.getvalue()
 
 

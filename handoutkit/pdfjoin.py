@@ -88,13 +88,18 @@ def join_structure(out: pikepdf.Pdf, sources) -> None:
     out.Root.StructTreeRoot = root
     out.Root.MarkInfo = pikepdf.Dictionary(Marked=True)
 
-def join_outlines(out: pikepdf.Pdf, sources) -> None:
-    """Each part's bookmarks (its topic, the sections beneath), pointing into the packet."""
+def join_outlines(out: pikepdf.Pdf, sources, lift: bool = False) -> None:
+    """Each source's bookmarks, pointing into `out`; `lift` puts the children of each
+    source's top bookmarks at the top level (a single handout lists its sections)."""
     with out.open_outline() as outline:
         for source, first in sources:
             pages = {page.obj.objgen: first + index for index, page in enumerate(source.pages)}
             with source.open_outline() as source_outline:
-                outline.root.extend(_outline_items(source_outline.root, pages))
+                items = _outline_items(source_outline.root, pages)
+            if lift:
+                items = [child for item in items for child in item.children] or items
+            outline.root.extend(items)
+
 
 def _outline_items(items, pages: dict) -> list:
     copied = []

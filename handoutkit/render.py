@@ -126,12 +126,14 @@ def render_pdf(
     *,
     sandbox: Sandbox,
     base_url: Path,
+    lang: str = "en",
     variant: str | None = "pdf/ua-1",
     manifest: dict | None = None,
     even_html: Callable[[], str] | None = None,
 ) -> bytes:
     """Render assembled HTML to PDF bytes; anything refused or broken raises RenderError.
 
+    `lang` is the document's language (archival XMP declares it).
     `manifest` is attached as JSON (an associated file in PDF/A-3). `even_html` gives the
     HTML to lay out instead when the first layout has an odd number of pages (duplex:
     "Page N of M" changes with the added blank page, so the document is laid out again).
@@ -140,8 +142,7 @@ def render_pdf(
         raise SandboxError("refused to embed a file attachment: layouts may not attach files")
     options: dict = {"pdf_variant": variant, "pdf_tags": True}
     if variant and variant.startswith("pdf/a"):
-        lang = re.search(r'<html lang="([^"]+)"', html)
-        xmp = PDFUA_XMP.format(lang=lang.group(1) if lang else "en").encode()
+        xmp = PDFUA_XMP.format(lang=lang).encode()
         options["xmp_metadata"] = ["data:application/rdf+xml;base64,"
                                    + base64.b64encode(xmp).decode()]
     if manifest is not None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from handoutkit.assemble import assemble, css_string
+from handoutkit.assemble import Setting, assemble, css_string
 from handoutkit.options import Personal
 from handoutkit.brand import load_brand
 from handoutkit.errors import LibraryError
@@ -20,11 +20,11 @@ def asset_name(path: Path) -> str:
     return f"asset:{path.name}"
 
 
-def html_for(library, spec="hand-washing", **kwargs) -> str:
+def html_for(library, spec="hand-washing", personal=Personal(), **kwargs) -> str:
     brand = load_brand(library.default_brand)
     kwargs.setdefault("printed", PRINTED)
-    return assemble([select(library, parse_spec(spec))], library=library, brand=brand,
-                    asset_url=asset_name, **kwargs)
+    setting = Setting(library, brand, asset_url=asset_name, **kwargs)
+    return assemble([select(library, parse_spec(spec))], setting, personal=personal)
 
 
 def check_golden(name: str, html: str) -> None:
@@ -98,8 +98,8 @@ def test_broken_clinic_layout_names_file_and_line(make_library):
     brand = load_brand(Library().default_brand)
     library = Library(root)
     with pytest.raises(LibraryError, match=r"layout.html.j2:2: template error"):
-        assemble([select(library, parse_spec("psychotherapy"))], library=library,
-                 brand=brand, layout="broken")
+        assemble([select(library, parse_spec("psychotherapy"))],
+                 Setting(library, brand, layout="broken"))
 
 
 def test_undefined_variable_in_clinic_layout_is_an_error(make_library):
@@ -109,8 +109,8 @@ def test_undefined_variable_in_clinic_layout_is_an_error(make_library):
     library = Library(root)
     brand = load_brand(library.default_brand)
     with pytest.raises(LibraryError, match="layout 'typo': .*nmae"):
-        assemble([select(library, parse_spec("psychotherapy"))], library=library,
-                 brand=brand, layout="typo")
+        assemble([select(library, parse_spec("psychotherapy"))],
+                 Setting(library, brand, layout="typo"))
 
 
 def test_css_string_cannot_break_out():

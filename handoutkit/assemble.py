@@ -78,12 +78,43 @@ def load_strings(library: Library) -> dict[str, dict]:
         path = folder / "strings.toml"
         if path.is_file():
             try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
+                data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                 raise LibraryError(f"{path}: not valid TOML ({exc})") from None
             for lang, table in data.items():
+                if not isinstance(table, dict):
+                    raise LibraryError(f"{path}: [{lang}] must be a table of wording")
+                for key, value in table.items():
+                    _check_wording(path, lang, key, value)
                 merged.setdefault(lang, {}).update(table)
+    reference = merged.get("en", {})
+    for lang, table in merged.items():
+        missing = [key for key in reference if key not in table]
+        if missing:
+            raise LibraryError(f"strings.toml: [{lang}] has no '{missing[0]}'")
     return merged
+
+
+def _check_wording(path: Path, lang: str, key: str, value: object) -> None:
+    """Each entry of strings.toml has the type the layouts use."""
+    where = f"{path}: [{lang}] '{key}'"
+    if key == "months":
+        if not (isinstance(value, list) and len(value) == 12
+                and all(isinstance(m, str) for m in value)):
+            raise LibraryError(f"{where} must list the 12 month names in quotes")
+    elif key == "levels":
+        if not (isinstance(value, dict) and all(isinstance(v, str) for v in value.values())):
+            raise LibraryError(f"{where} must be a table of texts in quotes")
+        missing = [level for level in ("basics", "in-depth") if level not in value]
+        if missing:
+            raise LibraryError(f"{where} has no '{missing[0]}'")
+    elif not isinstance(value, str):
+        raise LibraryError(f"{where} must be text in quotes")
+    elif key == "date_format":
+        try:
+            value.format(day=1, month="May", year=2026)
+        except (KeyError, IndexError, ValueError, AttributeError):
+            raise LibraryError(f"{where} may use only {{day}}, {{month}} and {{year}}") from None
 
 
 def format_date(date: dt.date, strings: dict) -> str:

@@ -27,6 +27,7 @@ from .errors import HandoutsError, ManifestError, OutputError, UsageError
 from .deliver import remove_stale_temporaries
 from .library import Library
 from .options import DEFAULT_LAYOUT, DEFAULT_PAPER, JOB_COLUMNS, PAPERS, BuildOptions, Personal
+from .checks import brand_problem, output_name_problem, personal_problem
 from .resume import Journal, digest, load_key
 
 COLUMNS = JOB_COLUMNS
@@ -85,20 +86,28 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict]]:
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
-            except ValueError as exc:
-                yield number, {"__error__": f"not valid JSON ({exc.msg})"}
+                data = json.loads(line, object_pairs_hook=_no_twice)
+            except _Twice as exc:
+                yield number, {"__error__": f"column '{exc.args[0]}' is given twice"}
+                continue
+            except (ValueError, RecursionError) as exc:
+                yield number, {"__error__": f"not valid JSON ({getattr(exc, 'msg', 'too deep')})"}
                 continue
             if not isinstance(data, dict):
                 yield number, {"__error__": "each line must be a JSON object"}
                 continue
-            yield number, {k: ("" if v is None else str(v) if not isinstance(v, list)
-                               else " ".join(map(str, v))) for k, v in data.items()}
+            try:
+                yield number, {k: _json_text(k, v) for k, v in data.items()}
+            except ValueError as exc:
+                yield number, {"__error__": str(exc)}
         return
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or "output" not in reader.fieldnames:
         raise ManifestError(f"{path}:1: the header must name an 'output' column "
                             f"(columns: {', '.join(COLUMNS)})")
+    twice = [c for c in reader.fieldnames if reader.fieldnames.count(c) > 1]
+    if twice:
+        raise ManifestError(f"{path}:1: column '{twice[0]}' is given twice")
     unknown = [c for c in reader.fieldnames if c not in COLUMNS]
     if unknown:
         raise ManifestError(f"{path}:1: unknown column '{unknown[0]}' "
@@ -108,6 +117,33 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict]]:
             yield reader.line_num, {"__error__": "more values than columns"}
             continue
         yield reader.line_num, {k: (v or "").strip() for k, v in data.items()}
+
+
+class _Twice(ValueError):
+    pass
+
+
+def _no_twice(pairs: list[tuple[str, object]]) -> dict:
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _Twice(key)
+        seen[key] = value
+    return seen
+
+
+def _json_text(name: str, value: object) -> str:
+    """A JSON Lines value as the text a CSV cell would hold; objects are refused."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (str, int, float)):
+        return str(value).strip()
+    if name == "topics" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return " ".join(value)
+    kind = "a list" if isinstance(value, list) else "an object"
+    raise ValueError(f"'{name}' must be text, not {kind}")
 
 
 def _flag(value: str, name: str) -> bool:
@@ -130,15 +166,22 @@ def parse_row(line: int, data: dict, base: Path) -> Row:
         raise ValueError("'output' is empty")
     if "/" in output or "\\" in output or output in (".", "..") or output.startswith("."):
         raise ValueError(f"'output' must be a plain file name, not '{output}'")
+    problem = output_name_problem(output)
+    if problem:
+        raise ValueError(problem)
     if not output.lower().endswith(".pdf"):
         raise ValueError(f"'output' must end with .pdf, not '{output}'")
     specs = tuple(data.get("topics", "").split())
     if not specs:
         raise ValueError("'topics' is empty")
     copies_text = data.get("copies", "") or "1"
-    if not copies_text.isdigit() or int(copies_text) < 1:
-        raise ValueError(f"'copies' must be a whole number of at least 1, not '{copies_text}'")
+    if not (copies_text.isascii() and copies_text.isdigit()) or not 1 <= int(copies_text) <= 999:
+        raise ValueError(f"'copies' must be a whole number from 1 to 999, not '{copies_text}'")
     brand = data.get("brand") or None
+    if brand:
+        problem = brand_problem(brand, base)
+        if problem:
+            raise ValueError(problem)
     options = BuildOptions(
         lang=data.get("lang") or None,
         layout=data.get("layout") or DEFAULT_LAYOUT,
@@ -149,6 +192,9 @@ def parse_row(line: int, data: dict, base: Path) -> Row:
         duplex=_flag(data.get("duplex", ""), "duplex"),
         archival=_flag(data.get("archival", ""), "archival"),
     )
+    problem = personal_problem(options.personal)
+    if problem:
+        raise ValueError(problem)
     if options.paper not in PAPERS:
         raise ValueError(f"'paper' must be {' or '.join(PAPERS)}, not '{options.paper}'")
     return Row(line, output, specs, options, int(copies_text), data.get("printer") or None,
@@ -186,6 +232,9 @@ def check(library: Library, path: Path) -> tuple[list[Row], list[Outcome]]:
             rows.append(row)
         except (ValueError, HandoutsError) as exc:
             bad.append(Outcome(line, output, "failed", f"{path}:{line}: {exc}"))
+        except OSError as exc:
+            bad.append(Outcome(line, output, "failed",
+                               f"{path}:{line}: {exc.strerror or exc}"))
     return rows, bad
 
 
@@ -325,6 +374,9 @@ def _run_row(task: Task) -> Outcome:
                        f"line {row.line} ({row.output}): {exc.strerror or exc}")
     except HandoutsError as exc:
         return Outcome(row.line, row.output, "failed", f"line {row.line} ({row.output}): {exc}")
+    except Exception as exc:  # noqa: BLE001 - one row's surprise never stops the batch
+        return Outcome(row.line, row.output, "failed", f"line {row.line} ({row.output}): "
+                       f"unexpected error ({type(exc).__name__}); please report it")
 
 
 def run(library: Library, manifest: Path, out_dir: Path, *, jobs: int, cache: Cache,
@@ -332,9 +384,10 @@ def run(library: Library, manifest: Path, out_dir: Path, *, jobs: int, cache: Ca
         report: Callable[[Outcome, int, int], None] = lambda outcome, done, total: None,
         ) -> Summary:
     """Build every good row; `report` hears of each row as it ends."""
-    if not out_dir.is_dir():
-        raise OutputError(f"output folder not found: {out_dir}")
+    from .deliver import make_folder
+
     rows, bad = check(library, manifest)
+    make_folder(out_dir)
     remove_stale_temporaries(out_dir)
     summary = Summary(list(bad))
     for outcome in bad:
@@ -347,9 +400,10 @@ def run(library: Library, manifest: Path, out_dir: Path, *, jobs: int, cache: Ca
     for row in rows:
         try:
             task = plan(row, library, out_dir, key, journal, fingerprints)
-        except HandoutsError as exc:
+        except (HandoutsError, OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
             outcome = Outcome(row.line, row.output, "failed",
-                              f"line {row.line} ({row.output}): {exc}")
+                              f"line {row.line} ({row.output}): {reason}")
             summary.outcomes.append(outcome)
             report(outcome, 0, 0)
             continue

@@ -31,7 +31,7 @@ def load_brand(path: str | Path) -> Brand:
     """Read and check a brand file; the logo must sit in the brand file's folder."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise LibraryError(f"brand file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:

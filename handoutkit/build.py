@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Iterator
 from .assemble import Setting, assemble, document_title, file_url, load_strings
 from .cache import Cache
 from .brand import load_brand
-from .errors import OutputError, SpecError
+from .errors import LibraryError, SpecError
 from .library import DEFAULT_LANG, Library
 from .manifest import build_manifest
 from .options import BuildOptions, generation_time, printed_date
@@ -88,7 +88,10 @@ def make(library: Library, selections: list[Selection], options: BuildOptions,
                               generated=generation_time())
     manifest.update(manifest_extra or {})
     lang = selections[0].topic.lang
-    title = document_title(selections, load_strings(library)[lang])
+    strings = load_strings(library).get(lang)
+    if strings is None:
+        raise LibraryError(f"the layouts have no wording for language '{lang}' (strings.toml)")
+    title = document_title(selections, strings)
     if options.format == "html":
         html = assemble(selections, settings.setting, personal=options.personal, cover=cover)
         return Built(html.encode("utf-8"), manifest, title)
@@ -116,8 +119,9 @@ def build_each(library: Library, specs: list[str], options: BuildOptions,
     from .deliver import write_atomic
 
     selections = selections_for(library, specs, options.lang)
-    if not out_dir.is_dir():
-        raise OutputError(f"output folder not found: {out_dir}")
+    from .deliver import make_folder
+
+    make_folder(out_dir)
     extension = ".html" if options.format == "html" else ".pdf"
     for selection in selections:
         path = out_dir / output_name(selection).replace(".pdf", extension)

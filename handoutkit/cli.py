@@ -7,6 +7,7 @@ imports and starts `main`.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -14,7 +15,7 @@ import click
 from handoutkit import __version__
 from handoutkit.commands import batch, build, records, serve, topics
 from handoutkit.commands.common import LIBRARY_HELP, get_library  # noqa: F401 (re-export)
-from handoutkit.errors import HandoutsError
+from handoutkit.errors import INTERNAL_ERROR, HandoutsError
 
 
 class HandoutsGroup(click.Group):
@@ -26,6 +27,18 @@ class HandoutsGroup(click.Group):
         except HandoutsError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort,
+                KeyboardInterrupt, SystemExit):
+            raise
+        except RecursionError:
+            click.echo("Error: the input is nested too deeply to read", err=True)
+            ctx.exit(INTERNAL_ERROR)
+        except Exception as exc:  # noqa: BLE001 - a bug must still end in one line
+            if os.environ.get("HANDOUTS_DEBUG"):
+                raise
+            click.echo(f"Error: unexpected {type(exc).__name__}; this is a bug in handouts, "
+                       "please report it (HANDOUTS_DEBUG=1 shows the details)", err=True)
+            ctx.exit(INTERNAL_ERROR)
 
 
 @click.group(cls=HandoutsGroup, context_settings={"help_option_names": ["-h", "--help"]},

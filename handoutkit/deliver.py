@@ -16,12 +16,14 @@ def write_atomic(path: str | Path, data: bytes) -> Path:
     """Write `data` to `path` so that readers see the old file or the whole new one."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise OutputError(f"cannot write {path}: it is a folder")
-    if not folder.is_dir():
-        raise OutputError(f"cannot write {path}: folder {folder} does not exist")
     tmp_name = None
     try:
+        if "\0" in str(path):
+            raise OutputError(f"cannot write {str(path)!r}: a file name cannot hold a NUL byte")
+        if path.is_dir():
+            raise OutputError(f"cannot write {path}: it is a folder")
+        if not folder.is_dir():
+            raise OutputError(f"cannot write {path}: folder {folder} does not exist")
         # The temporary name carries nothing of the output's name: the host and process
         # that write it (so a later run can tell a dead writer's leftovers) and a random part.
         fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=temporary_prefix(), suffix=".tmp")
@@ -79,7 +81,12 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A killed process nobody has reaped yet (a zombie) still answers signal 0.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
 def _umask() -> int:
@@ -91,10 +98,64 @@ def _umask() -> int:
 def write_output(target: str | Path, data: bytes) -> None:
     """`-` writes to standard output; anything else is a file written atomically."""
     if str(target) == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        try:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        except OSError as exc:
+            _drop_stdout()
+            if isinstance(exc, BrokenPipeError):
+                raise OutputError("output pipe closed before the PDF was written") from None
+            raise OutputError(f"cannot write to standard output: "
+                              f"{exc.strerror or exc}") from None
     else:
         write_atomic(target, data)
+
+
+def make_folder(folder: str | Path) -> Path:
+    """An output folder, made with its parents when it does not exist yet."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"cannot use {folder} as the output folder: it is a file") from None
+    except OSError as exc:
+        raise OutputError(f"cannot make the output folder {folder}: "
+                          f"{exc.strerror or exc}") from None
+    return folder
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two names given by the user are the same file (existing or not)."""
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return str(a) == str(b)
+
+
+def check_writable(path: str | Path) -> None:
+    """Refuse, before anything is built, an output whose folder is missing or read-only."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        if path.is_dir():
+            raise OutputError(f"cannot write {path}: it is a folder")
+        if not folder.is_dir():
+            raise OutputError(f"cannot write {path}: folder {folder} does not exist")
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {path}: folder {folder} is not writable")
+
+
+def _drop_stdout() -> None:
+    """After standard output failed, point it at /dev/null: what Python still holds in its
+    buffer is dropped instead of failing again (with a traceback) at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def write_fhir(path: str | Path, pdf: bytes, manifest: dict, title: str,

@@ -5,7 +5,10 @@ Exit codes (documented in README):
     2  bad usage (raised by Click itself)
     3  rendering refused or failed: sandbox violation, missing font, oversized image
     4  output could not be written
+    5  an unexpected error (a bug): one line, never a traceback
 """
+
+INTERNAL_ERROR = 5
 
 
 class HandoutsError(Exception):

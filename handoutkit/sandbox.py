@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import mimetypes
+import warnings
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -32,9 +33,17 @@ def check_image(data: bytes, media: str, name: str) -> None:
     from PIL import Image, UnidentifiedImageError  # Pillow comes with WeasyPrint
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-    except (UnidentifiedImageError, OSError):
+        with warnings.catch_warnings():
+            # Pillow warns, then raises, on images far over its own limit: either way the
+            # size is known from the header, without decoding, and refused below.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:
+        raise SandboxError(
+            f"image {name} is a decompression bomb (far over the limit of "
+            f"{MAX_IMAGE_PIXELS:,} pixels); make it smaller") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise SandboxError(f"image {name} cannot be read") from None
     if width * height > MAX_IMAGE_PIXELS:
         raise SandboxError(

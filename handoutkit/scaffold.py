@@ -10,6 +10,8 @@ from .errors import LibraryError, OutputError
 from .library import ID_RE_TEXT, Library
 from .topic import ID_RE, LANG_RE
 
+MAX_ID = 64
+
 TOPIC_TEMPLATE = """\
 ---
 # The header: see docs/topic-format.md for every field. Lines starting with # are notes.
@@ -78,6 +80,9 @@ LAYOUT_TEMPLATE = """\
 
 def new_topic(library: Library, topic_id: str, lang: str = "en") -> Path:
     """Write handouts/ID.LANG.md in the library's first folder from the template."""
+    if len(topic_id) > MAX_ID:
+        raise LibraryError(f"a topic id may have at most {MAX_ID} characters, not "
+                           f"{len(topic_id)}")
     if not ID_RE.match(topic_id):
         raise LibraryError(f"'{topic_id}' is not a topic id: use {ID_RE_TEXT}")
     if not LANG_RE.match(lang):
@@ -97,8 +102,14 @@ def new_topic(library: Library, topic_id: str, lang: str = "en") -> Path:
         review_due=today.replace(year=today.year + 1).isoformat(),
         clinic="clinic" if not brand.exists() else "clinic's",
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise OutputError(f"{path} already exists") from None
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
 
 

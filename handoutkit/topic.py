@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -39,6 +40,14 @@ TERM_DASHES = ("–", "—", "-")
 # the limit is raised above it and a deeper topic is refused with its line.
 MAX_NESTING = 64
 MAX_DEPTH_TEXT = "30 levels"
+
+# A topic is a page or a few: far larger files are mistakes (or attacks) that would take
+# minutes and gigabytes to lay out. HANDOUTS_MAX_TOPIC_BYTES changes the size limit.
+MAX_TOPIC_BYTES = 2 * 1024 * 1024
+MAX_SECTIONS = 500
+# No word of a handout is this long; shorter long words (web addresses) wrap at the margin.
+MAX_WORD = 300
+WORD_RE = re.compile(rf"\S{{{MAX_WORD + 1},}}")
 
 REQUIRED_FIELDS = ("id", "lang", "title", "level", "version", "updated", "summary", "credit")
 OPTIONAL_FIELDS = ("related", "codes", "mental_health", "reviewed_by", "review_due", "url")
@@ -218,9 +227,21 @@ _HeaderLoader.yaml_implicit_resolvers = {
 }
 
 
+def _refuse_aliases(header: str, path: Path) -> None:
+    """A header may not use YAML anchors and aliases (`&a`, `*a`): a few hundred bytes of
+    nested aliases expand to gigabytes. Events are read without building anything."""
+    for event in yaml.parse(header, Loader=_HeaderLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            line = event.start_mark.line + 2 if event.start_mark else 1
+            raise LibraryError(f"{path}:{line}: the header may not use YAML anchors or "
+                               "aliases (& and *); write each value out")
+
+
 def parse_metadata(header: str, path: Path) -> dict[str, Any]:
     """Validate the YAML header; errors name the file and line."""
     try:
+        if "&" in header or "*" in header:
+            _refuse_aliases(header, path)
         data = yaml.load(header, Loader=_HeaderLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -324,9 +345,29 @@ def _images(tokens: list[Token]) -> list[Image]:
     return found
 
 
+def _check_words(tokens: list[Token], path: Path, offset: int) -> None:
+    """Refuse a word too long to print on any line (it would run off the page)."""
+    for token in tokens:
+        texts = [token.content] if token.type in ("code_block", "fence") else [
+            c.content for c in token.children or [] if c.type in ("text", "code_inline")]
+        for text in texts:
+            match = WORD_RE.search(text)
+            if match:
+                line = token.map[0] + 1 + offset if token.map else offset + 1
+                raise LibraryError(
+                    f"{path}:{line}: a word of {len(match.group(0)):,} characters (at most "
+                    f"{MAX_WORD}) cannot be printed; break it up")
+
+
+def max_topic_bytes() -> int:
+    value = os.environ.get("HANDOUTS_MAX_TOPIC_BYTES", "")
+    return int(value) if value.isdigit() else MAX_TOPIC_BYTES
+
+
 def parse_topic(text: str, path: Path) -> Topic:
     """Parse a topic file's text; `path` is used for error messages and the file name check."""
-    header, body, body_line = split_front_matter(text, path)
+    # A byte order mark (some Windows editors write one) is not part of the text.
+    header, body, body_line = split_front_matter(text.removeprefix("\ufeff"), path)
     meta = parse_metadata(header, path)
     expected = f"{meta['id']}.{meta['lang']}.md"
     if path.name != expected:
@@ -352,6 +393,10 @@ def parse_topic(text: str, path: Path) -> Topic:
     def line_of(token: Token) -> int:
         return token.map[0] + 1 + offset if token.map else body_line
 
+    headings = sum(1 for t in tokens if t.type == "heading_open" and t.tag == "h2")
+    if headings > MAX_SECTIONS:
+        raise LibraryError(f"{path}: {headings} sections, more than the {MAX_SECTIONS} a topic "
+                           "may have; split it into several topics")
     groups: list[tuple[Token | None, Token | None, list[Token]]] = [(None, None, [])]
     index = 0
     while index < len(tokens):
@@ -392,6 +437,12 @@ def parse_topic(text: str, path: Path) -> Topic:
         sections.append(Section(section_id, title, required, line, tuple(body_tokens)))
     if not sections:
         raise LibraryError(f"{path}: the topic has no sections (headings starting with '## ')")
+    _check_words(tokens, path, offset)
+    for name in ("title", "summary", "credit", "reviewed_by"):
+        match = WORD_RE.search(meta[name] or "")
+        if match:
+            raise LibraryError(f"{path}:{_field_line(header, name)}: '{name}' has a word of "
+                               f"{len(match.group(0)):,} characters (at most {MAX_WORD})")
 
     return Topic(
         path=path,
@@ -412,6 +463,10 @@ def load_topic(path: Path, cache: Cache | None = None) -> Topic:
     back from it instead: parsing a library's Markdown is most of a warm packet's start-up.
     """
     try:
+        size, limit = path.stat().st_size, max_topic_bytes()
+        if size > limit:
+            raise LibraryError(f"{path}: {size:,} bytes, more than the {limit:,} a topic file "
+                               "may have (HANDOUTS_MAX_TOPIC_BYTES)")
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise LibraryError(f"{path}: the file is not UTF-8 text") from None

@@ -204,9 +204,13 @@ def test_out_dir_writes_one_pdf_per_spec(tmp_path):
     assert PdfReader(tmp_path / "psychotherapy.es.pdf").trailer["/Root"]["/Lang"] == "es"
     both = CliRunner().invoke(main, ["build", "insomnia", "-o", "x.pdf", "--out-dir", str(tmp_path)])
     assert both.exit_code == 2
-    missing = CliRunner().invoke(main, ["build", "insomnia", "--out-dir", str(tmp_path / "no")])
-    assert missing.exit_code == 4
-    assert "output folder not found" in missing.stderr
+    # A folder that does not exist yet is made, with its parents; a file in the way is not.
+    fresh = CliRunner().invoke(main, ["build", "insomnia:what-is", "--out-dir",
+                                      str(tmp_path / "new" / "out")])
+    assert fresh.exit_code == 0 and (tmp_path / "new" / "out" / "insomnia.pdf").is_file()
+    blocked = CliRunner().invoke(main, ["build", "insomnia", "--out-dir",
+                                        str(tmp_path / "insomnia.pdf")])
+    assert blocked.exit_code == 2 and "is a file" in blocked.stderr
 
 
 def test_contents_numbers_stay_with_their_entry_when_titles_wrap(tmp_path):

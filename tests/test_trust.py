@@ -311,3 +311,322 @@ def test_a_cache_without_its_key_is_not_used(tmp_path, monkeypatch):
     cache = Cache(tmp_path / "cache", secret=blocked / "cache.key")
     cache.put("k" * 64, b"data")
     assert cache.get("k" * 64) is None and not (tmp_path / "cache").exists()
+
+
+# -- 5. one bad row never stops the batch --------------------------------------------------
+
+def bomb_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("1", (20000, 20000)).save(buffer, "PNG")  # 48 KB, 400 million pixels
+    return buffer.getvalue()
+
+
+def test_bad_rows_are_reported_on_their_own_and_the_rest_builds(tmp_path):
+    import json
+
+    (tmp_path / "bomb").mkdir()
+    (tmp_path / "bomb" / "logo.png").write_bytes(bomb_png())
+    (tmp_path / "bomb" / "brand.toml").write_text('name = "Bomb"\nlogo = "logo.png"\n')
+    rows = [
+        {"output": "nul\u0000.pdf", "topics": "ocd:what-is"},
+        {"output": "x" * 300 + ".pdf", "topics": "ocd:what-is"},
+        {"output": "bomb.pdf", "topics": "ocd:what-is", "brand": "bomb/brand.toml"},
+        {"output": "object.pdf", "topics": "ocd:what-is", "patient": {"name": "x"}},
+        {"output": "good.pdf", "topics": "ocd:what-is", "patient": "Good Qz"},
+        {"output": "twice.pdf", "topics": "ocd:what-is", "copies": "²"},
+    ]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n"
+                        + '{"output": "d.pdf", "output": "e.pdf", "topics": "ocd"}\n')
+    out = tmp_path / "out"
+    result = run("batch", manifest, "--out-dir", out)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("failed: ")]
+    expected = {1: "control character", 2: "file names may have at most 240",
+                3: "decompression bomb", 4: "'patient' must be text, not an object",
+                6: "'copies' must be a whole number", 7: "column 'output' is given twice"}
+    for line, reason in expected.items():
+        assert any(f"m.jsonl:{line}: " in e and reason in e for e in errors), (line, errors)
+    assert len(errors) == len(expected)
+    assert last_line(result) == "1 built, 0 skipped (already current), 6 failed"
+    assert "Good Qz" in pdftotext(out / "good.pdf")
+
+
+def test_a_row_that_fails_while_building_does_not_stop_the_others(tmp_path, monkeypatch):
+    import handoutkit.batch as batch
+
+    real = batch.make
+
+    def sometimes(library, selections, options, *args, **kwargs):
+        if options.personal.patient == "Boom":
+            raise RuntimeError("surprise")
+        return real(library, selections, options, *args, **kwargs)
+
+    monkeypatch.setattr(batch, "make", sometimes)
+    manifest = write_csv(tmp_path / "m.csv", "output,topics,patient",
+                         "a.pdf,ocd:what-is,Boom", "b.pdf,ocd:what-is,Fine")
+    result = run("batch", manifest, "--out-dir", tmp_path / "out", "--jobs", "1")
+    assert result.exit_code == 1
+    assert "line 2 (a.pdf): unexpected error (RuntimeError)" in result.stderr
+    assert last_line(result).startswith("1 built, 0 skipped (already current), 1 failed")
+
+
+# -- 6. bombs and wrong types are refused at once ------------------------------------------
+
+def test_a_logo_decompression_bomb_is_refused_in_build_and_lint(tmp_path):
+    (tmp_path / "logo.png").write_bytes(bomb_png())
+    brand = tmp_path / "brand.toml"
+    brand.write_text('name = "Bomb"\nlogo = "logo.png"\n')
+    for args in (["build", "ocd:what-is", "--brand", brand, "-o", tmp_path / "x.pdf"],
+                 ["lint", "ocd", "--brand", brand]):
+        result = run(*args)
+        assert result.exit_code == 1 and "decompression bomb" in result.stderr, result.output
+        assert result.stderr.count("\n") == 1
+    assert not (tmp_path / "x.pdf").exists()
+
+
+ALIAS_BOMB = "".join(
+    [f'a0: &a0 ["x","x","x","x","x","x","x","x","x"]\n'] +
+    [f"a{i}: &a{i} [*a{i - 1},*a{i - 1},*a{i - 1},*a{i - 1},*a{i - 1},*a{i - 1},*a{i - 1},"
+     f"*a{i - 1},*a{i - 1}]\n" for i in range(1, 9)])
+
+
+def test_a_yaml_alias_bomb_is_refused_in_milliseconds(clinic, tmp_path):
+    import time
+
+    text = template_topic("bomb").replace("---\n", "---\n" + ALIAS_BOMB.replace(
+        "a8:", "related:"), 1)
+    assert len(ALIAS_BOMB) < 2000  # 9**9 strings once expanded
+    (clinic / "handouts" / "bomb.en.md").write_text(text)
+    started = time.perf_counter()
+    result = run("--library", clinic, "build", "bomb", "-o", tmp_path / "x.pdf")
+    assert time.perf_counter() - started < 5
+    assert result.exit_code == 1
+    assert "bomb.en.md:2: the header may not use YAML anchors or aliases" in result.stderr
+
+
+def test_new_with_a_very_long_id(clinic):
+    result = run("--library", clinic, "new", "a" * 300)
+    assert result.exit_code == 1 and "at most" in result.stderr
+    assert list((clinic / "handouts").iterdir()) == []
+
+
+@pytest.mark.parametrize("table, message", [
+    ("months = []", "'months' must list the 12 month names"),
+    ("months = 3", "'months' must list the 12 month names"),
+    ("page = 5", "'page' must be text in quotes"),
+    ('date_format = "{weekday} {day}"', "may use only {day}, {month} and {year}"),
+    ("levels = 1", "'levels' must be a table"),
+])
+def test_strings_of_the_wrong_type_are_refused(clinic, tmp_path, table, message):
+    (clinic / "layouts" / "strings.toml").write_text(f"[en]\n{table}\n")
+    result = run("--library", clinic, "build", "ocd:what-is", "-o", tmp_path / "x.pdf")
+    assert result.exit_code == 1, result.output
+    assert message in result.stderr and "strings.toml: [en]" in result.stderr
+
+
+def manifest_pdf(tmp_path: Path, payload: bytes, name: str = "evil.pdf") -> Path:
+    import pikepdf
+
+    from handoutkit.manifest import NAME
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.attachments[NAME] = pikepdf.AttachedFileSpec(pdf, payload, filename=NAME)
+    path = tmp_path / name
+    pdf.save(path)
+    return path
+
+
+@pytest.mark.parametrize("payload, message", [
+    (b'{"topics": "not a list"}', "no list of topics"),
+    (b'{"topics": [{"id": 5}]}', "a topic's 'id' is not text"),
+    (b'{"topics": [], "archival": "yes"}', "'archival' is not true or false"),
+    (b"[" * 10000 + b"]" * 10000, "damaged"),
+    (b'{"topics": [' + b"[" * 10000 + b"]" * 10000 + b"]}", "damaged"),
+])
+def test_inspect_refuses_a_damaged_manifest(tmp_path, payload, message):
+    result = run("inspect", manifest_pdf(tmp_path, payload))
+    assert result.exit_code == 1 and message in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_inspect_refuses_a_compression_bomb(tmp_path):
+    import time
+    import zlib
+
+    import pikepdf
+
+    from handoutkit.manifest import NAME
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    bomb = zlib.compress(b" " * 300_000_000, 9)  # 300 MB of spaces in 300 KB
+    stream = pikepdf.Stream(pdf, bomb)
+    stream.Filter = pikepdf.Name.FlateDecode
+    stream.Type = pikepdf.Name.EmbeddedFile
+    spec = pikepdf.Dictionary(Type=pikepdf.Name.Filespec, F=NAME, UF=NAME,
+                              EF=pikepdf.Dictionary(F=stream))
+    pdf.Root.Names = pikepdf.Dictionary(EmbeddedFiles=pikepdf.Dictionary(
+        Names=pikepdf.Array([pikepdf.String(NAME), pdf.make_indirect(spec)])))
+    path = tmp_path / "bomb.pdf"
+    pdf.save(path)
+    started = time.perf_counter()
+    result = run("inspect", path)
+    assert time.perf_counter() - started < 10
+    assert result.exit_code == 1 and "bomb.pdf" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_standard_output_that_is_full(tmp_path):
+    import os
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run([sys.executable, "-m", "handoutkit", "build", "ocd:what-is",
+                               "-o", "-"], stdout=full, stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 4
+    assert done.stderr.strip() == ("Error: cannot write to standard output: "
+                                   "No space left on device")
+
+
+# -- 7. a closed pipe ----------------------------------------------------------------------
+
+def test_a_pipe_closed_by_its_reader():
+    reader = subprocess.Popen(["true"], stdin=subprocess.PIPE)
+    reader.wait()
+    done = subprocess.run([sys.executable, "-m", "handoutkit", "build", "ocd", "-o", "-"],
+                          stdout=reader.stdin, stderr=subprocess.PIPE, text=True)
+    reader.stdin.close()
+    assert done.returncode == 4
+    assert done.stderr.strip() == "Error: output pipe closed before the PDF was written"
+
+
+# -- 8. inspect prints no terminal control sequences ---------------------------------------
+
+def test_inspect_escapes_control_sequences(tmp_path):
+    import json
+
+    evil = "\x1b]0;owned\x07\x1b[2J\x9b31m\u202e"
+    manifest = {"generator": evil, "generated": "now", "layout": "standard", "brand": evil,
+                "paper": "letter", "archival": False,
+                "topics": [{"id": evil, "title": evil, "lang": "en", "version": "1",
+                            "updated": "2026-01-01", "sha256": "0", "sections": [evil]}]}
+    path = manifest_pdf(tmp_path, json.dumps(manifest).encode())
+    for args in ([], ["--json"]):
+        result = run("inspect", path, *args)
+        assert result.exit_code == 0
+        for char in "\x1b\x07\x9b\u202e":
+            assert char not in result.output
+        assert "\\x1b" in result.output or "\\u001b" in result.output
+    assert json.loads(run("inspect", path, "--json").output)["brand"] == evil
+
+
+# -- 9. --fhir and -o -----------------------------------------------------------------------
+
+def test_fhir_into_the_pdf_itself_is_refused(tmp_path):
+    out = tmp_path / "x.pdf"
+    result = run("build", "ocd:what-is", "-o", out, "--fhir", out, "--patient-ref", "Patient/1")
+    assert result.exit_code == 2 and "is the PDF's own file" in result.stderr
+    assert not out.exists()
+
+
+def test_fhir_into_a_missing_folder_writes_no_pdf(tmp_path):
+    out = tmp_path / "x.pdf"
+    result = run("build", "ocd:what-is", "-o", out, "--fhir", tmp_path / "no" / "x.json",
+                 "--patient-ref", "Patient/1")
+    assert result.exit_code == 4 and "does not exist" in result.stderr
+    assert not out.exists()
+
+
+def test_a_fhir_file_that_fails_after_the_pdf_says_so(tmp_path, monkeypatch):
+    import handoutkit.deliver as deliver
+    from handoutkit.errors import OutputError
+
+    def fail(*args, **kwargs):
+        raise OutputError("cannot write x.json: Disk quota exceeded")
+
+    monkeypatch.setattr(deliver, "write_fhir", fail)
+    out = tmp_path / "x.pdf"
+    result = run("build", "ocd:what-is", "-o", out, "--fhir", tmp_path / "x.json",
+                 "--patient-ref", "Patient/1")
+    assert result.exit_code == 4
+    assert f"the PDF was written to {out}, but the FHIR file was not" in result.stderr
+
+
+# -- 10. byte order marks -------------------------------------------------------------------
+
+def test_a_topic_and_a_brand_with_a_byte_order_mark(clinic, tmp_path):
+    (clinic / "handouts" / "bom.en.md").write_text("\ufeff" + template_topic("bom"),
+                                                  encoding="utf-8")
+    brand = clinic / "layouts" / "brand.toml"
+    brand.write_text("\ufeff" + 'name = "Bom Clinic"\n', encoding="utf-8")
+    out = tmp_path / "bom.pdf"
+    result = run("--library", clinic, "build", "bom", "-o", out)
+    assert result.exit_code == 0, result.output
+    text = pdftotext(out)
+    assert "Bom Clinic" in text and "What is bom?" in text
+    lint = run("--library", clinic, "lint", "bom", "--json")
+    assert "metadata" not in lint.output
+
+
+# -- 12, 13. manifest columns and brands ----------------------------------------------------
+
+def test_a_column_given_twice_is_refused(tmp_path):
+    manifest = write_csv(tmp_path / "m.csv", "output,topics,patient,patient",
+                         "a.pdf,ocd,Ann,Bob")
+    result = run("batch", manifest, "--out-dir", tmp_path / "out")
+    assert result.exit_code == 1
+    assert f"{manifest}:1: column 'patient' is given twice" in result.stderr
+
+
+@pytest.mark.parametrize("brand", ["/etc/handouts/brand.toml", "../brand.toml",
+                                   "sub/../../brand.toml", "link/brand.toml"])
+def test_a_brand_outside_the_manifest_folder_is_refused(tmp_path, brand):
+    (tmp_path / "brand.toml").write_text('name = "Outside"\n')
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "link").symlink_to(tmp_path)
+    manifest = write_csv(tmp_path / "jobs" / "m.csv", "output,topics,brand",
+                         f"a.pdf,ocd:what-is,{brand}", "b.pdf,ocd:what-is,")
+    result = run("batch", manifest, "--out-dir", tmp_path / "out")
+    assert result.exit_code == 1
+    assert "m.csv:2: 'brand' must be a file in the job list's folder" in result.stderr
+    assert last_line(result).startswith("1 built")
+
+
+# -- 15. --out-dir is made when missing ------------------------------------------------------
+
+def test_out_dir_is_made_with_its_parents(tmp_path):
+    result = run("build", "ocd:what-is", "--out-dir", tmp_path / "a" / "b")
+    assert result.exit_code == 0 and (tmp_path / "a" / "b" / "ocd.pdf").is_file()
+    manifest = write_csv(tmp_path / "m.csv", "output,topics", "p.pdf,ocd:what-is")
+    result = run("batch", manifest, "--out-dir", tmp_path / "c" / "d")
+    assert result.exit_code == 0 and (tmp_path / "c" / "d" / "p.pdf").is_file()
+
+
+# -- 18. limits ------------------------------------------------------------------------------
+
+def test_a_topic_over_the_size_limit_is_refused(clinic, tmp_path, monkeypatch):
+    path = clinic / "handouts" / "big.en.md"
+    path.write_text(template_topic("big") + ("Some words here. " * 10 + "\n\n") * 15000)
+    assert path.stat().st_size > 2 * 1024 * 1024
+    result = run("--library", clinic, "build", "big", "--format", "html", "-o", "-")
+    assert result.exit_code == 1
+    assert f"{path}: " in result.stderr and "HANDOUTS_MAX_TOPIC_BYTES" in result.stderr
+    monkeypatch.setenv("HANDOUTS_MAX_TOPIC_BYTES", "1000")
+    small = clinic / "handouts" / "small.en.md"
+    small.write_text(template_topic("small"))
+    assert run("--library", clinic, "build", "small", "-o", tmp_path / "s.pdf").exit_code == 1
+
+
+def test_a_topic_with_too_many_sections_is_refused(clinic):
+    sections = "".join(f"## Part {i} {{#part-{i}}}\n\nText.\n\n" for i in range(501))
+    (clinic / "handouts" / "many.en.md").write_text(template_topic("many") + sections)
+    result = run("--library", clinic, "build", "many", "--format", "html", "-o", "-")
+    assert result.exit_code == 1 and "sections, more than the 500" in result.stderr

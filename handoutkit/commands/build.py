@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from handoutkit.errors import OutputError
+
 from .common import (complete_spec, engine_options, fhir_options, get_library, look_options,
                      personal_options)
 
@@ -40,7 +42,7 @@ def build(ctx, specs, output, out_dir, fmt, fhir_file, **given) -> None:
     """
     from handoutkit.build import make, selections_for
     from handoutkit.cache import Cache
-    from handoutkit.deliver import write_fhir, write_output
+    from handoutkit.deliver import check_writable, same_file, write_fhir, write_output
     from handoutkit.options import BuildOptions, FhirRefs, Personal
 
     if (output is None) == (out_dir is None):
@@ -49,14 +51,24 @@ def build(ctx, specs, output, out_dir, fmt, fhir_file, **given) -> None:
         raise click.UsageError("--fhir needs --patient-ref (the FHIR subject, e.g. Patient/123)")
     if fhir_file and (out_dir or fmt != "pdf"):
         raise click.UsageError("--fhir describes one PDF: use it with -o FILE")
+    if output is not None and output != "-":
+        check_writable(output)
+    if fhir_file:
+        if output != "-" and same_file(fhir_file, output):
+            raise click.UsageError(f"--fhir {fhir_file} is the PDF's own file: give it "
+                                   "another name, like visit.fhir.json")
+        check_writable(fhir_file)
+    from handoutkit.checks import check_personal
+
+    personal = Personal(given["patient"], given["visit_date"], given["clinician"], given["note"])
+    check_personal(personal)
     cache = Cache(enabled=not given["no_cache"])
     library = get_library(ctx, cache)
     look = {"layout": given["layout"], "paper": given["paper"]}
     options = BuildOptions(
         lang=given["lang"], format=fmt, duplex=given["duplex"], archival=given["archival"],
         brand=library.brand_file(given["brand"]) if given["brand"] else None,
-        personal=Personal(given["patient"], given["visit_date"], given["clinician"],
-                          given["note"]),
+        personal=personal,
         jobs=given["jobs"], **{name: value for name, value in look.items() if value is not None},
     )
     if out_dir is not None:
@@ -72,5 +84,10 @@ def build(ctx, specs, output, out_dir, fmt, fhir_file, **given) -> None:
     if fhir_file:
         refs = FhirRefs(given["patient_ref"], given["encounter_ref"], given["author_ref"],
                         given["fhir_url"])
-        write_fhir(fhir_file, built.data, built.manifest, built.title, refs)
+        try:
+            write_fhir(fhir_file, built.data, built.manifest, built.title, refs)
+        except OutputError as exc:
+            where = "standard output" if output == "-" else output
+            raise OutputError(f"the PDF was written to {where}, but the FHIR file was not: "
+                              f"{exc}") from None
         click.echo(f"Wrote {fhir_file}", err=True)

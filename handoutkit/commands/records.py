@@ -15,20 +15,22 @@ from .common import json_option
 @json_option("Print the manifest as JSON.")
 def inspect(pdf, as_json) -> None:
     """Show which topics, versions and sections a PDF made by handouts holds."""
-    from handoutkit.inspection import read_manifest
+    from handoutkit.inspection import printable as p
+    from handoutkit.inspection import printable_json, read_manifest
 
     manifest = read_manifest(pdf)
     if as_json:
-        click.echo(json.dumps(manifest, indent=2, ensure_ascii=False))
+        click.echo(printable_json(manifest))
         return
-    click.echo(f"{pdf}: made by {manifest.get('generator')} on {manifest.get('generated')}")
-    click.echo(f"layout {manifest.get('layout')}, paper {manifest.get('paper')}, "
-               f"brand {manifest.get('brand')}"
+    click.echo(f"{p(pdf)}: made by {p(manifest.get('generator'))} on "
+               f"{p(manifest.get('generated'))}")
+    click.echo(f"layout {p(manifest.get('layout'))}, paper {p(manifest.get('paper'))}, "
+               f"brand {p(manifest.get('brand'))}"
                + (", archival (PDF/A-3)" if manifest.get("archival") else ""))
     for t in manifest["topics"]:
-        click.echo(f"  {t['id']} ({t['lang']}) version {t['version']}, updated {t['updated']}: "
-                   f"{t['title']}")
-        click.echo(f"    sections: {', '.join(t['sections'])}")
+        click.echo(f"  {p(t['id'])} ({p(t['lang'])}) version {p(t['version'])}, updated "
+                   f"{p(t['updated'])}: {p(t['title'])}")
+        click.echo(f"    sections: {p(', '.join(t['sections']))}")
 
 
 @click.group()

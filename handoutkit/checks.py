@@ -1,0 +1,61 @@
+"""Checks on values a user types or a job list carries, before anything is built."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .errors import UsageError
+from .options import Personal
+
+# Room for the ".fhir.json" written beside a packet within the usual 255-byte name limit.
+MAX_OUTPUT_NAME = 240
+MAX_PERSONAL = 1000  # characters in a personal field: a name, a date, a short note
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+FIELDS = (("patient", "patient"), ("visit_date", "visit date"), ("clinician", "clinician"),
+          ("note", "note"))
+
+
+def personal_problem(personal: Personal) -> str | None:
+    """What is wrong with the personal details, or None."""
+    for name, label in FIELDS:
+        value = getattr(personal, name)
+        if value is None:
+            continue
+        if len(value) > MAX_PERSONAL:
+            return f"the {label} is {len(value):,} characters long (at most {MAX_PERSONAL:,})"
+        if CONTROL_RE.search(value):
+            return f"the {label} holds a control character"
+    return None
+
+
+def check_personal(personal: Personal) -> None:
+    problem = personal_problem(personal)
+    if problem:
+        raise UsageError(problem)
+
+
+def output_name_problem(name: str) -> str | None:
+    """What is wrong with a job list's output file name, or None."""
+    if CONTROL_RE.search(name) or "\n" in name or "\t" in name:
+        return f"'output' {name!r} holds a control character"
+    if len(name.encode("utf-8")) > MAX_OUTPUT_NAME:
+        return (f"'output' is {len(name.encode('utf-8'))} bytes long; file names may have "
+                f"at most {MAX_OUTPUT_NAME}")
+    return None
+
+
+def brand_problem(text: str, base: Path) -> str | None:
+    """A job list's brand must be a file in the job list's own folder."""
+    if "\0" in text:
+        return "'brand' holds a NUL byte"
+    path = Path(text)
+    if path.is_absolute() or ".." in path.parts or text.startswith("~"):
+        return f"'brand' must be a file in the job list's folder, not '{text}'"
+    try:
+        inside = (base / path).resolve().is_relative_to(base.resolve())
+    except (OSError, RuntimeError):
+        inside = False
+    if not inside:
+        return f"'brand' must be a file in the job list's folder, not '{text}'"
+    return None

@@ -179,6 +179,7 @@ def test_personal_details_on_the_cover_only(packets):
     assert "Ana" not in str(PdfReader(packets["simplex"]).metadata)
 
 
+@pytest.mark.slow
 def test_packet_of_all_topics_embeds_each_font_once(tmp_path):
     library = Library()
     ids = library.topic_ids

@@ -189,6 +189,7 @@ def test_output_is_reproducible():
     assert first == second
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", ["standard", "large-print"])
 def test_every_bundled_topic_builds_in_every_layout_and_language(layout, tmp_path):
     library = Library()

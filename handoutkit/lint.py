@@ -203,7 +203,18 @@ class Linter:
                     "section ids differ from the English version: "
                     f"{', '.join(topic.section_ids)} vs {', '.join(original.section_ids)}")
 
+        self._check_template_text(topic)
         self._check_reading_level(topic)
+
+    def _check_template_text(self, topic: Topic) -> None:
+        """Text of `handouts new`'s template that the author has not replaced yet."""
+        from .scaffold import PLACEHOLDERS
+
+        for number, line in enumerate(topic.path.read_text(encoding="utf-8").splitlines(), 1):
+            for placeholder in PLACEHOLDERS:
+                if placeholder in line:
+                    self._add("error", "template", topic.path, number, topic.id,
+                              f"template text left in: '{placeholder}' (write your own)")
 
     def _check_reading_level(self, topic: Topic) -> None:
         result = readability(topic)

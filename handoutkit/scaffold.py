@@ -66,6 +66,17 @@ Say when to call the care team.
 :::
 """
 
+# Sentences of TOPIC_TEMPLATE that only stand in for the author's text: lint refuses a
+# topic that still holds one, so a half-written topic never reaches a patient.
+PLACEHOLDERS = (
+    "One sentence that says what this handout covers.",
+    "Write two or three short sentences.",
+    "one sentence that explains it.",
+    "A detail under it.",
+    "A practical tip for the reader.",
+    "Say when to call the care team.",
+)
+
 LAYOUT_TEMPLATE = """\
 {#- Your clinic's layout: it extends the bundled standard layout. Add CSS in the style
     block after the include, or override the `header` and `closing` blocks of

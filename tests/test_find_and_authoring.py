@@ -8,6 +8,9 @@ from click.testing import CliRunner
 from handoutkit.cli import main
 from handoutkit.codes import CodeError, find, match_kind, normalize
 from handoutkit.library import Library
+from handoutkit.scaffold import PLACEHOLDERS
+
+from conftest import pdftotext
 
 
 @pytest.mark.parametrize("code, compact", [("f411", "F411"), ("F41.1", "F411"),
@@ -89,15 +92,27 @@ def test_init_then_new_then_build(tmp_path):
     library = Library(clinic)
     topic = library.topic("sleep-hygiene")
     assert topic.section("crisis").required and topic.section("crisis").has_emergency
-    assert "Notes between these marks" not in topic.intro.html() if topic.intro else True
+    assert "Notes between these marks" not in path.read_text().split("-->")[-1]
     # The new library uses its own layout and still has the bundled topics.
     out = tmp_path / "x.pdf"
     result = runner.invoke(main, ["--library", str(clinic), "build", "sleep-hygiene",
                                   "psychotherapy:what-is", "--layout", "clinic", "-o", str(out)])
     assert result.exit_code == 0, result.stderr
-    assert out.read_bytes().startswith(b"%PDF")
+    text = " ".join(pdftotext(out).split())
+    assert "What is sleep hygiene?" in text and "What is psychotherapy?" in text
+    assert "988" in text and "Notes between these marks" not in text
+    # The template's stand-in sentences fail lint until the author replaces them ...
     lint = runner.invoke(main, ["--library", str(clinic), "lint", "sleep-hygiene"])
+    assert lint.exit_code == 1
     assert "[crisis]" not in lint.output
+    assert "[template]" in lint.output and "Write two or three short sentences." in lint.output
+    # ... and pass once they are replaced.
+    written = path.read_text()
+    for placeholder in PLACEHOLDERS:
+        written = written.replace(placeholder, "Sleep well.")
+    path.write_text(written)
+    lint = runner.invoke(main, ["--library", str(clinic), "lint", "sleep-hygiene"])
+    assert "[template]" not in lint.output, lint.output
 
 
 def test_new_rejects_bad_ids(tmp_path):

@@ -7,6 +7,8 @@ references on the same machine.
              --format html output (whole process)
     chromium chromium --headless --print-to-pdf on the same HTML, when installed
     size     the packet against the 12 single handouts added up
+    single   one handout (psychotherapy): cold cache, warm cache, and warm with personal
+             details never seen before (only their cover is laid out)
 
 Prints medians of --runs runs and the ratios. Run: .venv/bin/python benchmarks/packet.py
 """
@@ -49,7 +51,14 @@ def chromium() -> str | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--single", action="store_true", help="Only the single handout.")
     args = parser.parse_args()
+    if args.single:
+        work = Path(tempfile.mkdtemp(prefix="handouts-bench-"))
+        single(handouts_command(), {**os.environ, "SOURCE_DATE_EPOCH": "1795651200"}, work,
+               args.runs)
+        shutil.rmtree(work, ignore_errors=True)
+        return
 
     work = Path(tempfile.mkdtemp(prefix="handouts-bench-"))
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1795651200"}
@@ -100,7 +109,33 @@ def main() -> None:
     print(f"  size: packet {sizes['packet'] / 1024:.0f} KiB, the 12 single handouts "
           f"{singles / 1024:.0f} KiB: {sizes['packet'] / singles:.2f}  (target <= 0.50); "
           f"raw WeasyPrint {sizes['raw'] / 1024:.0f} KiB (untagged)")
+    single(handouts, env, work, args.runs)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def single(handouts: list[str], env: dict, work: Path, runs: int) -> None:
+    """A single handout: the cached topic serves every later build of it."""
+    times: dict[str, list[float]] = {"cold": [], "warm": [], "cold personal": [],
+                                     "warm personal": []}
+    out = str(work / "single.pdf")
+    for run in range(runs):
+        cache_env = {**env, "HANDOUTS_CACHE_DIR": str(work / f"single-cache-{run}")}
+        base = handouts + ["build", "psychotherapy", "-o", out]
+        times["cold"].append(timed(base, cache_env))
+        times["warm"].append(timed(base, cache_env))
+        personal_env = {**env, "HANDOUTS_CACHE_DIR": str(work / f"personal-cache-{run}")}
+        times["cold personal"].append(timed(base + ["--patient", f"Patient {run}"], personal_env))
+        # The topic is cached now; a new patient needs only a new cover.
+        times["warm personal"].append(timed(base + ["--patient", f"Another {run}",
+                                                    "--visit-date", "2026-11-28"], personal_env))
+    median = {k: statistics.median(v) for k, v in times.items()}
+    print(f"single handout (psychotherapy), median of {runs} runs")
+    for name, value in median.items():
+        print(f"  {name:<14} {value:6.2f} s")
+    print(f"  warm / cold                        {median['warm'] / median['cold']:.2f}  "
+          f"(target <= 0.40)")
+    print(f"  warm, new patient / cold, patient  "
+          f"{median['warm personal'] / median['cold personal']:.2f}  (target <= 0.70)")
 
 
 if __name__ == "__main__":

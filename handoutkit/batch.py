@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 
 from .build import make, selections_for
 from .cache import Cache
-from .errors import HandoutsError, ManifestError, OutputError, UsageError
+from .errors import HandoutsError, ManifestError, UsageError
 from .deliver import remove_stale_temporaries
 from .library import Library
 from .options import DEFAULT_LAYOUT, DEFAULT_PAPER, JOB_COLUMNS, PAPERS, BuildOptions, Personal

@@ -15,7 +15,11 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from weasyprint import CSS, HTML
+from .weasyload import import_weasyprint
+
+import_weasyprint()  # before the imports below: it finds the native libraries faster
+
+from weasyprint import CSS, HTML  # noqa: E402
 from weasyprint.css.counters import CounterStyle
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse

@@ -7,6 +7,7 @@ imports and starts `main`.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -16,6 +17,18 @@ from handoutkit import __version__
 from handoutkit.commands import batch, build, records, serve, topics
 from handoutkit.commands.common import LIBRARY_HELP, get_library  # noqa: F401 (re-export)
 from handoutkit.errors import INTERNAL_ERROR, HandoutsError
+
+
+class _Warnings(logging.Handler):
+    """The engine's warnings (it never prints), as `Warning: …` lines on standard error."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"Warning: {record.getMessage()}", err=True)
+
+
+_engine_log = logging.getLogger("handoutkit")
+_engine_log.addHandler(_Warnings(logging.WARNING))
+_engine_log.propagate = False
 
 
 class HandoutsGroup(click.Group):

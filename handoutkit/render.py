@@ -32,6 +32,28 @@ STYLE_RE = re.compile(r"<style>(.*?)</style>", re.S)
 LINKED_CSS_RE = re.compile(r"<link\b[^>]*stylesheet", re.I)
 # WeasyPrint log messages that mean the PDF would be wrong, not merely imperfect.
 FATAL_LOG_RE = re.compile(r"Failed to load|font|Error", re.I)
+# Without libharfbuzz-subset0 WeasyPrint subsets fonts with fontTools (slower, same PDF)
+# and says so for every font: one warning for the whole run, not an error.
+HARFBUZZ_SUBSET_RE = re.compile(r"instead of HarfBuzz-Subset", re.I)
+LOG = logging.getLogger("handoutkit")
+_warned: set[str] = set()
+
+
+def warn_slow_subsetting() -> None:
+    """Warn once per run (workers fork after the first check, so they inherit it)."""
+    if "harfbuzz" not in _warned:
+        _warned.add("harfbuzz")
+        LOG.warning("libharfbuzz-subset0 is not installed: fonts are subset with fontTools, "
+                    "more slowly (install it with your package manager)")
+
+
+def _check_harfbuzz_subset() -> None:
+    try:
+        from weasyprint.text.ffi import harfbuzz_subset
+    except ImportError:
+        return
+    if harfbuzz_subset is None:
+        warn_slow_subsetting()
 # PDF/A-3a does not declare PDF/UA nor the language in its XMP: add both, with the
 # extension schema PDF/A asks for when a namespace (pdfuaid) is not predefined.
 PDFUA_XMP = """<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
@@ -91,6 +113,7 @@ def release_stylesheets() -> None:
 
 
 atexit.register(release_stylesheets)
+_check_harfbuzz_subset()
 
 
 def _split_style(html: str) -> tuple[str, str | None]:
@@ -120,7 +143,13 @@ def _check(fetcher: SandboxFetcher, collect: _Collect) -> None:
     """Raise what the sandbox refused, or a WeasyPrint log record that means a wrong PDF."""
     if fetcher.refused:
         raise fetcher.refused[0]
-    problems = [r for r in collect.records if FATAL_LOG_RE.search(r.getMessage())]
+    problems = []
+    for record in collect.records:
+        message = record.getMessage()
+        if HARFBUZZ_SUBSET_RE.search(message):
+            warn_slow_subsetting()
+        elif FATAL_LOG_RE.search(message):
+            problems.append(record)
     if problems:
         raise RenderError(f"rendering failed: {problems[0].getMessage().splitlines()[0]}")
 

@@ -630,3 +630,22 @@ def test_a_topic_with_too_many_sections_is_refused(clinic):
     (clinic / "handouts" / "many.en.md").write_text(template_topic("many") + sections)
     result = run("--library", clinic, "build", "many", "--format", "html", "-o", "-")
     assert result.exit_code == 1 and "sections, more than the 500" in result.stderr
+
+
+# -- 16. without libharfbuzz-subset0: one warning, not an error ----------------------------
+
+def test_missing_harfbuzz_subset_is_one_warning(tmp_path, monkeypatch):
+    import weasyprint.pdf.fonts
+
+    from handoutkit import render
+
+    # WeasyPrint then subsets with fontTools and logs a warning for every font.
+    monkeypatch.setattr(weasyprint.pdf.fonts, "harfbuzz_subset", None)
+    monkeypatch.setattr(render, "_warned", set())
+    out = tmp_path / "x.pdf"
+    result = run("build", "ocd", "psychotherapy:what-is", "-o", out, "--no-cache", "--jobs", "1")
+    assert result.exit_code == 0, result.stderr
+    warnings = [l for l in result.stderr.splitlines() if l.startswith("Warning: ")]
+    assert warnings == ["Warning: libharfbuzz-subset0 is not installed: fonts are subset with "
+                        "fontTools, more slowly (install it with your package manager)"]
+    assert "988" in pdftotext(out)

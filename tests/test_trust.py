@@ -649,3 +649,44 @@ def test_missing_harfbuzz_subset_is_one_warning(tmp_path, monkeypatch):
     assert warnings == ["Warning: libharfbuzz-subset0 is not installed: fonts are subset with "
                         "fontTools, more slowly (install it with your package manager)"]
     assert "988" in pdftotext(out)
+
+
+# -- 11. nothing runs off the page ----------------------------------------------------------
+
+def words_beyond_the_margin(pdf: Path, margin: float = 36.0) -> list[str]:
+    """Words whose box ends within `margin` points of the page's right edge, or past it."""
+    import re
+
+    boxes = pdftotext(pdf, "-bbox")
+    width = float(re.search(r'<page width="([\d.]+)"', boxes).group(1))
+    return [word for x_max, word in re.findall(r'xMax="([\d.]+)"[^>]*>([^<]*)<', boxes)
+            if float(x_max) > width - margin]
+
+
+@pytest.mark.parametrize("layout", ["standard", "large-print"])
+def test_long_words_and_wide_tables_wrap_inside_the_page(clinic, tmp_path, layout):
+    word = "Supercalifragilistic" * 14  # 280 characters
+    columns = 14
+    table = ("| " + " | ".join(f"Column{i}" for i in range(columns)) + " |\n|"
+             + "---|" * columns + "\n| "
+             + " | ".join(f"value{i}xxxxxxxx" for i in range(columns)) + " |\n")
+    (clinic / "handouts" / "wide.en.md").write_text(template_topic("wide", **{
+        "Write two or three short sentences.\n":
+            f"Word {word} end.\n\n{table}\n\n    {'x' * 250}\n"}))
+    out = tmp_path / "wide.pdf"
+    result = run("--library", clinic, "build", "wide", "--layout", layout, "-o", out,
+                 "--patient", "N" * 300)
+    assert result.exit_code == 0, result.output
+    assert words_beyond_the_margin(out) == []
+    text = "".join(pdftotext(out).split())
+    assert word in text and "N" * 300 in text  # wrapped, every letter printed
+
+
+def test_a_word_too_long_for_any_line_is_refused(clinic):
+    path = clinic / "handouts" / "long.en.md"
+    path.write_text(template_topic("long", **{"Write two or three short sentences.\n":
+                                              "a" * 200_000 + "\n"}))
+    result = run("--library", clinic, "build", "long", "--format", "html", "-o", "-")
+    assert result.exit_code == 1
+    line = path.read_text().splitlines().index("a" * 200_000) + 1
+    assert f"{path}:{line}: a word of 200,000 characters (at most 300)" in result.stderr

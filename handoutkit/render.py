@@ -24,6 +24,7 @@ from weasyprint.css.counters import CounterStyle
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from . import scratch as _scratch
 from .errors import RenderError, SandboxError
 from .sandbox import Sandbox
 
@@ -113,6 +114,8 @@ def release_stylesheets() -> None:
 
 
 atexit.register(release_stylesheets)
+# WeasyPrint's temporary font folders go into this process's own folder (scratch.py).
+_scratch.claim()
 _check_harfbuzz_subset()
 
 

@@ -690,3 +690,75 @@ def test_a_word_too_long_for_any_line_is_refused(clinic):
     assert result.exit_code == 1
     line = path.read_text().splitlines().index("a" * 200_000) + 1
     assert f"{path}:{line}: a word of 200,000 characters (at most 300)" in result.stderr
+
+
+# -- 14. temporary folders go, whatever stops the run ---------------------------------------
+
+def _start_batch(tmp_path: Path, name: str):
+    import csv
+    import os
+
+    manifest = tmp_path / f"{name}.csv"
+    with manifest.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["output", "topics", "patient"])
+        for i in range(12):
+            writer.writerow([f"{name}{i}.pdf", "psychotherapy ocd insomnia ptsd", f"P{i}"])
+    scratch = tmp_path / f"tmp-{name}"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch),
+           "HANDOUTS_CACHE_DIR": str(tmp_path / f"cache-{name}")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "handoutkit", "batch", str(manifest), "--out-dir",
+         str(tmp_path / f"out-{name}"), "--jobs", "2"],
+        env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return process, scratch, env
+
+
+def _wait_for_font_folders(scratch: Path, process) -> None:
+    import time
+
+    deadline = time.time() + 60
+    while time.time() < deadline and process.poll() is None:
+        if list(scratch.glob("handouts-*/weasyprint-*")):
+            return
+        time.sleep(0.02)
+    pytest.fail("no WeasyPrint font folder appeared")
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
+def test_temporary_folders_are_removed_after_a_signal(tmp_path, how):
+    import os
+    import signal
+
+    process, scratch, _ = _start_batch(tmp_path, how.lower())
+    _wait_for_font_folders(scratch, process)
+    if how == "SIGTERM":
+        process.send_signal(signal.SIGTERM)  # `kill PID`: the main process only
+    else:
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole process group
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == (143 if how == "SIGTERM" else 1), stderr
+    assert "Traceback" not in stderr
+    assert list(scratch.iterdir()) == []
+
+
+def test_the_next_run_removes_what_a_killed_run_left(tmp_path):
+    import os
+    import signal
+
+    process, scratch, env = _start_batch(tmp_path, "kill")
+    _wait_for_font_folders(scratch, process)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    left = list(scratch.glob("handouts-*"))
+    assert left
+    for _ in range(50):  # the killed workers may take a moment to be gone
+        done = subprocess.run([sys.executable, "-m", "handoutkit", "build", "ocd:what-is",
+                               "-o", str(tmp_path / "next.pdf"), "--no-cache"],
+                              env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        if not any(path.exists() for path in left):
+            break
+    assert not any(path.exists() for path in left)
+    assert list(scratch.iterdir()) == []

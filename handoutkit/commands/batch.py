@@ -48,6 +48,9 @@ def batch(ctx, manifest, out_dir, jobs, shard_spec, no_cache) -> None:
     from handoutkit.batch import run
     from handoutkit.cache import Cache
 
+    from handoutkit.scratch import on_signals
+
+    on_signals()
     report = _Progress(sys.stderr)
     cache = Cache(enabled=not no_cache)
     summary = run(get_library(ctx, cache), Path(manifest), Path(out_dir),

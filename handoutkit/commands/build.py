@@ -45,6 +45,9 @@ def build(ctx, specs, output, out_dir, fmt, fhir_file, **given) -> None:
     from handoutkit.deliver import check_writable, same_file, write_fhir, write_output
     from handoutkit.options import BuildOptions, FhirRefs, Personal
 
+    from handoutkit.scratch import on_signals
+
+    on_signals()
     if (output is None) == (out_dir is None):
         raise click.UsageError("give either -o FILE or --out-dir DIR")
     if fhir_file and not given["patient_ref"]:

@@ -1,6 +1,7 @@
-"""Batch: a manifest of patients (CSV or JSON Lines) into personalised packets.
+"""Batch: a job list of patients (CSV or JSON Lines, see joblist.py) into personalised
+packets.
 
-The whole manifest is checked first; bad rows are reported (file and line) and skipped.
+The whole job list is checked first; bad rows are reported (file and line) and skipped.
 The topics every row needs are rendered once, on all cores, into the cache; then rows run
 in parallel, each producing only its personal parts (the cover) and merging cached parts.
 Outputs are written atomically, so a killed run leaves no partial PDF under a final name,
@@ -11,52 +12,27 @@ print and FHIR steps that failed (resume.py: a keyed digest of the row, and a jo
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
 import hmac
-import io
-import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
-from .build import make, selections_for
+from .build import make
 from .cache import Cache
-from .errors import HandoutsError, ManifestError, UsageError
 from .deliver import remove_stale_temporaries
+from .errors import HandoutsError, UsageError
+from .joblist import Outcome, Row, check
 from .library import Library
-from .options import DEFAULT_LAYOUT, DEFAULT_PAPER, JOB_COLUMNS, PAPERS, BuildOptions, Personal
-from .checks import brand_problem, output_name_problem, personal_problem
+from .options import BuildOptions
 from .resume import Journal, digest, load_key
-
-COLUMNS = JOB_COLUMNS
-TRUE, FALSE = ("1", "true", "yes", "y"), ("", "0", "false", "no", "n")
-
-
-@dataclass(frozen=True)
-class Row:
-    line: int  # line in the manifest file, for messages
-    output: str
-    specs: tuple[str, ...]
-    options: BuildOptions
-    copies: int = 1
-    printer: str | None = None
-    patient_ref: str | None = None
-    encounter_ref: str | None = None
-    author_ref: str | None = None
-
-
-@dataclass
-class Outcome:
-    line: int
-    output: str
-    status: str  # "built" | "skipped" | "failed"
-    message: str = ""
 
 
 @dataclass
 class Summary:
+    """Every row's outcome; `line()` is the closing line of a run."""
+
     outcomes: list[Outcome] = field(default_factory=list)
 
     def count(self, status: str) -> int:
@@ -71,176 +47,9 @@ class Summary:
                 f"current), {self.count('failed')} failed")
 
 
-# -- reading and checking ------------------------------------------------------------------
-
-def read_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    """(line, {column: text}) for each data row of a CSV or JSON Lines manifest."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ManifestError(f"manifest not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{path}: cannot be read ({exc})") from None
-    if path.suffix.lower() in (".jsonl", ".ndjson") or text.lstrip().startswith("{"):
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line, object_pairs_hook=_no_twice)
-            except _Twice as exc:
-                yield number, {"__error__": f"column '{exc.args[0]}' is given twice"}
-                continue
-            except (ValueError, RecursionError) as exc:
-                yield number, {"__error__": f"not valid JSON ({getattr(exc, 'msg', 'too deep')})"}
-                continue
-            if not isinstance(data, dict):
-                yield number, {"__error__": "each line must be a JSON object"}
-                continue
-            try:
-                yield number, {k: _json_text(k, v) for k, v in data.items()}
-            except ValueError as exc:
-                yield number, {"__error__": str(exc)}
-        return
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "output" not in reader.fieldnames:
-        raise ManifestError(f"{path}:1: the header must name an 'output' column "
-                            f"(columns: {', '.join(COLUMNS)})")
-    twice = [c for c in reader.fieldnames if reader.fieldnames.count(c) > 1]
-    if twice:
-        raise ManifestError(f"{path}:1: column '{twice[0]}' is given twice")
-    unknown = [c for c in reader.fieldnames if c not in COLUMNS]
-    if unknown:
-        raise ManifestError(f"{path}:1: unknown column '{unknown[0]}' "
-                            f"(columns: {', '.join(COLUMNS)})")
-    for data in reader:
-        if None in data:
-            yield reader.line_num, {"__error__": "more values than columns"}
-            continue
-        yield reader.line_num, {k: (v or "").strip() for k, v in data.items()}
-
-
-class _Twice(ValueError):
-    pass
-
-
-def _no_twice(pairs: list[tuple[str, object]]) -> dict:
-    seen: dict = {}
-    for key, value in pairs:
-        if key in seen:
-            raise _Twice(key)
-        seen[key] = value
-    return seen
-
-
-def _json_text(name: str, value: object) -> str:
-    """A JSON Lines value as the text a CSV cell would hold; objects are refused."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (str, int, float)):
-        return str(value).strip()
-    if name == "topics" and isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return " ".join(value)
-    kind = "a list" if isinstance(value, list) else "an object"
-    raise ValueError(f"'{name}' must be text, not {kind}")
-
-
-def _flag(value: str, name: str) -> bool:
-    if value.lower() in TRUE:
-        return True
-    if value.lower() in FALSE:
-        return False
-    raise ValueError(f"'{name}' must be true or false, not '{value}'")
-
-
-def parse_row(line: int, data: dict, base: Path) -> Row:
-    """One manifest row as a Row; ValueError names what is wrong."""
-    if "__error__" in data:
-        raise ValueError(data["__error__"])
-    unknown = [k for k in data if k not in COLUMNS]
-    if unknown:
-        raise ValueError(f"unknown column '{unknown[0]}'")
-    output = data.get("output", "")
-    if not output:
-        raise ValueError("'output' is empty")
-    if "/" in output or "\\" in output or output in (".", "..") or output.startswith("."):
-        raise ValueError(f"'output' must be a plain file name, not '{output}'")
-    problem = output_name_problem(output)
-    if problem:
-        raise ValueError(problem)
-    if not output.lower().endswith(".pdf"):
-        raise ValueError(f"'output' must end with .pdf, not '{output}'")
-    specs = tuple(data.get("topics", "").split())
-    if not specs:
-        raise ValueError("'topics' is empty")
-    copies_text = data.get("copies", "") or "1"
-    if not (copies_text.isascii() and copies_text.isdigit()) or not 1 <= int(copies_text) <= 999:
-        raise ValueError(f"'copies' must be a whole number from 1 to 999, not '{copies_text}'")
-    brand = data.get("brand") or None
-    if brand:
-        problem = brand_problem(brand, base)
-        if problem:
-            raise ValueError(problem)
-    options = BuildOptions(
-        lang=data.get("lang") or None,
-        layout=data.get("layout") or DEFAULT_LAYOUT,
-        paper=data.get("paper") or DEFAULT_PAPER,
-        brand=(base / brand) if brand else None,
-        personal=Personal(data.get("patient") or None, data.get("visit_date") or None,
-                          data.get("clinician") or None, data.get("note") or None),
-        duplex=_flag(data.get("duplex", ""), "duplex"),
-        archival=_flag(data.get("archival", ""), "archival"),
-    )
-    problem = personal_problem(options.personal)
-    if problem:
-        raise ValueError(problem)
-    if options.paper not in PAPERS:
-        raise ValueError(f"'paper' must be {' or '.join(PAPERS)}, not '{options.paper}'")
-    return Row(line, output, specs, options, int(copies_text), data.get("printer") or None,
-               data.get("patient_ref") or None, data.get("encounter_ref") or None,
-               data.get("author_ref") or None)
-
-
-def check(library: Library, path: Path) -> tuple[list[Row], list[Outcome]]:
-    """Every row checked before anything is built: topics, sections, layout, brand."""
-    from .brand import load_brand
-
-    rows, bad = [], []
-    seen: dict[str, int] = {}
-    brands: dict[Path, str | None] = {}
-    for line, data in read_rows(path):
-        output = data.get("output", "")
-        try:
-            row = parse_row(line, data, path.parent)
-            if row.output in seen:
-                raise ValueError(f"'output' {row.output} is also on line {seen[row.output]}")
-            selections_for(library, list(row.specs), row.options.lang)
-            if row.options.layout not in library.layout_names:
-                raise ValueError(f"unknown layout '{row.options.layout}'")
-            brand = row.options.brand
-            if brand is not None:
-                if brand not in brands:
-                    try:
-                        load_brand(brand)
-                        brands[brand] = None
-                    except HandoutsError as exc:
-                        brands[brand] = str(exc)
-                if brands[brand]:
-                    raise ValueError(brands[brand])
-            seen[row.output] = line
-            rows.append(row)
-        except (ValueError, HandoutsError) as exc:
-            bad.append(Outcome(line, output, "failed", f"{path}:{line}: {exc}"))
-        except OSError as exc:
-            bad.append(Outcome(line, output, "failed",
-                               f"{path}:{line}: {exc.strerror or exc}"))
-    return rows, bad
-
-
 def shard(rows: list[Row], index: int, count: int) -> list[Row]:
     """Shard `index` (1-based) of `count`: chosen by the output name, so the shards of the
-    same manifest never overlap and together hold every row, whatever the row order."""
+    same job list never overlap and together hold every row, whatever the row order."""
     return [row for row in rows
             if int(hashlib.sha256(row.output.encode()).hexdigest(), 16) % count == index - 1]
 
@@ -263,7 +72,7 @@ def row_digest(row: Row, library: Library, key: bytes, fingerprints: dict) -> st
     from .packet import fingerprint
 
     options = row.options
-    selections = selections_for(library, list(row.specs), options.lang)
+    selections = row.selections
     brand_path = options.brand or library.default_brand
     look = (brand_path, options.layout, options.paper)
     if look not in fingerprints:
@@ -327,66 +136,66 @@ def plan(row: Row, library: Library, out_dir: Path, key: bytes, journal: Journal
     return Task(row, packet, steps)
 
 
-_WORKER: dict = {}
+_WORKER: dict = {}  # what forked row workers inherit: library, cache, out_dir, journal, tasks
 
 
-def _run_row(task: Task) -> Outcome:
-    from .deliver import write_atomic
-    from .inspection import read_manifest
-
+def _run_task(index: int) -> Outcome:
+    """Run the steps task `index` still needs; any error becomes the row's Outcome."""
+    task: Task = _WORKER["tasks"][index]
     row = task.row
-    library, cache, out_dir = _WORKER["library"], _WORKER["cache"], _WORKER["out_dir"]
-    journal: Journal = _WORKER["journal"]
-    target = out_dir / row.output
     try:
-        if "pdf" in task.steps:
-            selections = selections_for(library, list(row.specs), row.options.lang)
-            # Every row is a packet: its cover carries the personal details. A row runs on
-            # one core: rows already run side by side.
-            options = replace(row.options, jobs=1)
-            built = make(library, selections, options, cache, force_packet=True,
-                         manifest_extra={DIGEST_FIELD: task.digest})
-            write_atomic(target, built.data)
-            journal.record(row.output, "pdf", task.steps["pdf"])
-            data, manifest = built.data, built.manifest
-        else:
-            data, manifest = None, None
-        if "fhir" in task.steps:
-            from . import fhir
-            from .assemble import load_strings
-
-            if data is None:
-                data, manifest = target.read_bytes(), read_manifest(target)
-            lang = manifest["topics"][0]["lang"]
-            title = load_strings(library)[lang]["packet_title"]
-            write_atomic(target.with_suffix(".fhir.json"), fhir.dumps(fhir.document_reference(
-                data, manifest, title=title, patient_ref=row.patient_ref,
-                encounter_ref=row.encounter_ref, author_ref=row.author_ref)))
-            journal.record(row.output, "fhir", task.steps["fhir"])
-        if "print" in task.steps:
-            from .deliver import print_files
-
-            print_files([target], row.printer, copies=row.copies, duplex=row.options.duplex)
-            journal.record(row.output, "print", task.steps["print"])
+        _run_steps(task)
         return Outcome(row.line, row.output, "built")
     except OSError as exc:
-        return Outcome(row.line, row.output, "failed",
-                       f"line {row.line} ({row.output}): {exc.strerror or exc}")
+        reason = exc.strerror or exc
     except HandoutsError as exc:
-        return Outcome(row.line, row.output, "failed", f"line {row.line} ({row.output}): {exc}")
+        reason = exc
     except Exception as exc:  # noqa: BLE001 - one row's surprise never stops the batch
-        return Outcome(row.line, row.output, "failed", f"line {row.line} ({row.output}): "
-                       f"unexpected error ({type(exc).__name__}); please report it")
+        reason = f"unexpected error ({type(exc).__name__}); please report it"
+    return Outcome(row.line, row.output, "failed", f"line {row.line} ({row.output}): {reason}")
 
 
-def run(library: Library, manifest: Path, out_dir: Path, *, jobs: int, cache: Cache,
+def _run_steps(task: Task) -> None:
+    """Build, file (FHIR) and print a row, recording each step in the journal once done."""
+    from .assemble import document_title, load_strings
+    from .deliver import print_files, write_atomic, write_fhir
+    from .inspection import read_manifest
+    from .options import FhirRefs
+
+    row, library, journal = task.row, _WORKER["library"], _WORKER["journal"]
+    target = _WORKER["out_dir"] / row.output
+    if "pdf" in task.steps:
+        # Every row is a packet: its cover carries the personal details. A row runs on
+        # one core: rows already run side by side.
+        built = make(library, list(row.selections), replace(row.options, jobs=1),
+                     _WORKER["cache"], force_packet=True,
+                     manifest_extra={DIGEST_FIELD: task.digest})
+        write_atomic(target, built.data)
+        journal.record(row.output, "pdf", task.steps["pdf"])
+    if "fhir" in task.steps:
+        if "pdf" in task.steps:
+            data, manifest, title = built.data, built.manifest, built.title
+        else:
+            data, manifest = target.read_bytes(), read_manifest(target)
+            strings = load_strings(library)[row.selections[0].topic.lang]
+            title = document_title(list(row.selections), strings)
+        write_fhir(target.with_suffix(".fhir.json"), data, manifest, title,
+                   FhirRefs(row.patient_ref, row.encounter_ref, row.author_ref))
+        journal.record(row.output, "fhir", task.steps["fhir"])
+    if "print" in task.steps:
+        print_files([target], row.printer, copies=row.copies, duplex=row.options.duplex)
+        journal.record(row.output, "print", task.steps["print"])
+
+
+def run(library: Library, job_list: Path, out_dir: Path, *, jobs: int, cache: Cache,
         shard_spec: str | None = None,
         report: Callable[[Outcome, int, int], None] = lambda outcome, done, total: None,
         ) -> Summary:
-    """Build every good row; `report` hears of each row as it ends."""
+    """Build a packet for every good row of `job_list` into `out_dir` (`shard_spec`:
+    only that shard's rows); `report` hears of each row as it ends."""
     from .deliver import make_folder
 
-    rows, bad = check(library, manifest)
+    rows, bad = check(library, job_list)
     make_folder(out_dir)
     remove_stale_temporaries(out_dir)
     summary = Summary(list(bad))
@@ -416,16 +225,17 @@ def run(library: Library, manifest: Path, out_dir: Path, *, jobs: int, cache: Ca
         return summary
 
     _warm_cache(library, [t.row for t in todo if "pdf" in t.steps], cache, jobs)
-    _WORKER.update(library=library, cache=cache, out_dir=out_dir, journal=journal)
+    # Workers are forked: they inherit the tasks, and are sent only their numbers.
+    _WORKER.update(library=library, cache=cache, out_dir=out_dir, journal=journal, tasks=todo)
     with contextlib.ExitStack() as stack:
         if jobs > 1 and total > 1:
             from . import render  # noqa: F401  (every row renders a cover: workers fork warm)
             from .workers import worker_pool
 
             pool = stack.enter_context(worker_pool(jobs, maxtasksperchild=200))
-            outcomes = pool.imap_unordered(_run_row, todo, chunksize=1)
+            outcomes = pool.imap_unordered(_run_task, range(total), chunksize=1)
         else:
-            outcomes = map(_run_row, todo)
+            outcomes = map(_run_task, range(total))
         for done, outcome in enumerate(outcomes, 1):
             summary.outcomes.append(outcome)
             report(outcome, done, total)
@@ -443,8 +253,7 @@ def _warm_cache(library: Library, rows: list[Row], cache: Cache, jobs: int) -> N
         if row.options.archival:
             continue  # archival packets are laid out whole
         key = (row.options.layout, row.options.paper, row.options.brand)
-        for selection in selections_for(library, list(row.specs), row.options.lang):
-            groups.setdefault(key, []).append(selection)
+        groups.setdefault(key, []).extend(row.selections)
     for (layout, paper, brand), selections in groups.items():
         settings = prepare(library, BuildOptions(layout=layout, paper=paper, brand=brand))
         unique = list({(s.topic.id, s.topic.lang, tuple(s.section_ids)): s

@@ -47,7 +47,7 @@ class CodeError(HandoutsError):
     """A code that is not ICD-10-CM shaped."""
 
 
-class ManifestError(HandoutsError):
+class JobListError(HandoutsError):
     """A batch job list as a whole cannot be read (missing file, no header, no output
     column); a bad row is reported on its own and does not raise."""
 

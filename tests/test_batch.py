@@ -1,4 +1,4 @@
-"""Batch: checked manifests, per-row errors, resumable runs, shards, privacy, printing."""
+"""Batch: checked job lists, per-row errors, resumable runs, shards, privacy, printing."""
 
 import csv
 import json
@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from pypdf import PdfReader
 
 from handoutkit.cli import main
-from handoutkit.batch import check, parse_shard, shard
+from handoutkit.batch import parse_shard, shard
+from handoutkit.joblist import check
 from handoutkit.library import Library
 
 from conftest import ROOT, page_texts
@@ -27,7 +28,7 @@ def listing(out: Path) -> list[str]:
     return sorted(p.name for p in out.iterdir() if p.name != ".handouts")
 
 
-def write_manifest(path: Path, rows: list[dict]) -> Path:
+def write_job_list(path: Path, rows: list[dict]) -> Path:
     columns = ["output", "topics", "patient", "visit_date", "clinician", "note", "duplex", "lang"]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, columns)
@@ -52,16 +53,16 @@ def forty_rows() -> list[dict]:
     return rows
 
 
-def run_batch(manifest, out_dir, *args, env=None):
-    return CliRunner().invoke(main, ["batch", str(manifest), "--out-dir", str(out_dir), *args],
+def run_batch(job_list, out_dir, *args, env=None):
+    return CliRunner().invoke(main, ["batch", str(job_list), "--out-dir", str(out_dir), *args],
                               env=env)
 
 
 def test_forty_rows_with_bad_rows(tmp_path):
-    manifest = write_manifest(tmp_path / "m.csv", forty_rows())
+    job_list = write_job_list(tmp_path / "m.csv", forty_rows())
     out = tmp_path / "out"
     out.mkdir()
-    result = run_batch(manifest, out, "--jobs", "2")
+    result = run_batch(job_list, out, "--jobs", "2")
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
     for line, reason in ((5, "unknown topic 'no-such-topic'"),
@@ -86,13 +87,13 @@ def test_forty_rows_with_bad_rows(tmp_path):
 def test_rerun_skips_current_outputs_and_rebuilds_changed_ones(tmp_path, make_library):
     text = (Library().bundled / "handouts" / "insomnia.en.md").read_text()
     root = make_library({"handouts/insomnia.en.md": text})
-    manifest = write_manifest(tmp_path / "m.csv", [
+    job_list = write_job_list(tmp_path / "m.csv", [
         {"output": "a.pdf", "topics": "insomnia ocd", "patient": "A"},
         {"output": "b.pdf", "topics": "ocd psychotherapy:what-is", "patient": "B"}])
     out = tmp_path / "out"
     out.mkdir()
     runner = CliRunner()
-    base = ["--library", str(root), "batch", str(manifest), "--out-dir", str(out)]
+    base = ["--library", str(root), "batch", str(job_list), "--out-dir", str(out)]
     assert runner.invoke(main, base).exit_code == 0
     again = runner.invoke(main, base)
     assert again.exit_code == 0 and again.stderr.splitlines()[-1].startswith("0 built, 2 skipped")
@@ -109,11 +110,11 @@ def test_rerun_skips_current_outputs_and_rebuilds_changed_ones(tmp_path, make_li
 def test_killed_run_loses_nothing_and_resumes(tmp_path):
     rows = [{"output": f"k{i:02d}.pdf", "topics": "psychotherapy ocd insomnia", "patient": f"K{i}"}
             for i in range(16)]
-    manifest = write_manifest(tmp_path / "m.csv", rows)
+    job_list = write_job_list(tmp_path / "m.csv", rows)
     out = tmp_path / "out"
     out.mkdir()
     env = {**os.environ, "HANDOUTS_CACHE_DIR": str(tmp_path / "cache")}
-    command = [sys.executable, "-m", "handoutkit", "batch", str(manifest), "--out-dir", str(out),
+    command = [sys.executable, "-m", "handoutkit", "batch", str(job_list), "--out-dir", str(out),
                "--jobs", "2"]
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.time() + 120
@@ -136,7 +137,7 @@ def test_killed_run_loses_nothing_and_resumes(tmp_path):
 def test_stale_temporary_files_are_removed(tmp_path):
     import socket
 
-    manifest = write_manifest(tmp_path / "m.csv", [{"output": "a.pdf", "topics": "ocd:what-is", "patient": "A"}])
+    job_list = write_job_list(tmp_path / "m.csv", [{"output": "a.pdf", "topics": "ocd:what-is", "patient": "A"}])
     out = tmp_path / "out"
     out.mkdir()
     dead = subprocess.Popen(["true"])
@@ -151,29 +152,29 @@ def test_stale_temporary_files_are_removed(tmp_path):
     (out / ".handouts-otherhost-13-new000.tmp").write_bytes(b"%PDF- in progress")
     # This host, a live writer (this test process): kept.
     (out / f".handouts-{host}-{os.getpid()}-live00.tmp").write_bytes(b"%PDF- in progress")
-    assert run_batch(manifest, out).exit_code == 0
+    assert run_batch(job_list, out).exit_code == 0
     assert listing(out) == sorted([
         "a.pdf", ".handouts-otherhost-13-new000.tmp", f".handouts-{host}-{os.getpid()}-live00.tmp"])
 
 
 def test_shards_partition_the_rows(tmp_path, test_library):
     rows = [{"output": f"s{i:02d}.pdf", "topics": "ocd:what-is", "patient": "S"} for i in range(30)]
-    manifest = write_manifest(tmp_path / "m.csv", rows)
-    good, bad = check(Library(), manifest)
+    job_list = write_job_list(tmp_path / "m.csv", rows)
+    good, bad = check(Library(), job_list)
     assert not bad
     shards = [shard(good, i, 4) for i in range(1, 5)]
     names = [row.output for part in shards for row in part]
     assert sorted(names) == sorted(r["output"] for r in rows)  # every row, once
     assert all(part for part in shards)
     # Stable: the same rows in another order land in the same shards.
-    reversed_manifest = write_manifest(tmp_path / "r.csv", list(reversed(rows)))
-    again, _ = check(Library(), reversed_manifest)
+    reversed_job_list = write_job_list(tmp_path / "r.csv", list(reversed(rows)))
+    again, _ = check(Library(), reversed_job_list)
     assert [sorted(r.output for r in shard(again, i, 4)) for i in range(1, 5)] == \
         [sorted(r.output for r in part) for part in shards]
     # Built shard by shard, the outputs are exactly the unsharded set.
     out = tmp_path / "out"
     out.mkdir()
-    small = write_manifest(tmp_path / "small.csv", rows[:6])
+    small = write_job_list(tmp_path / "small.csv", rows[:6])
     for i in (1, 2, 3):
         assert run_batch(small, out, "--shard", f"{i}/3").exit_code == 0
     assert listing(out) == [f"s{i:02d}.pdf" for i in range(6)]
@@ -188,15 +189,15 @@ def test_bad_shard(text, message):
         parse_shard(text)
 
 
-def test_json_lines_manifest_and_fhir_column(tmp_path):
-    manifest = tmp_path / "m.jsonl"
-    manifest.write_text(
+def test_json_lines_job_list_and_fhir_column(tmp_path):
+    job_list = tmp_path / "m.jsonl"
+    job_list.write_text(
         json.dumps({"output": "j.pdf", "topics": ["ocd:what-is", "ptsd:what-is"],
                     "patient": "Jo", "patient_ref": "Patient/7", "encounter_ref": "Encounter/8"})
         + "\n" + "{not json\n")
     out = tmp_path / "out"
     out.mkdir()
-    result = run_batch(manifest, out)
+    result = run_batch(job_list, out)
     assert result.exit_code == 1
     assert "m.jsonl:2: not valid JSON" in result.stderr
     fhir = json.loads((out / "j.fhir.json").read_text())
@@ -204,33 +205,40 @@ def test_json_lines_manifest_and_fhir_column(tmp_path):
     assert fhir["context"]["encounter"][0]["reference"] == "Encounter/8"
 
 
-def test_example_manifest_is_valid():
-    good, bad = check(Library(), ROOT / "examples" / "manifest.csv")
+def test_example_job_list_is_valid_and_shows_every_column():
+    from handoutkit.options import JOB_COLUMNS
+
+    path = ROOT / "examples" / "jobs.csv"
+    good, bad = check(Library(), path)
     assert not bad and len(good) == 3
+    assert path.read_text().splitlines()[0].split(",") == list(JOB_COLUMNS)
+    assert good[2].options.brand == path.parent / "north-clinic.toml"
+    assert good[0].author_ref == "Practitioner/77"
+    assert [s.topic.id for s in good[0].selections] == ["psychotherapy", "depression-adults"]
 
 
 @pytest.mark.parametrize("content, message", [
     ("name,topics\nx.pdf,ocd\n", "the header must name an 'output' column"),
     ("output,topics,colour\nx.pdf,ocd,red\n", "unknown column 'colour'"),
 ])
-def test_bad_manifest_header(tmp_path, content, message):
-    manifest = tmp_path / "m.csv"
-    manifest.write_text(content)
+def test_bad_job_list_header(tmp_path, content, message):
+    job_list = tmp_path / "m.csv"
+    job_list.write_text(content)
     out = tmp_path / "out"
     out.mkdir()
-    result = run_batch(manifest, out)
+    result = run_batch(job_list, out)
     assert result.exit_code == 1 and message in result.stderr
     assert run_batch(tmp_path / "missing.csv", out).exit_code == 1
 
 
 def test_patient_details_stay_out_of_cache_and_logs(tmp_path):
-    manifest = write_manifest(tmp_path / "m.csv", [
+    job_list = write_job_list(tmp_path / "m.csv", [
         {"output": "x.pdf", "topics": "ocd:what-is panic-disorder:what-is",
          "patient": "Qzxv Wyvern", "note": "Ujkl note", "clinician": "Dr. Pmnb"}])
     out = tmp_path / "out"
     out.mkdir()
     cache_dir = tmp_path / "cache"
-    result = run_batch(manifest, out, env={"HANDOUTS_CACHE_DIR": str(cache_dir)})
+    result = run_batch(job_list, out, env={"HANDOUTS_CACHE_DIR": str(cache_dir)})
     assert result.exit_code == 0
     for secret in ("Qzxv", "Wyvern", "Ujkl", "Pmnb"):
         assert secret not in result.output and secret not in result.stderr
@@ -248,11 +256,11 @@ def test_patient_details_stay_out_of_cache_and_logs(tmp_path):
 
 
 def test_batch_without_cache(tmp_path):
-    manifest = write_manifest(tmp_path / "m.csv", [
+    job_list = write_job_list(tmp_path / "m.csv", [
         {"output": f"n{i}.pdf", "topics": "ocd:what-is ptsd:what-is", "patient": "N"} for i in range(3)])
     out = tmp_path / "out"
     out.mkdir()
-    result = run_batch(manifest, out, "--no-cache", "--jobs", "2")
+    result = run_batch(job_list, out, "--no-cache", "--jobs", "2")
     assert result.exit_code == 0, result.stderr
     assert len(list(out.glob("*.pdf"))) == 3
 
@@ -260,14 +268,14 @@ def test_batch_without_cache(tmp_path):
 def test_nothing_left_in_the_temporary_folder(tmp_path):
     # A separate process with its own TMPDIR: the run (WeasyPrint's font folders in every
     # worker, the writer's temporary files) leaves nothing there, patient details least.
-    manifest = write_manifest(tmp_path / "m.csv", [
+    job_list = write_job_list(tmp_path / "m.csv", [
         {"output": f"r{i}.pdf", "topics": "ocd:what-is insomnia", "patient": "Qzxv Wyvern",
          "note": "Ujkl note", "clinician": "Dr. Pmnb"} for i in range(3)])
     out, temp = tmp_path / "out", tmp_path / "tmp"
     out.mkdir()
     temp.mkdir()
     env = {**os.environ, "TMPDIR": str(temp), "HANDOUTS_CACHE_DIR": str(tmp_path / "cache")}
-    result = subprocess.run([sys.executable, "-m", "handoutkit", "batch", str(manifest),
+    result = subprocess.run([sys.executable, "-m", "handoutkit", "batch", str(job_list),
                              "--out-dir", str(out), "--jobs", "2"],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr

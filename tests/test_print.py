@@ -79,12 +79,12 @@ def test_print_command_sends_the_pdf_to_cups(printer, tmp_path):
 
 def test_batch_prints_rows_with_a_printer(printer, tmp_path):
     name, output_dir = printer
-    manifest = tmp_path / "m.csv"
-    manifest.write_text(f"output,topics,patient,printer,copies\nrow.pdf,ocd:what-is ptsd:what-is,A,{name},1\n")
+    job_list = tmp_path / "m.csv"
+    job_list.write_text(f"output,topics,patient,printer,copies\nrow.pdf,ocd:what-is ptsd:what-is,A,{name},1\n")
     out = tmp_path / "out"
     out.mkdir()
     before = existing(output_dir)
-    result = CliRunner().invoke(main, ["batch", str(manifest), "--out-dir", str(out)])
+    result = CliRunner().invoke(main, ["batch", str(job_list), "--out-dir", str(out)])
     assert result.exit_code == 0, result.stderr
     printed = wait_for_new_pdf(output_dir, before)
     assert len(PdfReader(printed).pages) == len(PdfReader(out / "row.pdf").pages)

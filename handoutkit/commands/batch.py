@@ -18,8 +18,8 @@ def _columns_help() -> str:
     return "\n".join(lines)
 
 
-@click.command(help=f"""Build a personalised packet for each row of a CSV or JSON Lines MANIFEST
-(the job list: one row per patient).
+@click.command(help=f"""Build a personalised packet for each row of JOB_LIST, a CSV or JSON
+Lines file with one row per patient.
 
 Bad rows are reported with their line and skipped; rows whose packet is already
 complete and current are skipped without rendering, so a stopped run can be re-run.
@@ -31,9 +31,9 @@ Columns ('output' and 'topics' are required):
 
 \b
 Example:
-  handouts batch examples/manifest.csv --out-dir packets/
+  handouts batch examples/jobs.csv --out-dir packets/
 """)
-@click.argument("manifest", type=click.Path(dir_okay=False))
+@click.argument("job_list", metavar="JOB_LIST", type=click.Path(dir_okay=False))
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False), metavar="DIR",
               help="Folder for the packets (named by the job list's 'output' column).")
 @click.option("--jobs", type=click.IntRange(min=1), metavar="N",
@@ -42,7 +42,7 @@ Example:
               help="Build only shard I of N (stable; N shards together build every row).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the topic cache.")
 @click.pass_context
-def batch(ctx, manifest, out_dir, jobs, shard_spec, no_cache) -> None:
+def batch(ctx, job_list, out_dir, jobs, shard_spec, no_cache) -> None:
     import os
 
     from handoutkit.batch import run
@@ -53,7 +53,7 @@ def batch(ctx, manifest, out_dir, jobs, shard_spec, no_cache) -> None:
     on_signals()
     report = _Progress(sys.stderr)
     cache = Cache(enabled=not no_cache)
-    summary = run(get_library(ctx, cache), Path(manifest), Path(out_dir),
+    summary = run(get_library(ctx, cache), Path(job_list), Path(out_dir),
                   jobs=jobs or os.cpu_count() or 1, cache=cache,
                   shard_spec=shard_spec, report=report)
     report.close()

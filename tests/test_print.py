@@ -4,6 +4,7 @@ The fixture starts cupsd when it is not running (CI installs cups and cups-pdf) 
 PDF printer; cups-pdf writes each printed job to ~/PDF.
 """
 
+import os
 import shutil
 import subprocess
 import time
@@ -15,7 +16,8 @@ from pypdf import PdfReader
 
 from handoutkit.cli import main
 
-PRINTER = "HandoutsTestPDF"
+# One printer per test run, so that runs side by side never remove each other's.
+PRINTER = f"HandoutsTestPDF{os.getpid()}"
 CUPS_PDF_BACKEND = Path("/usr/lib/cups/backend/cups-pdf")
 
 

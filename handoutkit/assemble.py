@@ -32,6 +32,7 @@ AssetUrl = Callable[[Path], str]
 
 
 def file_url(path: Path) -> str:
+    """The file: URL WeasyPrint loads a library file from."""
     return path.resolve().as_uri()
 
 
@@ -118,6 +119,7 @@ def _check_wording(path: Path, lang: str, key: str, value: object) -> None:
 
 
 def format_date(date: dt.date, strings: dict) -> str:
+    """`date` written with the layout's wording for one language (strings.toml)."""
     month = strings["months"][date.month - 1]
     return strings["date_format"].format(day=date.day, month=month, year=date.year)
 

@@ -36,13 +36,16 @@ class Summary:
     outcomes: list[Outcome] = field(default_factory=list)
 
     def count(self, status: str) -> int:
+        """How many rows ended with `status`."""
         return sum(1 for o in self.outcomes if o.status == status)
 
     @property
     def failed(self) -> bool:
+        """Whether any row failed (the exit code is then 1)."""
         return self.count("failed") > 0
 
     def line(self) -> str:
+        """The closing line of a run: built, skipped and failed rows."""
         return (f"{self.count('built')} built, {self.count('skipped')} skipped (already "
                 f"current), {self.count('failed')} failed")
 
@@ -55,6 +58,7 @@ def shard(rows: list[Row], index: int, count: int) -> list[Row]:
 
 
 def parse_shard(text: str) -> tuple[int, int]:
+    """`--shard I/N` as (I, N); a UsageError says what is wrong."""
     try:
         index, count = (int(part) for part in text.split("/"))
     except ValueError:
@@ -119,6 +123,8 @@ class Task:
 
 def plan(row: Row, library: Library, out_dir: Path, key: bytes, journal: Journal,
          fingerprints: dict) -> Task:
+    """The steps `row` still needs (build, FHIR file, print), each with the digest the
+    journal records once it is done; none when its outputs are complete and current."""
     packet = row_digest(row, library, key, fingerprints)
     steps = {}
     if not is_current(out_dir / row.output, packet):

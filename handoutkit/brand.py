@@ -17,6 +17,8 @@ FIELDS = ("name", "logo", "color", "phone", "address", "website", "footer")
 
 @dataclass(frozen=True)
 class Brand:
+    """A clinic's brand as printed: name, colour, logo, contact details, footer line."""
+
     path: Path
     name: str
     color: str

@@ -28,6 +28,7 @@ SUFFIX = ".entry"
 
 
 def default_dir() -> Path:
+    """The cache folder: HANDOUTS_CACHE_DIR, else the user cache folder."""
     override = os.environ.get("HANDOUTS_CACHE_DIR")
     if override:
         return Path(override).expanduser()
@@ -40,6 +41,7 @@ KEY_BYTES = 32
 
 
 def key_file() -> Path:
+    """The file holding the secret cache entries are signed with (outside the cache)."""
     override = os.environ.get("HANDOUTS_CACHE_KEY_FILE")
     if override:
         return Path(override).expanduser()
@@ -81,12 +83,18 @@ def make_key(*parts: object) -> str:
 
 @dataclass
 class CacheStats:
+    """Hits and misses of one process, for benchmarks and metrics."""
+
     hits: int = 0
     misses: int = 0
     damaged: int = 0
 
 
 class Cache:
+    """Rendered parts and parsed topics on disk, keyed by everything that shapes them,
+    written atomically and signed; a damaged or unsigned entry is a miss. Never holds
+    patient details."""
+
     def __init__(self, folder: Path | None = None, enabled: bool = True,
                  secret: Path | None = None):
         self.folder = Path(folder) if folder else default_dir()
@@ -107,6 +115,7 @@ class Cache:
         return self.folder / key[:2] / (key + SUFFIX)
 
     def get(self, key: str) -> bytes | None:
+        """The entry's bytes, or None (absent, damaged, badly signed, or the cache is off)."""
         if not self.enabled:
             return None
         path = self._path(key)
@@ -157,16 +166,19 @@ class Cache:
                     pass
 
     def entries(self) -> list[Path]:
+        """The entry files in the cache folder."""
         if not self.folder.is_dir():
             return []
         return sorted(self.folder.glob(f"*/*{SUFFIX}"))
 
     def info(self) -> dict:
+        """The folder, the number of entries and their total size."""
         entries = self.entries()
         return {"folder": str(self.folder), "entries": len(entries),
                 "bytes": sum(p.stat().st_size for p in entries)}
 
     def clear(self) -> int:
+        """Remove every entry; returns how many were removed."""
         removed = 0
         for path in self.entries():
             try:

@@ -30,6 +30,8 @@ def personal_problem(personal: Personal) -> str | None:
 
 
 def check_personal(personal: Personal) -> None:
+    """Raise a UsageError when a personal field holds what must not print (see
+    `personal_problem`)."""
     problem = personal_problem(personal)
     if problem:
         raise UsageError(problem)

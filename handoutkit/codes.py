@@ -30,11 +30,14 @@ def normalize(code: str) -> str:
 
 
 def display(compact: str) -> str:
+    """A code as people write it: 'F411' -> 'F41.1'."""
     return compact if len(compact) <= 3 else f"{compact[:3]}.{compact[3:]}"
 
 
 @dataclass(frozen=True)
 class Match:
+    """A topic that matches a code, how closely (`kind`) and on which of its codes."""
+
     query: str
     topic_id: str
     title: str
@@ -42,6 +45,7 @@ class Match:
     kind: str
 
     def as_dict(self) -> dict:
+        """The match as JSON for `find --json`."""
         return {"code": self.query, "topic": self.topic_id, "title": self.title,
                 "matched": self.code, "match": self.kind}
 

@@ -49,6 +49,8 @@ TEMP_PREFIX = ".handouts-"
 
 
 def temporary_prefix() -> str:
+    """The start of this process's temporary file names: host and process id, nothing
+    of the output's name."""
     return f"{TEMP_PREFIX}{socket.gethostname()}-{os.getpid()}-"
 
 

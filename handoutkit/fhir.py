@@ -52,4 +52,5 @@ def document_reference(pdf: bytes, manifest: dict, *, title: str, patient_ref: s
 
 
 def dumps(resource: dict) -> bytes:
+    """The resource as UTF-8 JSON, indented."""
     return json.dumps(resource, indent=2, ensure_ascii=False).encode("utf-8")

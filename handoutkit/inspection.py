@@ -20,6 +20,8 @@ TOPIC_TEXT_FIELDS = ("id", "title", "lang", "version", "updated", "sha256")
 
 
 def read_manifest(path: str | Path) -> dict:
+    """The manifest embedded in a PDF this tool made, checked to be what this tool
+    writes; DocumentError names the file when it is missing, damaged or hostile."""
     from pypdf import PdfReader
 
     path = Path(path)

@@ -37,6 +37,8 @@ def bundled_root() -> Path:
 
 @dataclass(frozen=True)
 class TopicFile:
+    """One topic file of the library: its id, language and path."""
+
     id: str
     lang: str
     path: Path
@@ -84,13 +86,16 @@ class Library:
 
     @property
     def topic_ids(self) -> list[str]:
+        """Every topic id, sorted."""
         return sorted({topic_id for topic_id, _ in self._files})
 
     def languages(self, topic_id: str) -> list[str]:
+        """The languages a topic is written in, English first."""
         langs = {lang for tid, lang in self._files if tid == topic_id}
         return sorted(langs, key=lambda lang: (lang != DEFAULT_LANG, lang))
 
     def has(self, topic_id: str, lang: str | None = None) -> bool:
+        """Whether the library holds the topic (in `lang`, when given)."""
         if lang is None:
             return any(tid == topic_id for tid, _ in self._files)
         return (topic_id, lang) in self._files
@@ -146,10 +151,12 @@ class Library:
 
     @property
     def layout_dirs(self) -> list[Path]:
+        """The `layouts/` folders, the clinic's first."""
         return [root / "layouts" for root in self.roots if (root / "layouts").is_dir()]
 
     @property
     def layout_names(self) -> list[str]:
+        """Every layout a document can use (folders with a layout.html.j2)."""
         names = set()
         for folder in self.layout_dirs:
             names.update(p.parent.name for p in folder.glob("*/layout.html.j2"))
@@ -157,6 +164,7 @@ class Library:
 
     @property
     def fonts_dir(self) -> Path:
+        """The declared fonts' folder, the clinic's when it has one."""
         for root in self.roots:
             if (root / "fonts").is_dir() and any((root / "fonts").glob("*.ttf")):
                 return root / "fonts"
@@ -189,6 +197,7 @@ class Library:
 
     @property
     def default_brand(self) -> Path:
+        """The brand used without --brand: the first layouts/brand.toml."""
         for folder in self.layout_dirs:
             if (folder / "brand.toml").is_file():
                 return folder / "brand.toml"

@@ -31,6 +31,8 @@ class Limits:
 
 @dataclass(frozen=True)
 class Finding:
+    """One problem lint found: how bad, which check, where, and what to do."""
+
     severity: str  # "error" | "warning"
     check: str
     path: str
@@ -43,11 +45,14 @@ class Finding:
         return f"{where}: {self.severity}: [{self.check}] {self.message}"
 
     def as_dict(self) -> dict:
+        """The finding as JSON for `lint --json`."""
         return asdict(self)
 
 
 @dataclass(frozen=True)
 class Readability:
+    """A topic's reading-level score, overall and per section."""
+
     topic: Topic
     score: float
     sections: tuple[tuple[Section, float], ...]
@@ -104,6 +109,9 @@ def contrast_ratio(color: str, background: str = "#ffffff") -> float:
 
 
 class Linter:
+    """Checks the library's topics, strings and a brand; collects findings instead of
+    stopping at the first."""
+
     def __init__(self, library: Library, brand: Brand, limits: Limits = Limits(),
                  today: dt.date | None = None):
         self.library = library
@@ -117,6 +125,8 @@ class Linter:
         self.findings.append(Finding(severity, check, str(path), line, topic, message))
 
     def run(self, topic_ids: list[str] | None = None) -> list[Finding]:
+        """Check the brand, the layouts' wording and the topics (all, or `topic_ids`);
+    returns every finding."""
         wanted = set(topic_ids or [])
         unknown = wanted - set(self.library.topic_ids)
         if unknown:
@@ -138,10 +148,12 @@ class Linter:
 
     @property
     def errors(self) -> list[Finding]:
+        """The findings that fail lint."""
         return [f for f in self.findings if f.severity == "error"]
 
     @property
     def warnings(self) -> list[Finding]:
+        """The findings that fail lint only with --strict."""
         return [f for f in self.findings if f.severity == "warning"]
 
     # -- checks -------------------------------------------------------------------------

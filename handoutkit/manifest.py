@@ -15,6 +15,8 @@ DESCRIPTION = "Which patient-education topics and versions this document holds"
 
 def build_manifest(selections: list[Selection], *, layout: str, brand: str, paper: str,
                    archival: bool, generated: dt.datetime) -> dict:
+    """The manifest of a document: which topics, versions, sections and source digests it
+    holds and how it was made; never patient details."""
     return {
         "generator": f"handouts {__version__}",
         "generated": generated.isoformat().replace("+00:00", "Z"),
@@ -38,4 +40,5 @@ def build_manifest(selections: list[Selection], *, layout: str, brand: str, pape
 
 
 def dumps(manifest: dict) -> bytes:
+    """The manifest as the JSON embedded in PDFs (sorted keys, so the bytes are stable)."""
     return json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8")

@@ -50,6 +50,7 @@ class PacketSettings:
 
     @property
     def library(self) -> Library:
+        """The library the setting reads."""
         return self.setting.library
 
 
@@ -170,6 +171,8 @@ def ensure_parts(settings: PacketSettings, selections: list[Selection], renderer
 
 @dataclass(frozen=True)
 class Plan:
+    """Where each part of a packet starts, after the cover and duplex blank pages."""
+
     cover_total: int  # cover pages, with the blank back page in duplex
     starts: list[int]  # first page of each part, counting from 1
     total: int

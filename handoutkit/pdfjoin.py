@@ -23,6 +23,7 @@ Subsetter = Callable[[str, Path, str, list[int]], bytes]
 
 
 def open_pdf(data: bytes) -> pikepdf.Pdf:
+    """A PDF's bytes opened with qpdf."""
     return pikepdf.open(io.BytesIO(data))
 
 
@@ -203,6 +204,7 @@ def join_fonts(out: pikepdf.Pdf, font_files: dict[str, tuple[Path, str]],
 
 
 def page_fonts(page) -> pikepdf.Dictionary:
+    """A page's /Font resources (an empty dictionary when it has none)."""
     resources = page.obj.get("/Resources")
     fonts = resources.get("/Font") if resources is not None else None
     return fonts if fonts is not None else pikepdf.Dictionary()
@@ -236,6 +238,7 @@ def subset_font(path: Path, glyphs: list[int]) -> bytes:
 
 
 def to_unicode_cmap(mapping: dict[int, bytes]) -> bytes:
+    """A ToUnicode CMap mapping glyph ids to the text they stand for."""
     lines = [b"/CIDInit /ProcSet findresource begin", b"12 dict begin", b"begincmap",
              b"/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
              b"/CMapName /Adobe-Identity-UCS def", b"/CMapType 2 def",

@@ -30,6 +30,7 @@ KEY_BYTES = 32
 
 
 def state_dir(out_dir: Path) -> Path:
+    """The folder beside a batch's outputs that holds its key and journal."""
     return Path(out_dir) / FOLDER
 
 
@@ -63,6 +64,7 @@ def load_key(out_dir: Path) -> bytes:
 
 
 def digest(key: bytes, *parts: object) -> str:
+    """A keyed digest (HMAC-SHA-256) of `parts`: says nothing about them without the key."""
     blob = json.dumps([__version__, *parts], sort_keys=True, default=str,
                       ensure_ascii=False).encode("utf-8")
     return hmac.new(key, blob, hashlib.sha256).hexdigest()
@@ -92,9 +94,11 @@ class Journal:
         return self._done
 
     def done(self, output: str, step: str, step_digest: str) -> bool:
+        """Whether `step` of `output` was completed with this very digest."""
         return (output, step, step_digest) in self._load()
 
     def record(self, output: str, step: str, step_digest: str) -> None:
+        """Record that `step` of `output` was completed (no patient details are written)."""
         line = json.dumps({"output": output, "step": step, "digest": step_digest}) + "\n"
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

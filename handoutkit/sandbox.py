@@ -22,6 +22,7 @@ FONT_TYPES = {".ttf": "font/ttf", ".otf": "font/otf", ".woff": "font/woff", ".wo
 
 
 def media_type(path: Path) -> str:
+    """The media type of a library file, from its name."""
     suffix = path.suffix.lower()
     return FONT_TYPES.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
@@ -59,6 +60,7 @@ class Sandbox:
         self.roots = tuple(Path(r).resolve() for r in roots)
 
     def allows(self, path: Path) -> bool:
+        """Whether `path` lies inside one of the sandbox's folders."""
         resolved = Path(path).resolve()
         return any(resolved.is_relative_to(root) for root in self.roots)
 

@@ -21,6 +21,8 @@ SPEC_RE = re.compile(
 
 @dataclass(frozen=True)
 class Spec:
+    """A parsed SPEC: topic, language and the sections asked for."""
+
     topic: str
     lang: str | None
     sections: tuple[str, ...]  # empty: the whole topic
@@ -39,14 +41,17 @@ class Selection:
 
     @property
     def section_ids(self) -> list[str]:
+        """The ids of the sections that will print."""
         return [s.id for s in self.sections]
 
     @property
     def is_whole(self) -> bool:
+        """Whether every section of the topic prints."""
         return len(self.sections) == len(self.topic.sections)
 
 
 def parse_spec(text: str) -> Spec:
+    """`TOPIC[@LANG][:SECTION,...]` as a Spec; SpecError says what is malformed."""
     match = SPEC_RE.match(text.strip())
     if not match:
         raise SpecError(

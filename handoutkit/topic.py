@@ -129,11 +129,14 @@ class Section:
 
     @property
     def has_emergency(self) -> bool:
+        """Whether the section holds an ::: emergency callout (the crisis block)."""
         return any(t.type == "container_emergency_open" for t in self.tokens)
 
 
 @dataclass(frozen=True)
 class Image:
+    """A picture a topic shows: its source in the library, its description, its line."""
+
     src: str
     alt: str
     line: int
@@ -164,10 +167,12 @@ class Topic:
     sha256: str
 
     def section(self, section_id: str) -> Section | None:
+        """The section with this id; SectionNotFound lists the ids there are."""
         return next((s for s in self.sections if s.id == section_id), None)
 
     @property
     def section_ids(self) -> list[str]:
+        """Every section id, in the topic's order."""
         return [s.id for s in self.sections]
 
 
@@ -360,6 +365,7 @@ def _check_words(tokens: list[Token], path: Path, offset: int) -> None:
 
 
 def max_topic_bytes() -> int:
+    """The largest topic file read (HANDOUTS_MAX_TOPIC_BYTES, default 2 MB)."""
     value = os.environ.get("HANDOUTS_MAX_TOPIC_BYTES", "")
     return int(value) if value.isdigit() else MAX_TOPIC_BYTES
 
@@ -503,6 +509,7 @@ def topic_to_json(topic: Topic) -> dict:
 
 
 def topic_from_json(data: dict, path: Path) -> Topic:
+    """A Topic from its cached JSON form (see `topic_to_json`)."""
     data = dict(data)
     data["updated"] = dt.date.fromisoformat(data["updated"])
     data["review_due"] = dt.date.fromisoformat(data["review_due"]) if data["review_due"] else None

@@ -81,6 +81,8 @@ class Renderer:
             self._pool.close()
 
     def render(self, htmls: list[str]) -> list[bytes]:
+        """Each HTML document as PDF bytes, in order: in this process for one document,
+        on the worker pool for several."""
         if not htmls:
             return []  # nothing to lay out: WeasyPrint is not even imported
         from . import render  # noqa: F401  (imported before forking: workers start warm)

@@ -62,6 +62,7 @@ def complete_spec(ctx, param, incomplete: str) -> list[CompletionItem]:
 
 
 def complete_lang(ctx, param, incomplete: str) -> list[CompletionItem]:
+    """Languages the library has topics in."""
     library = _completion_library(ctx)
     if library is None:
         return []
@@ -70,17 +71,20 @@ def complete_lang(ctx, param, incomplete: str) -> list[CompletionItem]:
 
 
 def complete_layout(ctx, param, incomplete: str) -> list[CompletionItem]:
+    """Layout names of the library."""
     library = _completion_library(ctx)
     return _items(library.layout_names, incomplete) if library else []
 
 
 def complete_brand(ctx, param, incomplete: str) -> list[CompletionItem]:
+    """Brands of the library by name, then files."""
     library = _completion_library(ctx)
     names = list(library.brand_names) if library else []
     return _items(names, incomplete) + [CompletionItem(incomplete, type="file")]
 
 
 def complete_topic(ctx, param, incomplete: str) -> list[CompletionItem]:
+    """Topic ids of the library."""
     library = _completion_library(ctx)
     return _items(library.topic_ids, incomplete) if library else []
 
@@ -102,10 +106,12 @@ def _apply(options: list[Callable]) -> Callable:
 
 
 def json_option(help_text: str = "Print JSON for scripts.") -> Callable:
+    """--json, for commands that can print JSON for scripts."""
     return click.option("--json", "as_json", is_flag=True, help=help_text)
 
 
 def lang_option(help_text: str) -> Callable:
+    """--lang L with completion of the library's languages."""
     return click.option("--lang", metavar="L", help=help_text, shell_complete=complete_lang)
 
 

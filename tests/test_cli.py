@@ -38,12 +38,49 @@ def test_every_command_has_help(run):
     assert {"list", "show", "build"} <= {path[0] for path, _ in commands}
     for path, command in commands:
         assert command.help, f"{' '.join(path)} has no help text"
-        result = run(*path, "--help")
+        result = CliRunner().invoke(main, [*path, "--help"], prog_name="handouts")
         assert result.exit_code == 0
-        assert "Usage: main " + " ".join(path) in result.output or "Usage:" in result.output
+        assert result.output.startswith("Usage: handouts " + " ".join(path) + " ")
         for param in command.params:
             if isinstance(param, click.Option) and param.name != "help":
                 assert param.help, f"{' '.join(path)} {param.opts[0]} has no help text"
+
+
+def test_list_prints_a_header_row(run):
+    lines = run("list").output.splitlines()
+    assert lines[0].split() == ["ID", "VERSION", "UPDATED", "LANGUAGES", "TITLE"]
+    # Every column starts where its header does.
+    row = next(line for line in lines if line.startswith("depression-adults "))
+    for header in ("VERSION", "UPDATED", "LANGUAGES", "TITLE"):
+        assert row[lines[0].index(header) - 1] == " " and row[lines[0].index(header)] != " "
+
+
+def test_help_names_the_layouts_and_the_job_list_columns(run):
+    from handoutkit.options import JOB_COLUMNS
+
+    build_help = " ".join(run("build", "--help").output.split())
+    assert "Layout: large-print, standard, or a clinic library's own" in build_help
+    batch_help = run("batch", "--help").output
+    for column in JOB_COLUMNS:
+        assert column in batch_help, column
+
+
+def test_print_exit_code_comes_from_the_error(run, tmp_path, monkeypatch):
+    from handoutkit import deliver
+    from handoutkit.errors import HandoutsError, OutputError
+
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n")
+
+    class Refused(HandoutsError):
+        exit_code = 3
+
+    def refuse(paths, printer, **options):
+        raise Refused("refused") if printer == "three" else OutputError("no printer")
+
+    monkeypatch.setattr(deliver, "print_files", refuse)
+    assert run("print", pdf, "--printer", "three").exit_code == 3
+    assert run("print", pdf, "--printer", "other").exit_code == 4
 
 
 def test_version(run):

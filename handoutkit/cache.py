@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
+from .keys import KEY_BYTES, read_or_make_key
 
 DIGEST = 32
 SUFFIX = ".entry"
@@ -37,7 +38,6 @@ def default_dir() -> Path:
     return Path(user_cache_dir("handouts", appauthor=False))
 
 
-KEY_BYTES = 32
 
 
 def key_file() -> Path:
@@ -54,22 +54,7 @@ def load_secret(path: Path) -> bytes | None:
     """The signing secret, made (mode 0600) the first time; None when it cannot be had
     (then the cache is neither read nor written)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(os.urandom(KEY_BYTES))
-                handle.flush()
-                os.fsync(handle.fileno())
-        secret = path.read_bytes()
-        if len(secret) < KEY_BYTES:  # being written by another process: look once more
-            import time
-
-            time.sleep(0.1)
-            secret = path.read_bytes()
+        secret = read_or_make_key(path)
     except OSError:
         return None
     return secret if len(secret) >= KEY_BYTES else None

@@ -24,9 +24,9 @@ from pathlib import Path
 
 from . import __version__
 from .errors import OutputError
+from .keys import KEY_BYTES, read_or_make_key
 
 FOLDER = ".handouts"
-KEY_BYTES = 32
 
 
 def state_dir(out_dir: Path) -> Path:
@@ -36,30 +36,13 @@ def state_dir(out_dir: Path) -> Path:
 
 def load_key(out_dir: Path) -> bytes:
     """The folder's secret, made (readable by its owner only) the first time."""
-    folder = state_dir(out_dir)
-    path = folder / "key"
+    path = state_dir(out_dir) / "key"
     try:
-        folder.mkdir(mode=0o700, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(os.urandom(KEY_BYTES))
-                handle.flush()
-                os.fsync(handle.fileno())
-        key = path.read_bytes()
+        key = read_or_make_key(path)
     except OSError as exc:
         raise OutputError(f"cannot use {path}: {exc.strerror or exc}") from None
     if len(key) < KEY_BYTES:
-        # Another run is writing it right now, or it was damaged: wait for a whole key once.
-        import time
-
-        time.sleep(0.2)
-        key = path.read_bytes()
-        if len(key) < KEY_BYTES:
-            raise OutputError(f"{path} is damaged: remove it (every row is then built again)")
+        raise OutputError(f"{path} is damaged: remove it (every row is then built again)")
     return key
 
 

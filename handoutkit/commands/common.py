@@ -131,13 +131,13 @@ def look_options(func: Callable) -> Callable:
 
 
 def personal_options(func: Callable) -> Callable:
-    """The details printed for one patient, on the first page (a packet's cover) only."""
+    """The details printed for one patient, on a cover page before the topics only."""
     return _apply([
         click.option("--patient", metavar="NAME",
-                     help="Patient name, printed on the first page (a packet's cover)."),
-        click.option("--visit-date", metavar="DATE", help="Visit date, printed on the first page."),
-        click.option("--clinician", metavar="NAME", help="Clinician, printed on the first page."),
-        click.option("--note", metavar="TEXT", help="A short note, printed on the first page."),
+                     help="Patient name, printed on a cover page before the topics."),
+        click.option("--visit-date", metavar="DATE", help="Visit date, printed on the cover."),
+        click.option("--clinician", metavar="NAME", help="Clinician, printed on the cover."),
+        click.option("--note", metavar="TEXT", help="A short note, printed on the cover."),
     ])(func)
 
 

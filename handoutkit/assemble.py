@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 
-from . import __version__
+from . import __version__, fonts
 from .brand import Brand
 from .errors import LibraryError, SandboxError
 from .library import Library
@@ -20,15 +20,14 @@ from .options import DEFAULT_LAYOUT, DEFAULT_PAPER, PAPERS, Personal, printed_da
 from .sandbox import Sandbox
 from .select import Selection
 
-FONT_FACES = (
-    ("AtkinsonHyperlegible-Regular.ttf", 400, "normal"),
-    ("AtkinsonHyperlegible-Italic.ttf", 400, "italic"),
-    ("AtkinsonHyperlegible-Bold.ttf", 700, "normal"),
-    ("AtkinsonHyperlegible-BoldItalic.ttf", 700, "italic"),
-)
-FONT_FAMILY = "Atkinson Hyperlegible"
+FONT_FAMILY = fonts.LATIN_FAMILY
 
 AssetUrl = Callable[[Path], str]
+
+
+def font_stack(lang: str | None) -> str:
+    """The CSS font-family list for text in `lang` (None: any language)."""
+    return ", ".join(css_string(family) for family in fonts.family_stack(lang))
 
 
 def file_url(path: Path) -> str:
@@ -277,13 +276,11 @@ def _toc(selections: list[Selection], href, pages: list[int] | None = None) -> l
 
 
 def _fonts(setting: Setting) -> list[dict]:
-    fonts = []
-    for filename, weight, style in FONT_FACES:
-        path = setting.library.fonts_dir / filename
-        if not path.is_file():
-            raise LibraryError(f"font not found: {path}")
-        fonts.append({"url": setting.asset_url(path), "weight": weight, "style": style})
-    return fonts
+    """Atkinson Hyperlegible's faces for @font-face (the other declared fonts come
+    through fontconfig: see fonts.py)."""
+    font_set = fonts.find_fonts(setting.library.roots)
+    return [{"url": setting.asset_url(path), "weight": weight, "style": style}
+            for path, (_, weight, style) in zip(font_set.latin, fonts.LATIN_FACES)]
 
 
 def _checked_strings(setting: Setting, langs: list[str]) -> dict[str, dict]:
@@ -330,6 +327,9 @@ def _render(setting: Setting, selections: list[Selection], *, packet: bool,
         articles=list(articles), brand=setting.brand,
         logo_url=setting.asset_url(setting.brand.logo) if setting.brand.logo else None,
         fonts=_fonts(setting), font_family=FONT_FAMILY, paper=PAPERS[setting.paper],
+        font_stack=font_stack(None),
+        lang_font_stacks=[(code, font_stack(code)) for code in sorted(set(langs))
+                          if fonts.family_stack(code) != fonts.family_stack(None)],
         personal=personal, s=strings, printed=format_date(setting.printed, strings),
         packet=packet, duplex=setting.duplex, pad_to_even=pad_to_even, show_cover=bool(toc),
         toc=list(toc), running=running, numbers=numbers, number_pages=list(number_pages),

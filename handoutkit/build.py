@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
+from . import fonts
 from .assemble import Setting, assemble, document_title, file_url, load_strings
+from .brand import FIELDS as BRAND_FIELDS, Brand, load_brand
 from .cache import Cache
-from .brand import load_brand
 from .errors import LibraryError, SpecError
 from .library import DEFAULT_LANG, Library
 from .manifest import build_manifest
-from .options import BuildOptions, generation_time, printed_date
+from .options import BuildOptions, Personal, generation_time, printed_date
 from .sandbox import Sandbox, data_uri
 from .select import Selection, parse_spec, select
 
@@ -51,6 +52,30 @@ def output_name(selection: Selection) -> str:
     return f"{topic.id}{suffix}.pdf"
 
 
+def check_printable(library: Library, selections: list[Selection], brand: Brand,
+                    personal: Personal) -> None:
+    """Everything that will be printed is printable as written, before anything renders:
+    personal details (no control or bidi override characters), the brand and the topics
+    only use characters the declared fonts have. A TextError names the field or file."""
+    font_set = fonts.find_fonts(library.roots)
+    fonts.check_personal(font_set, {"patient": personal.patient,
+                                    "visit_date": personal.visit_date,
+                                    "clinician": personal.clinician, "note": personal.note})
+    for name in BRAND_FIELDS:
+        value = getattr(brand, name, None)
+        if isinstance(value, str):
+            fonts.check_text(font_set, value, f"{brand.path}: '{name}'")
+    for selection in selections:
+        topic = selection.topic
+        if (topic.path, topic.sha256) not in _CHECKED_TOPICS:
+            fonts.check_text(font_set, topic.path.read_text(encoding="utf-8"),
+                             f"topic {topic.id} ({topic.lang}, {topic.path.name})")
+            _CHECKED_TOPICS.add((topic.path, topic.sha256))
+
+
+_CHECKED_TOPICS: set[tuple[Path, str]] = set()
+
+
 def build(library: Library, specs: list[str], options: BuildOptions,
           cache: Cache | None = None) -> bytes:
     """One document (PDF or self-contained HTML) holding the given SPECs."""
@@ -83,6 +108,7 @@ def make(library: Library, selections: list[Selection], options: BuildOptions,
     """
     cover = len(selections) > 1 or force_packet or bool(options.personal)
     settings = prepare(library, options, cover)
+    check_printable(library, selections, settings.setting.brand, options.personal)
     manifest = build_manifest(selections, layout=options.layout, brand=settings.setting.brand.name,
                               paper=options.paper, archival=options.archival,
                               generated=generation_time())

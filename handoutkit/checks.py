@@ -12,6 +12,9 @@ from .options import Personal
 MAX_OUTPUT_NAME = 240
 MAX_PERSONAL = 1000  # characters in a personal field: a name, a date, a short note
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Bidi embeddings, overrides and isolates: the printed text could read differently from
+# what was typed (a name shown backwards, a date's digits reordered).
+BIDI_CONTROL_RE = re.compile("[\u202a-\u202e\u2066-\u2069]")
 FIELDS = (("patient", "patient"), ("visit_date", "visit date"), ("clinician", "clinician"),
           ("note", "note"))
 
@@ -24,8 +27,15 @@ def personal_problem(personal: Personal) -> str | None:
             continue
         if len(value) > MAX_PERSONAL:
             return f"the {label} is {len(value):,} characters long (at most {MAX_PERSONAL:,})"
-        if CONTROL_RE.search(value):
+        if CONTROL_RE.search(value) or (name != "note" and ("\n" in value or "\t" in value)):
             return f"the {label} holds a control character"
+        bidi = BIDI_CONTROL_RE.search(value)
+        if bidi:
+            import unicodedata
+
+            char = bidi.group()
+            return (f"the {label} holds U+{ord(char):04X} {unicodedata.name(char)}, which can "
+                    "make the printed text read differently from what was typed")
     return None
 
 

@@ -1,9 +1,10 @@
 """One base error for everything a user can get wrong, with stable exit codes.
 
 Exit codes (documented in README):
-    1  bad input: unknown topic or section, malformed topic, brand or layout
+    1  bad input: unknown topic or section, malformed topic, brand or layout, missing font,
+       text that cannot be printed as typed
     2  bad usage (raised by Click itself)
-    3  rendering refused or failed: sandbox violation, missing font, oversized image
+    3  rendering refused or failed: sandbox violation, a font that cannot load, oversized image
     4  output could not be written
     5  an unexpected error (a bug): one line, never a traceback
 """
@@ -50,6 +51,11 @@ class CodeError(HandoutsError):
 class JobListError(HandoutsError):
     """A batch job list as a whole cannot be read (missing file, no header, no output
     column); a bad row is reported on its own and does not raise."""
+
+
+class TextError(HandoutsError):
+    """Text that would not print as typed: a control or bidi override character in a
+    personal detail, or a character that no declared font has."""
 
 
 class RenderError(HandoutsError):

@@ -16,6 +16,7 @@ from typing import Iterator
 
 from .build import selections_for
 from .checks import brand_problem, output_name_problem, personal_problem
+from .fonts import check_personal, find_fonts
 from .errors import HandoutsError, JobListError
 from .library import Library
 from .options import DEFAULT_LAYOUT, DEFAULT_PAPER, JOB_COLUMNS, PAPERS, BuildOptions, Personal
@@ -199,6 +200,10 @@ def check(library: Library, path: Path) -> tuple[list[Row], list[Outcome]]:
                 raise ValueError(f"'output' {row.output} is also on line {seen[row.output]}")
             row = replace(row, selections=tuple(
                 selections_for(library, list(row.specs), row.options.lang)))
+            personal = row.options.personal
+            check_personal(find_fonts(library.roots), {
+                "patient": personal.patient, "visit_date": personal.visit_date,
+                "clinician": personal.clinician, "note": personal.note})
             if row.options.layout not in library.layout_names:
                 raise ValueError(f"unknown layout '{row.options.layout}'")
             brand = row.options.brand

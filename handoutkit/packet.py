@@ -29,6 +29,7 @@ from .assemble import TOPIC_LINK, Setting, assemble_cover, assemble_numbers, ass
 from .brand import Brand
 from .cache import Cache, make_key
 from .errors import RenderError
+from .fonts import find_fonts
 from .library import Library
 from .options import Personal
 from .pdfjoin import (face_key, join_fonts, join_outlines, join_structure, open_pdf,
@@ -61,9 +62,9 @@ def fingerprint(library: Library, brand: Brand, layout: str, paper: str) -> str:
     files: list[Path] = [brand.path] + ([brand.logo] if brand.logo else [])
     for folder in library.layout_dirs:
         files += sorted(p for p in folder.rglob("*") if p.is_file())
-    files += sorted(library.fonts_dir.glob("*"))
     for path in files:
         digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update("\0".join(find_fonts(library.roots).identity()).encode())
     digest.update(f"{layout}\0{paper}\0{__version__}".encode())
     return digest.hexdigest()
 

@@ -15,18 +15,28 @@ import re
 from pathlib import Path
 from typing import Callable
 
+from . import fonts
+from .cidfonts import CJK_RE, shrink_cid_fonts
+from .errors import HandoutsError, RenderError, SandboxError
+from .library import bundled_root
+from .sandbox import Sandbox
 from .weasyload import import_weasyprint
+
+# WeasyPrint checks fontconfig as it is imported: let it see the declared fonts already,
+# never the computer's (render_pdf activates the fonts of the libraries it renders for).
+try:
+    fonts.find_fonts([bundled_root()]).activate()
+except HandoutsError:
+    pass  # reported by the first render, with the font's name and how to install it
 
 import_weasyprint()  # before the imports below: it finds the native libraries faster
 
 from weasyprint import CSS, HTML  # noqa: E402
-from weasyprint.css.counters import CounterStyle
-from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher, URLFetcherResponse
+from weasyprint.css.counters import CounterStyle  # noqa: E402
+from weasyprint.text.fonts import FontConfiguration  # noqa: E402
+from weasyprint.urls import URLFetcher, URLFetcherResponse  # noqa: E402
 
-from . import scratch as _scratch
-from .errors import RenderError, SandboxError
-from .sandbox import Sandbox
+from . import scratch as _scratch  # noqa: E402
 
 ATTACHMENT_RE = re.compile(r"""<(?:link|a)\b[^>]*\brel\s*=\s*["']?[^"'>]*attachment""", re.I)
 STYLE_RE = re.compile(r"<style>(.*?)</style>", re.S)
@@ -190,6 +200,8 @@ def render_pdf(
         options["attachments"] = [Attachment(
             string=dumps(manifest).decode("utf-8"), name=NAME, description=DESCRIPTION,
             created=generated, modified=generated, relationship="Supplement")]
+    # Only the declared fonts: a missing one is an error here, before anything is laid out.
+    fonts.find_fonts(sandbox.roots).activate()
     fetcher = SandboxFetcher(sandbox)
     base = str(base_url) + "/"
     collect = _Collect()
@@ -213,6 +225,8 @@ def render_pdf(
         # Some resources (images inside SVG) are only fetched while the PDF is drawn.
         pdf = document.write_pdf(**options)
         _check(fetcher, collect)
+        if CJK_RE.search(html):
+            pdf = shrink_cid_fonts(pdf)
         return pdf
     except (SandboxError, RenderError):
         raise

@@ -155,7 +155,7 @@ def test_refused_personal_text(library):
 
     for bad, expected in [
             ("Ana\u202eZ", "the patient holds U+202E RIGHT-TO-LEFT OVERRIDE, which can make"),
-            ("Ana\u2067Z", "U+2067 RIGHT-TO-LEFT ISOLATE"),
+            ("Ana\u2067Z", "the patient holds U+2067 RIGHT-TO-LEFT ISOLATE"),
             ("Ana\x07", "the patient holds a control character"),
             ("Ana\nDíaz", "the patient holds a control character")]:
         assert personal_problem(Personal(patient=bad)).startswith(expected), bad

@@ -117,10 +117,37 @@ def _check_wording(path: Path, lang: str, key: str, value: object) -> None:
             raise LibraryError(f"{where} may use only {{day}}, {{month}} and {{year}}") from None
 
 
-def format_date(date: dt.date, strings: dict) -> str:
-    """`date` written with the layout's wording for one language (strings.toml)."""
-    month = strings["months"][date.month - 1]
-    return strings["date_format"].format(day=date.day, month=month, year=date.year)
+def format_date(date: dt.date, strings: dict, lang: str) -> str:
+    """`date` as `lang` writes it (CLDR, through Babel: "November 26, 2026", "26 de
+    noviembre de 2026", "2026年11月26日"); a library's strings.toml may set its own
+    `date_format` and `months` for a language instead."""
+    if "date_format" in strings and "months" in strings:
+        month = strings["months"][date.month - 1]
+        return strings["date_format"].format(day=date.day, month=month, year=date.year)
+    from babel.dates import format_date as cldr_date
+
+    return cldr_date(date, format="long", locale=cldr_locale(lang))
+
+
+# Language tags whose CLDR locale has another name.
+CLDR_NAMES = {"tl": "fil"}
+
+
+def cldr_locale(lang: str):
+    """The Babel locale for a topic's language tag ('zh-Hant' -> zh_Hant, 'tl' -> fil)."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return Locale.parse(CLDR_NAMES.get(lang, lang), sep="-")
+    except (UnknownLocaleError, ValueError):
+        raise LibraryError(f"language '{lang}' is not known to CLDR (Babel)") from None
+
+
+def language_name(lang: str, in_lang: str) -> str:
+    """The name of language `lang` written in `in_lang` ('en' in 'es' -> 'inglés')."""
+    locale = cldr_locale(in_lang)
+    return locale.languages.get(lang.replace("-", "_")) or locale.languages.get(
+        lang.split("-")[0], lang)
 
 
 def _image_resolver(selection: Selection, library: Library, asset_url: AssetUrl):
@@ -154,6 +181,7 @@ def article_context(
     printed: dt.date,
     asset_url: AssetUrl,
     links: dict[str, str] | None = None,
+    brand: Brand | None = None,
 ) -> dict:
     """Everything the layout needs to print one topic.
 
@@ -169,7 +197,11 @@ def article_context(
         if other is None:
             continue
         href = links[related_id] if links and related_id in links else other.url
-        related.append({"id": related_id, "title": other.title, "href": href})
+        # A related topic not yet in the reader's language: its English title, marked.
+        marker = "" if other.lang == topic.lang else strings["in_language"].format(
+            language=language_name(other.lang, topic.lang))
+        related.append({"id": related_id, "title": other.title, "href": href,
+                        "lang": other.lang, "marker": marker})
     return {
         "topic": topic,
         "anchor": prefix,
@@ -187,9 +219,10 @@ def article_context(
         ],
         "partial": not selection.is_whole,
         "related": related,
-        "updated": format_date(topic.updated, strings),
-        "printed": format_date(printed, strings),
+        "updated": format_date(topic.updated, strings, topic.lang),
+        "printed": format_date(printed, strings, topic.lang),
         "s": strings,
+        "brand": brand.for_lang(topic.lang) if brand is not None else None,
     }
 
 
@@ -266,7 +299,7 @@ def _first_anchors(selections: list[Selection]) -> dict[str, str]:
 def _articles(setting: Setting, selections: list[Selection], links) -> list[dict]:
     all_strings = load_strings(setting.library)
     return [article_context(s, setting.library, all_strings[s.topic.lang], setting.printed,
-                            setting.asset_url, links) for s in selections]
+                            setting.asset_url, links, setting.brand) for s in selections]
 
 
 def _toc(selections: list[Selection], href, pages: list[int] | None = None) -> list[dict]:
@@ -324,13 +357,13 @@ def _render(setting: Setting, selections: list[Selection], *, packet: bool,
     strings = all_strings[langs[0]]
     context = dict(
         document=_document(selections, strings, langs[0], setting.printed),
-        articles=list(articles), brand=setting.brand,
+        articles=list(articles), brand=setting.brand.for_lang(langs[0]) if langs else setting.brand,
         logo_url=setting.asset_url(setting.brand.logo) if setting.brand.logo else None,
         fonts=_fonts(setting), font_family=FONT_FAMILY, paper=PAPERS[setting.paper],
         font_stack=font_stack(None),
         lang_font_stacks=[(code, font_stack(code)) for code in sorted(set(langs))
                           if fonts.family_stack(code) != fonts.family_stack(None)],
-        personal=personal, s=strings, printed=format_date(setting.printed, strings),
+        personal=personal, s=strings, printed=format_date(setting.printed, strings, langs[0]),
         packet=packet, duplex=setting.duplex, pad_to_even=pad_to_even, show_cover=bool(toc),
         toc=list(toc), running=running, numbers=numbers, number_pages=list(number_pages),
         number_strings={k: {"page": v["page"], "of": v["of"]} for k, v in all_strings.items()},

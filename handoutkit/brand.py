@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import LibraryError, SandboxError
@@ -13,6 +13,8 @@ from .sandbox import check_image, media_type
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 LOGO_TYPES = {"image/png", "image/jpeg", "image/svg+xml"}
 FIELDS = ("name", "logo", "color", "phone", "address", "website", "footer")
+# What a `[lang.XX]` table may give in another language (`[lang.es] footer = "..."`).
+TEXT_FIELDS = ("name", "phone", "address", "website", "footer")
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,15 @@ class Brand:
     address: str = ""
     website: str = ""
     footer: str = ""
+    # Per language: {"es": {"footer": "..."}}; a field not given keeps the default wording.
+    languages: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+
+    def for_lang(self, lang: str) -> "Brand":
+        """The brand as printed on a page in `lang`."""
+        for code, fields in self.languages:
+            if code == lang:
+                return replace(self, **dict(fields))
+        return self
 
 
 def load_brand(path: str | Path) -> Brand:
@@ -41,9 +52,24 @@ def load_brand(path: str | Path) -> Brand:
     except tomllib.TOMLDecodeError as exc:
         raise LibraryError(f"{path}: not valid TOML ({exc})") from None
 
+    per_language = data.pop("lang", {})
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
-        raise LibraryError(f"{path}: unknown field '{unknown[0]}' (fields: {', '.join(FIELDS)})")
+        raise LibraryError(f"{path}: unknown field '{unknown[0]}' "
+                           f"(fields: {', '.join(FIELDS)}, and [lang.XX] tables)")
+    languages = []
+    if not isinstance(per_language, dict):
+        raise LibraryError(f"{path}: 'lang' must hold tables such as [lang.es]")
+    for code, table in per_language.items():
+        if not isinstance(table, dict):
+            raise LibraryError(f"{path}: [lang.{code}] must be a table of texts")
+        for name, value in table.items():
+            if name not in TEXT_FIELDS:
+                raise LibraryError(f"{path}: [lang.{code}] cannot set '{name}' "
+                                   f"(only {', '.join(TEXT_FIELDS)})")
+            if not isinstance(value, str):
+                raise LibraryError(f"{path}: [lang.{code}] '{name}' must be text in quotes")
+        languages.append((code, tuple((k, v.strip()) for k, v in table.items())))
     for name, value in data.items():
         if not isinstance(value, str):
             raise LibraryError(f"{path}: '{name}' must be text in quotes")
@@ -78,4 +104,5 @@ def load_brand(path: str | Path) -> Brand:
         address=data.get("address", "").strip(),
         website=data.get("website", "").strip(),
         footer=data.get("footer", "").strip(),
+        languages=tuple(languages),
     )

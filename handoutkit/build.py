@@ -65,6 +65,9 @@ def check_printable(library: Library, selections: list[Selection], brand: Brand,
         value = getattr(brand, name, None)
         if isinstance(value, str):
             fonts.check_text(font_set, value, f"{brand.path}: '{name}'")
+    for code, fields in brand.languages:
+        for name, value in fields:
+            fonts.check_text(font_set, value, f"{brand.path}: [lang.{code}] '{name}'")
     for selection in selections:
         topic = selection.topic
         if (topic.path, topic.sha256) not in _CHECKED_TOPICS:

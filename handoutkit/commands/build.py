@@ -42,38 +42,15 @@ def build(ctx, specs, output, out_dir, fmt, fhir_file, **given) -> None:
     """
     from handoutkit.build import make, selections_for
     from handoutkit.cache import Cache
-    from handoutkit.deliver import check_writable, same_file, write_fhir, write_output
-    from handoutkit.options import BuildOptions, FhirRefs, Personal
-
+    from handoutkit.deliver import write_fhir, write_output
+    from handoutkit.options import FhirRefs
     from handoutkit.scratch import on_signals
 
     on_signals()
-    if (output is None) == (out_dir is None):
-        raise click.UsageError("give either -o FILE or --out-dir DIR")
-    if fhir_file and not given["patient_ref"]:
-        raise click.UsageError("--fhir needs --patient-ref (the FHIR subject, e.g. Patient/123)")
-    if fhir_file and (out_dir or fmt != "pdf"):
-        raise click.UsageError("--fhir describes one PDF: use it with -o FILE")
-    if output is not None and output != "-":
-        check_writable(output)
-    if fhir_file:
-        if output != "-" and same_file(fhir_file, output):
-            raise click.UsageError(f"--fhir {fhir_file} is the PDF's own file: give it "
-                                   "another name, like visit.fhir.json")
-        check_writable(fhir_file)
-    from handoutkit.checks import check_personal
-
-    personal = Personal(given["patient"], given["visit_date"], given["clinician"], given["note"])
-    check_personal(personal)
+    _check_outputs(output, out_dir, fmt, fhir_file, given["patient_ref"])
     cache = Cache(enabled=not given["no_cache"])
     library = get_library(ctx, cache)
-    look = {"layout": given["layout"], "paper": given["paper"]}
-    options = BuildOptions(
-        lang=given["lang"], format=fmt, duplex=given["duplex"], archival=given["archival"],
-        brand=library.brand_file(given["brand"]) if given["brand"] else None,
-        personal=personal,
-        jobs=given["jobs"], **{name: value for name, value in look.items() if value is not None},
-    )
+    options = _build_options(library, fmt, given)
     if out_dir is not None:
         from handoutkit.build import build_each
 
@@ -94,3 +71,38 @@ def build(ctx, specs, output, out_dir, fmt, fhir_file, **given) -> None:
             raise OutputError(f"the PDF was written to {where}, but the FHIR file was not: "
                               f"{exc}") from None
         click.echo(f"Wrote {fhir_file}", err=True)
+
+
+def _check_outputs(output, out_dir, fmt, fhir_file, patient_ref) -> None:
+    """Refuse unusable output options before anything is built or written."""
+    from handoutkit.deliver import check_writable, same_file
+
+    if (output is None) == (out_dir is None):
+        raise click.UsageError("give either -o FILE or --out-dir DIR")
+    if fhir_file and not patient_ref:
+        raise click.UsageError("--fhir needs --patient-ref (the FHIR subject, e.g. Patient/123)")
+    if fhir_file and (out_dir or fmt != "pdf"):
+        raise click.UsageError("--fhir describes one PDF: use it with -o FILE")
+    if output is not None and output != "-":
+        check_writable(output)
+    if fhir_file:
+        if output != "-" and same_file(fhir_file, output):
+            raise click.UsageError(f"--fhir {fhir_file} is the PDF's own file: give it "
+                                   "another name, like visit.fhir.json")
+        check_writable(fhir_file)
+
+
+def _build_options(library, fmt: str, given: dict):
+    """BuildOptions from the command's options; defaults for what was not given."""
+    from handoutkit.checks import check_personal
+    from handoutkit.options import BuildOptions, Personal
+
+    personal = Personal(given["patient"], given["visit_date"], given["clinician"], given["note"])
+    check_personal(personal)
+    look = {"layout": given["layout"], "paper": given["paper"]}
+    return BuildOptions(
+        lang=given["lang"], format=fmt, duplex=given["duplex"], archival=given["archival"],
+        brand=library.brand_file(given["brand"]) if given["brand"] else None,
+        personal=personal, jobs=given["jobs"],
+        **{name: value for name, value in look.items() if value is not None},
+    )

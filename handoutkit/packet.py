@@ -75,11 +75,26 @@ def _fingerprint(setting: Setting) -> str:
 
 def part_key(selection: Selection, library: Library, print_fingerprint: str,
              printed: dt.date) -> str:
-    """A part's bytes depend on its topic file, sections, related titles and settings."""
+    """A part's bytes depend on its topic file, its pictures, sections, related titles and
+    settings."""
     topic = selection.topic
     related = [(r, library.source_digest(r, topic.lang)) for r in topic.related]
     return make_key("part", print_fingerprint, topic.sha256, topic.lang,
-                    selection.section_ids, related, printed.isoformat())
+                    selection.section_ids, related, printed.isoformat(), _pictures(topic))
+
+
+def _pictures(topic) -> list[tuple[str, str]]:
+    """Each picture the topic shows with a digest of its file (a picture edited in the
+    library makes the part again); a missing file is left to the sandbox to report."""
+    found = []
+    for image in topic.images:
+        path = topic.path.parent / image.src
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except (OSError, ValueError):
+            digest = ""
+        found.append((image.src, digest))
+    return found
 
 
 # -- the packet ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import yaml
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 
@@ -50,7 +51,8 @@ MAX_WORD = 300
 WORD_RE = re.compile(rf"\S{{{MAX_WORD + 1},}}")
 
 REQUIRED_FIELDS = ("id", "lang", "title", "level", "version", "updated", "summary", "credit")
-OPTIONAL_FIELDS = ("related", "codes", "mental_health", "reviewed_by", "review_due", "url")
+OPTIONAL_FIELDS = ("related", "codes", "mental_health", "reviewed_by", "review_due", "url",
+                   "sources")
 
 
 class TooDeep(Exception):
@@ -87,7 +89,23 @@ def _markdown() -> MarkdownIt:
     for name in CALLOUTS:
         md.use(container_plugin, name=name, render=_callout_renderer(name))
     md.add_render_rule("image", _render_image)
+    md.core.ruler.push("figures", _figures)
     return md
+
+
+def _figures(state) -> None:
+    """A paragraph holding only a picture with a title becomes a figure: the title is its
+    caption (`![alt](images/x.svg "Caption")`), printed under it and kept on its page."""
+    tokens = state.tokens
+    for i in range(len(tokens) - 2):
+        opening, inline, closing = tokens[i], tokens[i + 1], tokens[i + 2]
+        if opening.type != "paragraph_open" or closing.type != "paragraph_close":
+            continue
+        children = [c for c in inline.children or []
+                    if not (c.type == "text" and not c.content.strip())]
+        if len(children) == 1 and children[0].type == "image" and children[0].attrGet("title"):
+            opening.hidden = closing.hidden = True
+            children[0].meta["figure"] = True
 
 
 def _callout_renderer(name: str):
@@ -106,7 +124,14 @@ def _render_image(self, tokens, idx, options, env):
     src = token.attrGet("src") or ""
     if resolve is not None:
         token.attrSet("src", resolve(src))
-    return self.image(tokens, idx, options, env)
+    if not token.meta.get("figure"):
+        return self.image(tokens, idx, options, env)
+    caption = escapeHtml(token.attrGet("title") or "")
+    token = token.copy()
+    token.attrs.pop("title", None)
+    image = self.image([token], 0, options, env)
+    return (f'<figure class="picture">{image}'
+            f"<figcaption>{caption}</figcaption></figure>\n")
 
 
 MARKDOWN = _markdown()
@@ -135,11 +160,13 @@ class Section:
 
 @dataclass(frozen=True)
 class Image:
-    """A picture a topic shows: its source in the library, its description, its line."""
+    """A picture a topic shows: its source in the library, its description, its line, and
+    its caption (empty for a picture without one)."""
 
     src: str
     alt: str
     line: int
+    caption: str = ""
 
 
 @dataclass(frozen=True)
@@ -287,6 +314,8 @@ def parse_metadata(header: str, path: Path) -> dict[str, Any]:
     )
     meta["related"] = _as_list(data.get("related"), where("related"))
     meta["codes"] = _as_list(data.get("codes"), where("codes"))
+    # Where the facts (and the steps a picture shows) come from: for reviewers, not printed.
+    _as_list(data.get("sources"), where("sources"))
     mental_health = data.get("mental_health", False)
     if not isinstance(mental_health, bool):
         raise LibraryError(f"{where('mental_health')} must be true or false")
@@ -346,7 +375,8 @@ def _images(tokens: list[Token]) -> list[Image]:
             if child.type == "image":
                 line = token.map[0] + 1 if token.map else 0
                 alt = "".join(c.content for c in child.children or [])
-                found.append(Image(child.attrGet("src") or "", alt.strip(), line))
+                caption = " ".join((child.attrGet("title") or "").split())
+                found.append(Image(child.attrGet("src") or "", alt.strip(), line, caption))
     return found
 
 
@@ -455,7 +485,7 @@ def parse_topic(text: str, path: Path) -> Topic:
         intro=intro,
         sections=tuple(sections),
         images=tuple(
-            Image(i.src, i.alt, i.line + offset) for i in _images(tokens)
+            Image(i.src, i.alt, i.line + offset, i.caption) for i in _images(tokens)
         ),
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         **meta,
@@ -504,7 +534,7 @@ def topic_to_json(topic: Topic) -> dict:
     data["review_due"] = topic.review_due.isoformat() if topic.review_due else None
     data["intro"] = _section_to_json(topic.intro) if topic.intro else None
     data["sections"] = [_section_to_json(s) for s in topic.sections]
-    data["images"] = [[i.src, i.alt, i.line] for i in topic.images]
+    data["images"] = [[i.src, i.alt, i.line, i.caption] for i in topic.images]
     return data
 
 

@@ -119,15 +119,15 @@ def _callout_renderer(name: str):
 
 
 def _render_image(self, tokens, idx, options, env):
-    token = tokens[idx]
+    # A copy: the topic's tokens are kept (and rendered again), so they keep their own src.
+    token = tokens[idx].copy(attrs=dict(tokens[idx].attrs))
     resolve: Callable[[str], str] | None = env.get("resolve_image")
     src = token.attrGet("src") or ""
     if resolve is not None:
         token.attrSet("src", resolve(src))
     if not token.meta.get("figure"):
-        return self.image(tokens, idx, options, env)
+        return self.image([token], 0, options, env)
     caption = escapeHtml(token.attrGet("title") or "")
-    token = token.copy()
     token.attrs.pop("title", None)
     image = self.image([token], 0, options, env)
     return (f'<figure class="picture">{image}'

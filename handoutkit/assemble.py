@@ -158,7 +158,7 @@ def _image_resolver(selection: Selection, library: Library, asset_url: AssetUrl)
             raise SandboxError(
                 f"{topic.path}: refused to load {src}: pictures must be files in the library"
             )
-        path = (topic.path.parent / src).resolve()
+        path = picture_path(topic.path, src, library)
         if not Sandbox(library.roots).allows(path):
             raise SandboxError(f"{topic.path}: refused to load {src}: it is outside the library")
         if not path.is_file():
@@ -166,6 +166,19 @@ def _image_resolver(selection: Selection, library: Library, asset_url: AssetUrl)
         return asset_url(path)
 
     return resolve
+
+
+def picture_path(topic_path: Path, src: str, library: Library) -> Path:
+    """Where a topic's picture is: beside the topic, or else in the `handouts/` folder of
+    the library's other layers (a clinic's copy of a topic keeps the bundled pictures)."""
+    path = (topic_path.parent / src).resolve()
+    if path.is_file():
+        return path
+    for root in library.roots:
+        candidate = (root / "handouts" / src).resolve()
+        if candidate.is_file() and Sandbox(library.roots).allows(candidate):
+            return candidate
+    return path
 
 
 def anchor_for(selection: Selection) -> str:

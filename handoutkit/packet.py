@@ -25,7 +25,8 @@ import pikepdf
 from pikepdf import Name
 
 from . import __version__
-from .assemble import TOPIC_LINK, Setting, assemble_cover, assemble_numbers, assemble_part
+from .assemble import (TOPIC_LINK, Setting, assemble_cover, assemble_numbers, assemble_part,
+                       picture_path)
 from .brand import Brand
 from .cache import Cache, make_key
 from .errors import RenderError
@@ -80,16 +81,17 @@ def part_key(selection: Selection, library: Library, print_fingerprint: str,
     topic = selection.topic
     related = [(r, library.source_digest(r, topic.lang)) for r in topic.related]
     return make_key("part", print_fingerprint, topic.sha256, topic.lang,
-                    selection.section_ids, related, printed.isoformat(), _pictures(topic))
+                    selection.section_ids, related, printed.isoformat(),
+                    _pictures(topic, library))
 
 
-def _pictures(topic) -> list[tuple[str, str]]:
+def _pictures(topic, library: Library) -> list[tuple[str, str]]:
     """Each picture the topic shows with a digest of its file (a picture edited in the
     library makes the part again); a missing file is left to the sandbox to report."""
     found = []
     for image in topic.images:
-        path = topic.path.parent / image.src
         try:
+            path = picture_path(topic.path, image.src, library)
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
         except (OSError, ValueError):
             digest = ""

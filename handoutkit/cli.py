@@ -16,7 +16,7 @@ import click
 from handoutkit import __version__
 from handoutkit.commands import batch, build, records, serve, topics
 from handoutkit.commands.common import LIBRARY_HELP, get_library  # noqa: F401 (re-export)
-from handoutkit.errors import INTERNAL_ERROR, HandoutsError
+from handoutkit.errors import INTERNAL_ERROR, HandoutsError, printable
 
 
 class _Warnings(logging.Handler):
@@ -38,7 +38,7 @@ class HandoutsGroup(click.Group):
         try:
             return super().invoke(ctx)
         except HandoutsError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {printable(exc)}", err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort,
                 KeyboardInterrupt, SystemExit):

@@ -9,6 +9,8 @@ Exit codes (documented in README):
     5  an unexpected error (a bug): one line, never a traceback
 """
 
+import unicodedata
+
 INTERNAL_ERROR = 5
 
 
@@ -72,3 +74,21 @@ class OutputError(HandoutsError):
     """The output could not be written."""
 
     exit_code = 4
+
+
+# -- showing text from outside on a terminal ----------------------------------------------
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _unsafe(char: str) -> bool:
+    # Control characters (escape sequences, C1 controls) and format characters (bidi
+    # overrides that reorder what a terminal shows).
+    return unicodedata.category(char) in ("Cc", "Cf") and char not in "\t"
+
+
+def printable(value: object) -> str:
+    """Text safe to show on a terminal: control and format characters escaped."""
+    return "".join(_escape(c) if _unsafe(c) else c for c in str(value))

@@ -8,10 +8,9 @@ its control characters escaped (`printable`).
 from __future__ import annotations
 
 import json
-import unicodedata
 from pathlib import Path
 
-from .errors import DocumentError
+from .errors import DocumentError, _unsafe, printable  # noqa: F401 (re-export)
 from .manifest import NAME
 
 MAX_MANIFEST_BYTES = 1024 * 1024
@@ -73,22 +72,6 @@ def _shape_problem(manifest: object) -> str | None:
         if not isinstance(sections, list) or not all(isinstance(s, str) for s in sections):
             return "a topic's 'sections' is not a list of ids"
     return None
-
-
-def _escape(char: str) -> str:
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def _unsafe(char: str) -> bool:
-    # Control characters (escape sequences, C1 controls) and format characters (bidi
-    # overrides that reorder what a terminal shows).
-    return unicodedata.category(char) in ("Cc", "Cf") and char not in "\t"
-
-
-def printable(value: object) -> str:
-    """Text safe to show on a terminal: control and format characters escaped."""
-    return "".join(_escape(c) if _unsafe(c) else c for c in str(value))
 
 
 def printable_json(data: object) -> str:

@@ -17,7 +17,7 @@ from typing import Iterator
 from .build import selections_for
 from .checks import brand_problem, output_name_problem, personal_problem
 from .fonts import check_personal, find_fonts
-from .errors import HandoutsError, JobListError
+from .errors import HandoutsError, JobListError, printable
 from .library import Library
 from .options import DEFAULT_LAYOUT, DEFAULT_PAPER, JOB_COLUMNS, PAPERS, BuildOptions, Personal
 from .select import Selection
@@ -219,7 +219,7 @@ def check(library: Library, path: Path) -> tuple[list[Row], list[Outcome]]:
             seen[row.output] = line
             rows.append(row)
         except (ValueError, HandoutsError) as exc:
-            bad.append(Outcome(line, output, "failed", f"{path}:{line}: {exc}"))
+            bad.append(Outcome(line, output, "failed", printable(f"{path}:{line}: {exc}")))
         except OSError as exc:
             bad.append(Outcome(line, output, "failed",
                                f"{path}:{line}: {exc.strerror or exc}"))

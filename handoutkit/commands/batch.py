@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from handoutkit.errors import HandoutsError
+from handoutkit.errors import HandoutsError, printable
 from handoutkit.options import JOB_COLUMNS
 
 from .common import get_library
@@ -73,7 +73,7 @@ class _Progress:
         if outcome.status == "failed":
             if self.bar is not None:
                 self.stream.write("\n")
-            click.echo(f"failed: {outcome.message}", err=True)
+            click.echo(f"failed: {printable(outcome.message)}", err=True)
         elif self.interactive:
             if self.bar is None:
                 self.bar = click.progressbar(length=total, label="Building", file=self.stream)
@@ -109,5 +109,5 @@ def print_command(ctx, pdfs, printer, copies, duplex) -> None:
             click.echo(f"sent {pdf} to {printer}", err=True)
         except HandoutsError as exc:
             exit_code = exit_code or exc.exit_code
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {printable(exc)}", err=True)
     ctx.exit(exit_code)

@@ -81,19 +81,13 @@ def load_brand(path: str | Path) -> Brand:
 
     logo = None
     if data.get("logo"):
-        folder = path.resolve().parent
-        logo = (folder / data["logo"]).resolve()
-        if not logo.is_relative_to(folder):
-            raise LibraryError(f"{path}: the logo must be in the brand file's folder")
-        if not logo.is_file():
-            raise LibraryError(f"{path}: logo not found: {logo}")
-        media = media_type(logo)
-        if media not in LOGO_TYPES:
-            raise LibraryError(f"{path}: the logo must be a PNG, JPEG or SVG file")
         try:
-            check_image(logo.read_bytes(), media, str(logo))
-        except SandboxError as exc:
-            raise LibraryError(f"{path}: {exc}") from None
+            logo = _logo(path, data["logo"])
+        except OSError as exc:
+            raise LibraryError(f"{path}: the logo cannot be read "
+                               f"({exc.strerror or type(exc).__name__})") from None
+        except ValueError:  # a NUL byte in the name
+            raise LibraryError(f"{path}: the logo's file name is not valid") from None
 
     return Brand(
         path=path.resolve(),
@@ -106,3 +100,20 @@ def load_brand(path: str | Path) -> Brand:
         footer=data.get("footer", "").strip(),
         languages=tuple(languages),
     )
+
+
+def _logo(path: Path, name: str) -> Path:
+    folder = path.resolve().parent
+    logo = (folder / name).resolve()
+    if not logo.is_relative_to(folder):
+        raise LibraryError(f"{path}: the logo must be in the brand file's folder")
+    if not logo.is_file():
+        raise LibraryError(f"{path}: logo not found: {logo}")
+    media = media_type(logo)
+    if media not in LOGO_TYPES:
+        raise LibraryError(f"{path}: the logo must be a PNG, JPEG or SVG file")
+    try:
+        check_image(logo.read_bytes(), media, str(logo))
+    except SandboxError as exc:
+        raise LibraryError(f"{path}: {exc}") from None
+    return logo

@@ -81,13 +81,14 @@ def test_there_are_examples_to_run():
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    """A fresh folder with the example job lists, a stand-in lp and its own cache."""
+    """A fresh folder with the examples folder, a stand-in lp and its own cache."""
     if not HANDOUTS.exists():
         pytest.skip("the project is not installed in this environment")
     root = tmp_path_factory.mktemp("examples")
-    (root / "examples").mkdir()
-    shutil.copy(ROOT / "examples" / "manifest.csv", root / "examples" / "manifest.csv")
-    shutil.copy(ROOT / "examples" / "manifest.csv", root / "manifest.csv")
+    # The examples folder as shipped, and its files where examples name them bare.
+    shutil.copytree(ROOT / "examples", root / "examples")
+    for path in (ROOT / "examples").iterdir():
+        shutil.copy(path, root / path.name)
     bin_dir = root / ".bin"
     bin_dir.mkdir()
     lp = bin_dir / "lp"

@@ -1,5 +1,207 @@
-"""The staff page (filled in below)."""
+"""The staff page: a front desk picks topics and sections, language, layout, paper and the
+patient's details, then previews the HTML, downloads the PDF or opens it to print.
+
+Server-rendered with Jinja2 (autoescaped) and a few lines of plain JavaScript that filter
+the list as one types; everything works without it. Staff sign in once with an API key and
+get a signed, HTTP-only, SameSite=Strict, Secure session cookie that remembers a digest of
+the key (removing the key from the file ends the session). Every form carries a CSRF token
+kept in the session, and POSTs from another origin are refused.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..errors import HandoutsError
+
+HERE = Path(__file__).resolve().parent
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+            "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+            "base-uri 'none'")
+CODE_LIKE = re.compile(r"^[A-Za-z][0-9][0-9A-Za-z.]*$")
+
+_env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+                          autoescape=True, undefined=jinja2.StrictUndefined)
 
 
-def routes():
-    return []
+def _csrf(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def _check_form(request: Request, form) -> None:
+    from .app import ApiError
+
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        host = urlsplit(origin).netloc
+        if host != request.headers.get("host"):
+            raise ApiError(403, "forbidden", "a form from another site was refused")
+    token = form.get("csrf", "")
+    expected = request.session.get("csrf", "")
+    if not expected or not hmac.compare_digest(str(token), expected):
+        raise ApiError(403, "forbidden", "the form has expired or did not come from this "
+                       "page; reload the page and try again")
+
+
+def _page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
+    html = _env.get_template(template).render(csrf=_csrf(request), **context)
+    return HTMLResponse(html, status_code=status,
+                        headers={"Content-Security-Policy": PAGE_CSP,
+                                 "Cache-Control": "no-store"})
+
+
+def _matches(library, query: str) -> list[str] | None:
+    """Topic ids whose title or id holds the query, or that fit it as a code; None
+    when there is no query."""
+    query = query.strip()
+    if not query:
+        return None
+    found: list[str] = []
+    if CODE_LIKE.match(query):
+        from ..codes import CodeError, find
+
+        try:
+            found = [m.topic_id for m in find(library, [query])[query]]
+        except CodeError:
+            pass
+    lowered = query.lower()
+    for topic_id in library.topic_ids:
+        titles = {library.topic(topic_id, lang).title.lower()
+                  for lang in library.languages(topic_id)}
+        if topic_id not in found and (lowered in topic_id or any(lowered in t for t in titles)):
+            found.append(topic_id)
+    return found
+
+
+def _topics(library, shown: list[str] | None, form=None) -> list[dict]:
+    rows = []
+    for topic_id in (shown if shown is not None else library.topic_ids):
+        topic = library.topic(topic_id, library.languages(topic_id)[0])
+        picked = form is not None and topic_id in form.getlist("topic")
+        chosen = set(form.getlist(f"section-{topic_id}")) if picked else None
+        rows.append({
+            "id": topic.id, "title": topic.title, "codes": list(topic.codes),
+            "languages": library.languages(topic_id), "picked": picked,
+            "sections": [{"id": s.id, "title": s.title, "required": s.required,
+                          "checked": s.required or chosen is None or s.id in chosen}
+                         for s in topic.sections],
+        })
+    return rows
+
+
+def _context(service, library, form=None, query: str = "", error: str | None = None) -> dict:
+    values = {name: (form.get(name) or "") if form is not None else ""
+              for name in ("patient", "visit_date", "clinician", "note", "lang", "layout",
+                           "paper")}
+    shown = _matches(library, query)
+    return {
+        "signed_in": True, "needs_key": not service.open, "query": query,
+        "topics": _topics(library, shown, form), "error": error, "values": values,
+        "languages": sorted({f.lang for f in library.files()}),
+        "layouts": library.layout_names, "papers": ["letter", "a4"],
+        "limits": {"field": service.settings.max_field, "note": service.settings.max_note},
+    }
+
+
+async def home(request: Request) -> Response:
+    service = request.app.state.service
+    if not service.authorized(request):
+        return _page(request, "signin.html.j2", error=None)
+    library = service.library()
+    return _page(request, "staff.html.j2",
+                 **_context(service, library, query=request.query_params.get("q", "")))
+
+
+async def sign_in(request: Request) -> Response:
+    from .app import key_id, key_matches
+
+    service = request.app.state.service
+    form = await request.form()
+    _check_form(request, form)
+    key = key_matches(str(form.get("key", "")).strip(), service.settings.keys)
+    if key is None:
+        return _page(request, "signin.html.j2", status=401,
+                     error="That key is not right. Check it and try again.")
+    request.session.clear()
+    request.session["key"] = key_id(key)
+    request.session["csrf"] = secrets.token_urlsafe(32)
+    return RedirectResponse("/", status_code=303)
+
+
+async def sign_out(request: Request) -> Response:
+    form = await request.form()
+    _check_form(request, form)
+    request.session.clear()
+    return RedirectResponse("/", status_code=303)
+
+
+def _specs(library, form) -> list[str]:
+    specs = []
+    for topic_id in form.getlist("topic"):
+        if not library.has(topic_id):
+            library.topic(topic_id)  # raises: unknown topic
+        topic = library.topic(topic_id, library.languages(topic_id)[0])
+        optional = [s.id for s in topic.sections if not s.required]
+        chosen = [s for s in form.getlist(f"section-{topic_id}") if s in optional]
+        if len(chosen) == len(optional):
+            specs.append(topic_id)
+        elif chosen:
+            specs.append(f"{topic_id}:{','.join(chosen)}")
+        else:
+            raise HandoutsError(f"pick at least one section of '{topic.title}'")
+    if not specs:
+        raise HandoutsError("pick at least one topic")
+    return specs
+
+
+async def make_document(request: Request) -> Response:
+    from .app import ApiError, document_job, document_response
+
+    service = request.app.state.service
+    if not service.authorized(request):
+        return RedirectResponse("/", status_code=303)
+    form = await request.form(max_files=0, max_fields=500)
+    _check_form(request, form)
+    library = service.library()
+    action = form.get("action", "download")
+    try:
+        body = {"specs": _specs(library, form),
+                "format": "html" if action == "preview" else "pdf",
+                "personal": {name: str(form.get(name) or "").strip() for name in
+                             ("patient", "visit_date", "clinician", "note")}}
+        for name in ("lang", "layout", "paper"):
+            if form.get(name):
+                body[name] = str(form.get(name))
+        job, _ = document_job(body, service.settings)
+        reply = await service.render(job)
+    except (HandoutsError, ApiError) as exc:
+        if isinstance(exc, ApiError) and exc.status >= 500:
+            raise
+        detail = exc.detail if isinstance(exc, ApiError) else str(exc)
+        return _page(request, "staff.html.j2", status=422,
+                     **_context(service, library, form, error=detail))
+    disposition = "attachment" if action == "download" else "inline"
+    return document_response(reply, job["format"], None, disposition)
+
+
+def routes() -> list:
+    return [
+        Route("/", home),
+        Route("/signin", sign_in, methods=["POST"]),
+        Route("/signout", sign_out, methods=["POST"]),
+        Route("/staff/document", make_document, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]

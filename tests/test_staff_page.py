@@ -1,0 +1,198 @@
+"""The staff page in a real browser: Playwright driving the system Chromium."""
+
+from __future__ import annotations
+
+import io
+import shutil
+
+import httpx
+import pytest
+from pypdf import PdfReader
+
+from servers import KEY, start_server
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(shutil.which("chromium") is None,
+                                reason="the chromium package is not installed")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+PATIENT = "Mirela Tovaszky"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = start_server(tmp_path_factory.mktemp("staff"), "--workers", "2", key=KEY)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(base_url=server.url, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(20000)
+    yield page
+    context.close()
+
+
+def sign_in(page, key=KEY):
+    page.goto("/")
+    page.get_by_label("Service key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def pdf_text(data: bytes) -> str:
+    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+
+
+def test_sign_in_keeps_a_secure_http_only_session(page, server):
+    page.goto("/")
+    assert page.get_by_role("heading", name="Sign in").is_visible()
+    sign_in(page, "not-the-key")
+    assert page.get_by_role("alert").inner_text().startswith("That key is not right")
+    sign_in(page)
+    assert page.get_by_role("heading", name="Make a handout").is_visible()
+    (cookie,) = page.context.cookies()
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
+    assert KEY not in cookie["value"]
+    # The page's security headers.
+    answer = page.request.get("/")
+    csp = answer.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    # Signing out ends the session.
+    page.get_by_role("button", name="Sign out").click()
+    assert page.get_by_role("heading", name="Sign in").is_visible()
+
+
+def test_forms_need_their_csrf_token(page, server):
+    sign_in(page)
+    # The session cookie alone (as a forged form from another site would send) is refused.
+    forged = page.request.post("/staff/document", form={"topic": "ocd", "action": "download"})
+    assert forged.status == 403 and forged.json()["error"] == "forbidden"
+    token = page.locator("#build input[name=csrf]").input_value()
+    other = page.request.post("/staff/document", headers={"Origin": "https://evil.example"},
+                              form={"topic": "ocd", "action": "download", "csrf": token})
+    assert other.status == 403
+    # Without signing in, the page only offers the sign-in form, and the API needs a key.
+    assert httpx.post(server.url + "/staff/document", data={"topic": "ocd"},
+                      follow_redirects=False).status_code in (303, 403)
+
+
+def test_search_pick_sections_and_download_a_packet(page):
+    sign_in(page)
+    search = page.get_by_label("Search topics by title or ICD-10-CM code")
+    search.fill("anxiety")
+    assert page.get_by_role("status").inner_text() == "2 topics shown"
+    assert page.get_by_label("Generalized Anxiety Disorder", exact=True).is_visible()
+    assert not page.get_by_label("Insomnia", exact=True).is_visible()
+    page.get_by_label("Generalized Anxiety Disorder", exact=True).check()
+    search.fill("F51")  # insomnia's code
+    page.get_by_label("Insomnia", exact=True).check()
+    page.get_by_text("Sections of Insomnia", exact=True).click()
+    sections = page.locator("#topic-insomnia ~ details input[type=checkbox]")
+    ids = [sections.nth(i).get_attribute("value") for i in range(sections.count())]
+    keep = ids[0]
+    for i in range(1, sections.count()):
+        box = sections.nth(i)
+        if box.is_enabled():
+            box.uncheck()
+    page.get_by_label("Patient name").fill(PATIENT)
+    page.get_by_label("Paper").select_option("a4")
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download PDF").click()
+    download = download_info.value
+    assert download.suggested_filename == "packet.pdf"
+    data = open(download.path(), "rb").read()
+    text = pdf_text(data)
+    assert PATIENT in text and "Generalized Anxiety Disorder" in text and "Insomnia" in text
+    import json
+
+    manifest = json.loads(PdfReader(io.BytesIO(data)).attachments["handouts-manifest.json"][0])
+    assert [t["id"] for t in manifest["topics"]] == ["generalized-anxiety", "insomnia"]
+    insomnia = manifest["topics"][1]
+    assert insomnia["sections"][0] == keep and len(insomnia["sections"]) < len(ids)
+    assert manifest["paper"] == "a4"
+
+
+def test_preview_opens_the_html(page):
+    sign_in(page)
+    page.get_by_label("Obsessive-Compulsive Disorder (OCD)", exact=True).check()
+    page.get_by_label("Layout").select_option("large-print")
+    page.get_by_label("Patient name").fill(PATIENT)
+    with page.context.expect_page() as new_page:
+        page.get_by_role("button", name="Preview").click()
+    preview = new_page.value
+    preview.wait_for_load_state()
+    assert PATIENT in preview.content()
+    assert preview.get_by_role("heading", level=1).first.inner_text().startswith("Obsessive")
+
+
+def test_an_error_is_shown_on_the_page(page):
+    sign_in(page)
+    page.get_by_role("button", name="Download PDF").click()
+    assert page.get_by_role("alert").inner_text() == "pick at least one topic"
+    page.get_by_label("Obsessive-Compulsive Disorder (OCD)", exact=True).check()
+    page.get_by_label("Language").select_option("es")
+    page.get_by_role("button", name="Download PDF").click()
+    assert "has no 'es' version" in page.get_by_role("alert").inner_text()
+    # What was typed and picked stays.
+    assert page.get_by_label("Obsessive-Compulsive Disorder (OCD)", exact=True).is_checked()
+
+
+def test_keyboard_only(page):
+    """Sign in, find a topic, pick it, type the name and download, with the keyboard."""
+    page.goto("/")
+    page.keyboard.press("Tab")  # the skip link comes first
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the main content"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "key"
+    page.keyboard.type(KEY)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=Make a handout")
+
+    def focus_until(condition: str, limit: int = 80) -> None:
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if page.evaluate(f"(() => {{ const e = document.activeElement; return {condition}; }})()"):
+                return
+        raise AssertionError(f"Tab never reached {condition}")
+
+    focus_until("e.id === 'q'")
+    page.keyboard.type("insomnia")
+    focus_until("e.id === 'topic-insomnia'")
+    page.keyboard.press("Space")
+    assert page.get_by_label("Insomnia", exact=True).is_checked()
+    focus_until("e.id === 'patient'")
+    page.keyboard.type(PATIENT)
+    focus_until("e.tagName === 'BUTTON' && e.value === 'download'")
+    # Every control passed on the way had a visible focus outline.
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"
+    with page.expect_download() as download_info:
+        page.keyboard.press("Enter")
+    data = open(download_info.value.path(), "rb").read()
+    assert PATIENT in pdf_text(data)
+
+
+def test_every_control_is_labelled_and_reflows_at_200_percent(page):
+    sign_in(page)
+    unlabelled = page.evaluate("""() => Array.from(document.querySelectorAll(
+        'input:not([type=hidden]), select, textarea, button')).filter(e =>
+        !(e.labels && e.labels.length) && !e.textContent.trim() &&
+        !e.getAttribute('aria-label')).map(e => e.outerHTML)""")
+    assert unlabelled == []
+    assert page.evaluate("document.documentElement.lang") == "en"
+    # 200% zoom of a 1280 px window is a 640 px viewport: nothing scrolls sideways.
+    page.set_viewport_size({"width": 640, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

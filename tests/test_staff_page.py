@@ -84,6 +84,9 @@ def test_forms_need_their_csrf_token(page, server):
     other = page.request.post("/staff/document", headers={"Origin": "https://evil.example"},
                               form={"topic": "ocd", "action": "download", "csrf": token})
     assert other.status == 403
+    # The session reads the API (the Infobutton links open) but does not post to it.
+    assert page.request.get("/v1/topics/ocd").status == 200
+    assert page.request.post("/v1/documents", data={"specs": ["ocd"]}).status == 401
     # Without signing in, the page only offers the sign-in form, and the API needs a key.
     assert httpx.post(server.url + "/staff/document", data={"topic": "ocd"},
                       follow_redirects=False).status_code in (303, 403)

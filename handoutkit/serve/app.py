@@ -132,13 +132,17 @@ class Service:
 
     # -- authentication ---------------------------------------------------------------
 
-    def authorized(self, request: Request) -> bool:
+    def authorized(self, request: Request, form_checked: bool = False) -> bool:
+        """A key in the Authorization header; or the staff page's session, for reading
+        (GET) and for the staff page's own forms, which check their CSRF token."""
         if self.open:
             return True
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             return key_matches(token.strip(), self.settings.keys) is not None
+        if request.method not in ("GET", "HEAD") and not form_checked:
+            return False
         return self.session_ok(request)
 
     def session_ok(self, request: Request) -> bool:

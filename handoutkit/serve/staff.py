@@ -171,10 +171,10 @@ async def make_document(request: Request) -> Response:
     from .app import ApiError, document_job, document_response
 
     service = request.app.state.service
-    if not service.authorized(request):
-        return RedirectResponse("/", status_code=303)
     form = await request.form(max_files=0, max_fields=500)
     _check_form(request, form)
+    if not service.authorized(request, form_checked=True):
+        return RedirectResponse("/", status_code=303)
     library = service.library()
     action = form.get("action", "download")
     try:

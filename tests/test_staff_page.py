@@ -50,6 +50,9 @@ def sign_in(page, key=KEY):
     page.goto("/")
     page.get_by_label("Service key").fill(key)
     page.get_by_role("button", name="Sign in").click()
+    if key == KEY:  # the staff page, with its script, has loaded
+        expect(page.get_by_role("heading", name="Make a handout")).to_be_visible()
+        page.wait_for_load_state("load")
 
 
 def pdf_text(data: bytes) -> str:

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Plant known bugs, one at a time, and show which tests catch each.
+
+Each bug is a small edit of the source made in a temporary copy of the checkout (the
+working tree is never touched); the tests named for it then run against that copy
+(PYTHONPATH puts the copy's package first, for the test process and the commands it
+starts). A bug that no test catches makes the script exit with 1.
+
+    .venv/bin/python scripts/plant_bugs.py            # every bug
+    .venv/bin/python scripts/plant_bugs.py cover-name # one bug, by name
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Bug:
+    name: str
+    what: str
+    file: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+BUGS = (
+    Bug("cover-name", "the patient's name is no longer escaped on the cover",
+        "layouts/_base/page.html.j2", "{{ personal.patient }}", "{{ personal.patient|safe }}",
+        ("tests/test_escaping.py", "tests/test_assemble.py")),
+    Bug("cover-note", "the note is no longer escaped on the cover",
+        "layouts/_base/page.html.j2", "{{ personal.note }}", "{{ personal.note|safe }}",
+        ("tests/test_escaping.py",)),
+    Bug("batch-direct-write", "batch rows are written straight to the final name",
+        "handoutkit/batch.py", "write_atomic(target, built.data)",
+        "target.write_bytes(built.data)",
+        ("tests/test_atomic.py",)),
+    Bug("write-atomic-direct", "write_atomic writes straight to the final name",
+        "handoutkit/deliver.py",
+        "        fd, tmp_name = tempfile.mkstemp(",
+        "        path.write_bytes(data); return path\n        fd, tmp_name = tempfile.mkstemp(",
+        ("tests/test_atomic.py",)),
+    Bug("part-key-date", "the printed date is dropped from a cached part's key",
+        "handoutkit/packet.py",
+        "selection.section_ids, related, printed.isoformat())",
+        "selection.section_ids, related)",
+        ("tests/test_cache_keys.py",)),
+)
+
+
+def copy_checkout(into: Path) -> Path:
+    ignore = shutil.ignore_patterns(".venv", ".git", "mutants", "__pycache__", "*.pyc",
+                                    ".pytest_cache", "html")
+    target = into / "src"
+    shutil.copytree(ROOT, target, ignore=ignore)
+    return target
+
+
+def plant(copy: Path, bug: Bug) -> None:
+    path = copy / bug.file
+    text = path.read_text(encoding="utf-8")
+    if text.count(bug.old) != 1:
+        raise SystemExit(f"{bug.name}: '{bug.old}' is not found once in {bug.file}; "
+                         "update this script to the current source")
+    path.write_text(text.replace(bug.old, bug.new), encoding="utf-8")
+
+
+def run_tests(copy: Path, tests: tuple[str, ...]) -> tuple[list[str], str]:
+    env = {**os.environ, "PYTHONPATH": str(copy)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf", *tests],
+        cwd=copy, env=env, capture_output=True, text=True)
+    failed = re.findall(r"^FAILED (\S+)", result.stdout, re.MULTILINE)
+    summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
+    return failed, summary
+
+
+def main(names: list[str]) -> int:
+    chosen = [b for b in BUGS if not names or b.name in names]
+    missed = []
+    for bug in chosen:
+        with tempfile.TemporaryDirectory(prefix="plant-") as folder:
+            copy = copy_checkout(Path(folder))
+            plant(copy, bug)
+            failed, summary = run_tests(copy, bug.tests)
+        print(f"== {bug.name}: {bug.what}")
+        print(f"   planted in {bug.file}; ran {' '.join(bug.tests)}: {summary}")
+        for test in failed:
+            print(f"   caught by {test}")
+        if not failed:
+            print("   NOT CAUGHT")
+            missed.append(bug.name)
+    print(f"{len(chosen) - len(missed)} of {len(chosen)} planted bugs caught")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

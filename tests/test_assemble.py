@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from handoutkit.assemble import Setting, assemble, css_string
+from handoutkit.assemble import Setting, assemble, assemble_cover, css_string
 from handoutkit.options import Personal
 from handoutkit.brand import load_brand
 from handoutkit.errors import LibraryError
@@ -27,13 +27,19 @@ def html_for(library, spec="hand-washing", personal=Personal(), **kwargs) -> str
     return assemble([select(library, parse_spec(spec))], setting, personal=personal)
 
 
-def check_golden(name: str, html: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
+def check_golden(name: str, html: str, folder: Path = GOLDEN) -> None:
+    """Compare with the golden file. Only UPDATE_GOLDEN=1 (no other value) rewrites a
+    golden that differs, and the test then still fails: a regenerated golden is
+    reviewed (git diff) and passes on the next run, never trusted on the run that wrote it."""
+    path = folder / name
+    expected = path.read_text(encoding="utf-8") if path.exists() else None
+    if html == expected:
+        return
+    if os.environ.get("UPDATE_GOLDEN") == "1":
         path.write_text(html, encoding="utf-8")
-    assert html == path.read_text(encoding="utf-8"), (
-        f"{name} changed; if intended, regenerate with UPDATE_GOLDEN=1"
-    )
+        pytest.fail(f"{name} regenerated; review it (git diff) and run the tests again")
+    pytest.fail(f"{name} changed; if intended, regenerate with UPDATE_GOLDEN=1"
+                if expected is not None else f"{name} is missing; make it with UPDATE_GOLDEN=1")
 
 
 def test_golden_standard(test_library):
@@ -115,3 +121,74 @@ def test_undefined_variable_in_clinic_layout_is_an_error(make_library):
 
 def test_css_string_cannot_break_out():
     assert css_string('a"b\\c</style>') == '"a\\"b\\\\c\\3C /style>"'
+
+
+SPANISH_TOPIC = """---
+id: hand-washing
+lang: es
+title: Lavado de manos
+level: basics
+version: "2.1"
+updated: 2026-10-01
+summary: Cuándo y cómo lavarse las manos.
+related: [psychotherapy]
+codes: [Z71.89]
+credit: Escrito para las pruebas de handouts.
+reviewed_by: Prueba
+review_due: 2027-10-01
+---
+
+Las manos limpias detienen muchos gérmenes.
+
+## ¿Por qué lavarse las manos? {#why}
+
+Los gérmenes pasan de las manos a la comida y a otras personas.
+
+## ¿Y si alguien está muy enfermo? {#sick .required}
+
+Llame al 911 si alguien no puede respirar.
+"""
+
+
+def test_golden_spanish_page(make_library, test_library):
+    """The layouts' Spanish wording (dates, levels, related topics, footer) on a page."""
+    from handoutkit.library import Library
+
+    root = make_library({"handouts/hand-washing.es.md": SPANISH_TOPIC})
+    check_golden("hand-washing.es.standard.html", html_for(Library(root), "hand-washing@es"))
+
+
+def test_golden_packet_cover(test_library):
+    """A packet's cover: personal details (escaped), contents with page numbers, links."""
+    brand = load_brand(test_library.default_brand)
+    setting = Setting(test_library, brand, printed=PRINTED, asset_url=asset_name)
+    selections = [select(test_library, parse_spec(spec))
+                  for spec in ("hand-washing:why,when", "psychotherapy")]
+    personal = Personal("Ana <b>Díaz</b>", "2026-11-26", "Dr. Lee & Dr. Soto",
+                        '<img src="x.png"> Bring this.')
+    html = assemble_cover(selections, setting, personal, [3, 5])
+    assert "&lt;b&gt;Díaz&lt;/b&gt;" in html and "<b>Díaz" not in html
+    check_golden("packet-cover.standard.html", html)
+
+
+@pytest.mark.parametrize("value", ["0", "yes", "", "true"])
+def test_only_update_golden_1_regenerates(tmp_path, monkeypatch, value):
+    """Probe: check_golden writing the file whenever UPDATE_GOLDEN was set (even to 0),
+    then comparing the file with itself, passed any output; this fails on it."""
+    (tmp_path / "g.html").write_text("old")
+    monkeypatch.setenv("UPDATE_GOLDEN", value)
+    with pytest.raises(pytest.fail.Exception, match="changed; if intended"):
+        check_golden("g.html", "new", tmp_path)
+    assert (tmp_path / "g.html").read_text() == "old"
+
+
+def test_regenerated_golden_is_not_trusted(tmp_path, monkeypatch):
+    (tmp_path / "g.html").write_text("old")
+    monkeypatch.setenv("UPDATE_GOLDEN", "1")
+    with pytest.raises(pytest.fail.Exception, match="regenerated; review it"):
+        check_golden("g.html", "new", tmp_path)
+    assert (tmp_path / "g.html").read_text() == "new"
+    check_golden("g.html", "new", tmp_path)  # the next run compares, and passes
+    monkeypatch.delenv("UPDATE_GOLDEN")
+    with pytest.raises(pytest.fail.Exception, match="missing"):
+        check_golden("absent.html", "x", tmp_path)

@@ -260,9 +260,16 @@ def test_batch_without_cache(tmp_path):
         {"output": f"n{i}.pdf", "topics": "ocd:what-is ptsd:what-is", "patient": "N"} for i in range(3)])
     out = tmp_path / "out"
     out.mkdir()
-    result = run_batch(job_list, out, "--no-cache", "--jobs", "2")
+    cache_dir = tmp_path / "cache"
+    result = run_batch(job_list, out, "--no-cache", "--jobs", "2",
+                       env={"HANDOUTS_CACHE_DIR": str(cache_dir)})
     assert result.exit_code == 0, result.stderr
-    assert len(list(out.glob("*.pdf"))) == 3
+    assert listing(out) == ["n0.pdf", "n1.pdf", "n2.pdf"]
+    for name in listing(out):
+        pages = page_texts(out / name)
+        assert "Prepared for: N" in pages[0] and "What is OCD?" in "".join(pages)
+    # Nothing was cached: no entry, not even the folder.
+    assert not cache_dir.exists() or not [p for p in cache_dir.rglob("*") if p.is_file()]
 
 
 def test_nothing_left_in_the_temporary_folder(tmp_path):

@@ -1,5 +1,6 @@
 """The command line: exact exit codes and messages, help everywhere, thin start-up."""
 
+import io
 import json
 import os
 import subprocess
@@ -170,12 +171,24 @@ def test_output_to_stdout(run):
     result = run("build", "psychotherapy:what-is", "-o", "-")
     assert result.exit_code == 0
     assert result.stdout_bytes.startswith(b"%PDF-") and result.stdout_bytes.rstrip().endswith(b"%%EOF")
+    reader = PdfReader(io.BytesIO(result.stdout_bytes))
+    assert reader.metadata.title == "Psychotherapy"
+    assert "What is psychotherapy?" in reader.pages[0].extract_text()
 
 
 def test_html_format(run, tmp_path):
     out = tmp_path / "h.html"
-    assert run("build", "psychotherapy", "--format", "html", "-o", out).exit_code == 0
-    assert out.read_text().startswith("<!DOCTYPE html>")
+    result = run("build", "psychotherapy:what-is,crisis", "--format", "html", "-o", out)
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    assert html.startswith("<!DOCTYPE html>") and '<html lang="en">' in html
+    assert "<title>Psychotherapy</title>" in html
+    assert "What is psychotherapy?" in html and "What if I am in crisis?" in html
+    assert "How can therapy help me?" not in html  # only the sections asked for
+    assert "988" in html
+    # Self-contained: fonts and the logo inside, no file or network reference.
+    assert "file:" not in html and "http://" not in html.split("<body>")[0]
+    assert html.count("data:font/ttf;base64,") == 4 and "data:image/svg+xml;base64," in html
 
 
 def test_commands_that_do_not_render_do_not_import_weasyprint():

@@ -119,3 +119,44 @@ def test_lp_missing(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["print", str(source), "--printer", "Any"])
     assert result.exit_code == 4
     assert "the 'lp' command was not found" in result.stderr
+
+
+@pytest.fixture
+def fake_lp(tmp_path, monkeypatch):
+    """A stand-in for `lp` on PATH that records its arguments (no CUPS needed)."""
+    import json
+    import sys
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "lp.log"
+    lp = bin_dir / "lp"
+    lp.write_text(f"#!{sys.executable}\nimport json, sys\n"
+                  f"open({str(log)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n")
+    lp.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return lambda: [json.loads(line) for line in log.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("options, expected", [
+    ([], ["-n", "1"]),
+    (["--copies", "3"], ["-n", "3"]),
+    (["--duplex"], ["-n", "1", "-o", "sides=two-sided-long-edge"]),
+    (["--copies", "2", "--duplex"], ["-n", "2", "-o", "sides=two-sided-long-edge"]),
+])
+def test_copies_and_duplex_reach_lp(fake_lp, tmp_path, options, expected):
+    a, b = tmp_path / "a.pdf", tmp_path / "b.pdf"
+    for path in (a, b):
+        path.write_bytes(b"%PDF-1.7\n%%EOF\n")
+    result = CliRunner().invoke(main, ["print", str(a), str(b), "--printer", "Desk", *options])
+    assert result.exit_code == 0, result.output
+    assert fake_lp() == [["-d", "Desk", *expected, "--", str(a)],
+                         ["-d", "Desk", *expected, "--", str(b)]]
+    assert result.stderr.splitlines() == [f"sent {a} to Desk", f"sent {b} to Desk"]
+
+
+def test_copies_must_be_positive(fake_lp, tmp_path):
+    source = tmp_path / "a.pdf"
+    source.write_bytes(b"%PDF-1.7\n%%EOF\n")
+    result = CliRunner().invoke(main, ["print", str(source), "--printer", "Desk", "--copies", "0"])
+    assert result.exit_code == 2 and "--copies" in result.stderr

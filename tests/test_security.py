@@ -4,6 +4,7 @@ import io
 
 import pytest
 from PIL import Image
+from pypdf import PdfReader
 
 from handoutkit.brand import load_brand
 from handoutkit.build import BuildOptions, build
@@ -49,7 +50,9 @@ def test_topic_picture_escaping_the_library_is_refused(make_library):
 def test_topic_picture_inside_the_library_renders(make_library):
     root = make_library({"handouts/hand-washing.en.md": with_image("images/dot.png"),
                          "handouts/images/dot.png": png(40, 40)})
-    assert build(Library(root), ["hand-washing"], BuildOptions()).startswith(b"%PDF")
+    pdf = PdfReader(io.BytesIO(build(Library(root), ["hand-washing"], BuildOptions())))
+    pictures = [image for page in pdf.pages for image in page.images]
+    assert pictures and {(p.image.width, p.image.height) for p in pictures} == {(40, 40)}
 
 
 def test_oversized_picture_is_refused(make_library):

@@ -116,7 +116,9 @@ def test_missing_library_folder(tmp_path):
 
 def test_every_bundled_topic_loads(library):
     topics = library.topics()
-    assert len(topics) >= 1
+    files = sorted(p.name for p in (library.bundled / "handouts").glob("*.md"))
+    assert sorted(f"{t.id}.{t.lang}.md" for t in topics) == files
+    assert len(files) >= 16
     for topic in topics:
         assert topic.sections, topic.path
         if topic.mental_health:

@@ -143,6 +143,8 @@ def test_no_cache_flag(tmp_path, monkeypatch):
                                        "--no-cache", "-o", str(tmp_path / "x.pdf")])
     assert result.exit_code == 0
     assert not (tmp_path / "c").exists()
+    text = " ".join(p.extract_text() for p in PdfReader(tmp_path / "x.pdf").pages)
+    assert "What is psychotherapy?" in text and "What is OCD?" in text
 
 
 def test_warm_packet_does_not_import_weasyprint(tmp_path):

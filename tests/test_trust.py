@@ -605,9 +605,11 @@ def test_a_brand_outside_the_manifest_folder_is_refused(tmp_path, brand):
 def test_out_dir_is_made_with_its_parents(tmp_path):
     result = run("build", "ocd:what-is", "--out-dir", tmp_path / "a" / "b")
     assert result.exit_code == 0 and (tmp_path / "a" / "b" / "ocd.pdf").is_file()
+    assert "What is OCD?" in pdftotext(tmp_path / "a" / "b" / "ocd.pdf")
     manifest = write_csv(tmp_path / "m.csv", "output,topics", "p.pdf,ocd:what-is")
     result = run("batch", manifest, "--out-dir", tmp_path / "c" / "d")
     assert result.exit_code == 0 and (tmp_path / "c" / "d" / "p.pdf").is_file()
+    assert "What is OCD?" in pdftotext(tmp_path / "c" / "d" / "p.pdf")
 
 
 # -- 18. limits ------------------------------------------------------------------------------

@@ -173,3 +173,47 @@ def test_print_files_without_lp(tmp_path, monkeypatch):
 def test_write_output_to_a_file(tmp_path):
     deliver.write_output(tmp_path / "a.pdf", b"data")
     assert (tmp_path / "a.pdf").read_bytes() == b"data"
+
+
+class FakeStdout:
+    """Standard output whose buffer fails with `error`; its fileno is a real file."""
+
+    def __init__(self, path, error=None):
+        self.handle = open(path, "wb")
+        self.error = error
+        self.buffer = self
+
+    def write(self, data):
+        if self.error:
+            raise self.error
+        self.handle.write(data)
+
+    def flush(self):
+        self.handle.flush()
+
+    def fileno(self):
+        return self.handle.fileno()
+
+
+def test_write_output_to_standard_output(tmp_path, monkeypatch):
+    fake = FakeStdout(tmp_path / "out")
+    monkeypatch.setattr(sys, "stdout", fake)
+    deliver.write_output("-", b"%PDF data")
+    assert (tmp_path / "out").read_bytes() == b"%PDF data"
+    assert not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize("error, message", [
+    (BrokenPipeError(32, "Broken pipe"), "^output pipe closed before the PDF was written$"),
+    (OSError(28, "No space left on device"),
+     "^cannot write to standard output: No space left on device$"),
+])
+def test_standard_output_failing(tmp_path, monkeypatch, error, message):
+    fake = FakeStdout(tmp_path / "out", error)
+    monkeypatch.setattr(sys, "stdout", fake)
+    with pytest.raises(OutputError, match=message):
+        deliver.write_output("-", b"%PDF data")
+    # What Python still holds for standard output now goes to /dev/null.
+    assert os.readlink(f"/proc/self/fd/{fake.fileno()}") == os.devnull
+    fake.handle.close()
+

@@ -50,14 +50,17 @@ def wait_for_new_pdf(folder: Path, before: set, timeout: float = 60) -> Path:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if folder.is_dir():
-            new = [p for p in folder.glob("*.pdf") if p not in before]
-            if new:
-                path = new[0]
-                size = -1
-                while path.stat().st_size != size:  # wait until cups-pdf has finished
-                    size = path.stat().st_size
-                    time.sleep(0.3)
-                return path
+            # ~/PDF is shared with other test runs on this machine: a file that vanishes
+            # was another run's, which removed it; look again.
+            for path in [p for p in folder.glob("*.pdf") if p not in before]:
+                try:
+                    size = -1
+                    while path.stat().st_size != size:  # wait until cups-pdf has finished
+                        size = path.stat().st_size
+                        time.sleep(0.3)
+                    return path
+                except FileNotFoundError:
+                    before = before | {path}
         time.sleep(0.2)
     raise AssertionError(f"no printed PDF appeared in {folder}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -110,3 +111,22 @@ def test_journal_write_is_one_append(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "write", recording)
     resume.Journal(tmp_path).record("a.pdf", "pdf", "d1")
     assert writes == [b'{"output": "a.pdf", "step": "pdf", "digest": "d1"}\n']
+
+
+def test_digest_is_pinned(monkeypatch):
+    """The digest of the same parts never changes for the same version (a packet made by
+    an earlier run of this version stays current): key order, paths as text, UTF-8."""
+    monkeypatch.setattr(resume, "__version__", "0.1.0")
+    parts = ("row", {"b": 1, "a": Path("/x")}, "Díaz")
+    assert resume.digest(b"k" * 32, *parts) == (
+        "4403f6358809d46352774e0d59f803095f6dc04c065c59c6b875ede4b8c7180a")
+    assert resume.digest(b"k" * 32, "row", {"a": Path("/x"), "b": 1}, "Díaz") == \
+        resume.digest(b"k" * 32, *parts)
+
+
+def test_journal_with_bytes_that_are_not_utf8(tmp_path):
+    resume.load_key(tmp_path)
+    path = tmp_path / ".handouts" / "journal"
+    good = json.dumps({"output": "é.pdf", "step": "pdf", "digest": "d1"}, ensure_ascii=False)
+    path.write_bytes(b"\xff\xfe broken\n" + good.encode("utf-8") + b"\n")
+    assert resume.Journal(tmp_path).done("é.pdf", "pdf", "d1")

@@ -192,3 +192,32 @@ def test_regenerated_golden_is_not_trusted(tmp_path, monkeypatch):
     monkeypatch.delenv("UPDATE_GOLDEN")
     with pytest.raises(pytest.fail.Exception, match="missing"):
         check_golden("absent.html", "x", tmp_path)
+
+
+def test_part_links_related_topics_by_placeholder_and_has_no_page_numbers(test_library):
+    from handoutkit.assemble import TOPIC_LINK, assemble_part
+
+    brand = load_brand(test_library.default_brand)
+    setting = Setting(test_library, brand, printed=PRINTED, asset_url=asset_name)
+    html = assemble_part(select(test_library, parse_spec("hand-washing:why")), setting)
+    assert TOPIC_LINK == "handouts-topic:"
+    assert '<a href="handouts-topic:psychotherapy">Psychotherapy</a>' in html
+    assert "Why wash your hands?" in html and "When should I wash?" not in html
+    assert "What if someone is very sick?" in html  # the required section stays
+    assert 'class="number-page' not in html and 'class="personal"' not in html
+    assert "Printed November 26, 2026" in html
+    assert "<title>Hand Washing</title>" in html
+
+
+def test_numbers_pages_one_per_entry_in_its_language(test_library):
+    from handoutkit.assemble import assemble_numbers
+
+    brand = load_brand(test_library.default_brand)
+    setting = Setting(test_library, brand, printed=PRINTED, asset_url=asset_name)
+    html = assemble_numbers(setting, ["en", "en", "es"])
+    body = html.split("<body>")[1]
+    assert body.count('<div class="number-page numbers-en"></div>') == 2
+    assert body.count('<div class="number-page numbers-es"></div>') == 1
+    assert "Página" in html and "Page" in html
+    assert '<html lang="en">' in html
+    assert "Why wash your hands?" not in html  # no topic text, only numbers

@@ -221,3 +221,62 @@ def test_numbers_pages_one_per_entry_in_its_language(test_library):
     assert "Página" in html and "Page" in html
     assert '<html lang="en">' in html
     assert "Why wash your hands?" not in html  # no topic text, only numbers
+
+
+def clinic_with(make_library, topic_text: str, extra: dict | None = None):
+    from handoutkit.library import Library
+
+    return Library(make_library({"handouts/hand-washing.en.md": topic_text, **(extra or {})}))
+
+
+HAND = (Path(__file__).parent / "library" / "handouts" / "hand-washing.en.md").read_text()
+
+
+@pytest.mark.parametrize("src, message", [
+    ("http://example.org/x.png", "refused to load http://example.org/x.png: pictures must "
+                                 "be files in the library"),
+    ("//example.org/x.png", "refused to load //example.org/x.png: pictures must be files"),
+    ("data:image/png;base64,AAAA", "pictures must be files in the library"),
+    ("../../outside.png", "refused to load ../../outside.png: it is outside the library"),
+    ("missing.png", "picture not found: missing.png"),
+])
+def test_pictures_are_checked_while_assembling(make_library, src, message):
+    from handoutkit.errors import HandoutsError
+
+    library = clinic_with(make_library, HAND.replace("Germs spread", f"![A]({src})\n\nGerms"))
+    with pytest.raises(HandoutsError, match=message) as info:
+        html_for(library)
+    assert str(info.value).startswith(str(library.roots[0] / "handouts" / "hand-washing.en.md"))
+
+
+def test_picture_in_the_library_gets_its_asset_url(make_library):
+    library = clinic_with(make_library, HAND.replace("Germs spread", "![A dot](img/dot.png)\n\n"
+                                                     "Germs spread"), {"handouts/img/dot.png": b"x"})
+    assert '<img src="asset:dot.png" alt="A dot" />' in html_for(library)
+
+
+@pytest.mark.parametrize("strings, message", [
+    ('[en]\nmonths = ["Jan"]\n', r"\[en\] 'months' must list the 12 month names in quotes"),
+    ('[en]\nmonths = [' + ", ".join(['1'] * 12) + ']\n', r"'months' must list the 12 month"),
+    ("[en]\nlevels = 3\n", r"\[en\] 'levels' must be a table of texts in quotes"),
+    ('[en]\nlevels = {basics = 1, in-depth = "x"}\n', r"'levels' must be a table of texts"),
+    ('[en]\nlevels = {basics = "B"}\n', r"\[en\] 'levels' has no 'in-depth'"),
+    ("[en]\nprinted = 3\n", r"\[en\] 'printed' must be text in quotes"),
+    ('[en]\ndate_format = "{weekday}"\n', r"'date_format' may use only \{day\}, \{month\} and "
+                                          r"\{year\}"),
+    ('[en]\ndate_format = "{0}"\n', r"'date_format' may use only"),
+    ('en = "x"\n', r"\[en\] must be a table of wording"),
+    ("[en\n", "not valid TOML"),
+    ('[fr]\nprinted = "Imprimé"\n', r"strings.toml: \[fr\] has no '"),
+])
+def test_strings_toml_is_checked(make_library, strings, message):
+    library = clinic_with(make_library, HAND, {"layouts/strings.toml": strings})
+    with pytest.raises(LibraryError, match=message):
+        html_for(library)
+
+
+def test_clinic_strings_override_the_bundled_ones(make_library):
+    library = clinic_with(make_library, HAND, {
+        "layouts/strings.toml": '[en]\nmore_on_topic = "See also"\n'})
+    html = html_for(library)
+    assert "See also" in html and "More on this topic" not in html

@@ -80,6 +80,7 @@ def test_write_atomic_publishes_whole_file_with_usual_permissions(tmp_path):
     def replace(src, dst):
         # At the moment of the rename the final name does not exist yet and the
         # temporary file already holds every byte.
+        assert Path(src).parent == Path(dst).parent  # beside the target: one file system
         seen.append((Path(dst).exists(), Path(src).read_bytes(), Path(src).name))
         return real(src, dst)
 
@@ -91,7 +92,9 @@ def test_write_atomic_publishes_whole_file_with_usual_permissions(tmp_path):
     finally:
         os.umask(old_mask)
     assert seen == [(False, b"whole", seen[0][2])]
+    # Named so that a later run can tell a dead writer's leftovers (remove_stale_temporaries).
     assert seen[0][2].startswith(deliver.temporary_prefix()) and "new" not in seen[0][2]
+    assert seen[0][2].endswith(".tmp")
     assert target.read_bytes() == b"whole"
     assert oct(target.stat().st_mode & 0o777) == oct(0o644)
     assert leftovers(tmp_path, {"new.pdf"}) == []

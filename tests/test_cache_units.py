@@ -144,3 +144,38 @@ def test_clear_removes_every_entry(cache, tmp_path):
     assert len(cache.entries()) == 3
     assert cache.clear() == 3
     assert cache.entries() == [] and cache.info()["entries"] == 0 and cache.info()["bytes"] == 0
+
+
+def test_entries_sharing_a_folder(cache, monkeypatch):
+    """Entries are kept in folders named by the key's first two characters; the second
+    entry of a folder is written like the first, its temporary file beside it."""
+    first, second = "ab" + "1" * 62, "ab" + "2" * 62
+    cache.put(first, b"one")
+    seen = []
+    real = os.replace
+
+    def replace(src, dst):
+        seen.append((Path(src).parent == Path(dst).parent, Path(src).name.endswith(".entry")))
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    cache.put(second, b"two")
+    assert seen == [(True, True)]
+    assert cache.get(first) == b"one" and cache.get(second) == b"two"
+    assert [p.parent.name for p in cache.entries()] == ["ab", "ab"]
+
+
+def test_counts_add_up_and_an_empty_payload_is_an_entry(cache):
+    for word in ("a", "b"):
+        assert cache.get(make_key(word)) is None
+    cache.put(make_key("empty"), b"")
+    assert cache.get(make_key("empty")) == b""
+    assert cache.get(make_key("empty")) == b""
+    for path in cache.entries():
+        path.write_bytes(b"x" * 40)
+    assert cache.get(make_key("empty")) is None
+    assert cache.stats == CacheStats(hits=2, misses=3, damaged=1)
+
+
+def test_key_parts_may_be_paths():
+    assert make_key("x", Path("/a")) == make_key("x", "/a")

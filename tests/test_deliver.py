@@ -111,7 +111,10 @@ def test_check_writable(tmp_path, monkeypatch):
         deliver.check_writable(tmp_path)
     with pytest.raises(OutputError, match=f"folder {tmp_path / 'no'} does not exist"):
         deliver.check_writable(tmp_path / "no" / "a.pdf")
-    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    too_long = tmp_path / ("x" * 300) / "a.pdf"
+    with pytest.raises(OutputError, match=r"^cannot write .*: File name too long$"):
+        deliver.check_writable(too_long)
+    monkeypatch.setattr(os, "access", lambda path, mode: mode != os.W_OK | os.X_OK)
     with pytest.raises(OutputError, match=f"folder {tmp_path} is not writable"):
         deliver.check_writable(tmp_path / "a.pdf")
     assert list(tmp_path.iterdir()) == []
@@ -217,3 +220,13 @@ def test_standard_output_failing(tmp_path, monkeypatch, error, message):
     assert os.readlink(f"/proc/self/fd/{fake.fileno()}") == os.devnull
     fake.handle.close()
 
+
+
+def test_stale_temporaries_with_a_hyphen_in_the_host_name(tmp_path, monkeypatch):
+    monkeypatch.setattr(socket, "gethostname", lambda: "ward-3-printer")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / f".handouts-ward-3-printer-{dead.pid}-abc.tmp").write_bytes(b"x")
+    (tmp_path / f".handouts-ward-3-printer-{os.getpid()}-abc.tmp").write_bytes(b"x")
+    assert deliver.remove_stale_temporaries(tmp_path) == 1
+    assert [p.name for p in tmp_path.iterdir()] == [f".handouts-ward-3-printer-{os.getpid()}-abc.tmp"]

@@ -110,3 +110,11 @@ def test_data_uri(tmp_path):
     path = tmp_path / "a.png"
     path.write_bytes(b"\x89PNG")
     assert data_uri(path) == "data:image/png;base64," + base64.b64encode(b"\x89PNG").decode()
+
+
+def test_oversized_picture_file_is_refused_when_read(tmp_path):
+    """The pixel limit applies to files the renderer reads, not only to data: URIs."""
+    (tmp_path / "huge.png").write_bytes(png(6000, 5000))
+    with pytest.raises(SandboxError, match=f"image {tmp_path / 'huge.png'} is 6000x5000 "
+                                           "pixels"):
+        Sandbox([tmp_path]).read((tmp_path / "huge.png").as_uri())

@@ -55,9 +55,13 @@ def wait_for_new_pdf(folder: Path, before: set, timeout: float = 60) -> Path:
             for path in [p for p in folder.glob("*.pdf") if p not in before]:
                 try:
                     size = -1
-                    while path.stat().st_size != size:  # wait until cups-pdf has finished
+                    # Wait until cups-pdf has finished: the size holds and the file is whole.
+                    while (path.stat().st_size != size
+                           or b"%%EOF" not in path.read_bytes()[-1024:]):
                         size = path.stat().st_size
                         time.sleep(0.3)
+                        if time.time() > deadline:
+                            break
                     return path
                 except FileNotFoundError:
                     before = before | {path}

@@ -143,6 +143,15 @@ def cldr_locale(lang: str):
         raise LibraryError(f"language '{lang}' is not known to CLDR (Babel)") from None
 
 
+def direction(lang: str) -> str:
+    """'rtl' for languages written right to left (Arabic, Hebrew...), else 'ltr'."""
+    try:
+        order = cldr_locale(lang).character_order
+    except LibraryError:
+        return "ltr"
+    return "rtl" if order == "right-to-left" else "ltr"
+
+
 def language_name(lang: str, in_lang: str) -> str:
     """The name of language `lang` written in `in_lang` ('en' in 'es' -> 'inglés')."""
     locale = cldr_locale(in_lang)
@@ -235,6 +244,7 @@ def article_context(
         "updated": format_date(topic.updated, strings, topic.lang),
         "printed": format_date(printed, strings, topic.lang),
         "s": strings,
+        "dir": direction(topic.lang),
         "brand": brand.for_lang(topic.lang) if brand is not None else None,
     }
 
@@ -352,6 +362,7 @@ def _document(selections: list[Selection], strings: dict, lang: str, printed: dt
     one = len(selections) == 1
     return {
         "lang": lang,
+        "dir": direction(lang),
         "title": document_title(selections, strings) if selections else strings["packet_title"],
         "description": selections[0].topic.summary if one else "; ".join(
             s.topic.title for s in selections),
@@ -379,7 +390,8 @@ def _render(setting: Setting, selections: list[Selection], *, packet: bool,
         personal=personal, s=strings, printed=format_date(setting.printed, strings, langs[0]),
         packet=packet, duplex=setting.duplex, pad_to_even=pad_to_even, show_cover=bool(toc),
         toc=list(toc), running=running, numbers=numbers, number_pages=list(number_pages),
-        number_strings={k: {"page": v["page"], "of": v["of"]} for k, v in all_strings.items()},
+        number_strings={k: {"page": v["page"], "of": v["of"], "dir": direction(k)}
+                        for k, v in all_strings.items()},
     )
     layout = setting.layout
     try:

@@ -43,11 +43,12 @@ class Match:
     title: str
     code: str  # the topic's code that matched, as the topic writes it
     kind: str
+    lang: str = "en"  # the language of the version a reader of the asked language gets
 
     def as_dict(self) -> dict:
         """The match as JSON for `find --json`."""
         return {"code": self.query, "topic": self.topic_id, "title": self.title,
-                "matched": self.code, "match": self.kind}
+                "matched": self.code, "match": self.kind, "lang": self.lang}
 
 
 def match_kind(query: str, topic_code: str) -> str | None:
@@ -83,7 +84,8 @@ def find(library: Library, codes: list[str], lang: str = "en") -> dict[str, list
                     continue  # lint reports malformed topic codes
                 if kind is None:
                     continue
-                match = Match(display(query), topic.id, topic.title, topic_code, kind)
+                match = Match(display(query), topic.id, topic.title, topic_code, kind,
+                              topic.lang)
                 best = found.get(topic.id)
                 if best is None or RANK[kind] < RANK[best.kind]:
                     found[topic.id] = match

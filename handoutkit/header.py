@@ -16,11 +16,12 @@ from .errors import LibraryError
 
 LEVELS = ("basics", "in-depth")
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-LANG_RE = re.compile(r"^[a-z]{2}$")
+# A language tag: two letters, and a script for Chinese (zh-Hans, zh-Hant).
+LANG_RE = re.compile(r"^[a-z]{2}(?:-[A-Z][a-z]{3})?$")
 VERSION_RE = re.compile(r"^\d+(?:\.\d+){0,2}$")
 REQUIRED_FIELDS = ("id", "lang", "title", "level", "version", "updated", "summary", "credit")
 OPTIONAL_FIELDS = ("related", "codes", "mental_health", "reviewed_by", "review_due", "url",
-                   "sources")
+                   "sources", "translated_from")
 
 
 def split_front_matter(text: str, path: Path) -> tuple[str, str, int]:
@@ -111,7 +112,7 @@ def parse_metadata(header: str, path: Path) -> dict[str, Any]:
     if not ID_RE.match(meta["id"]):
         raise LibraryError(f"{where('id')} must be lower-case letters, digits and hyphens")
     if not LANG_RE.match(meta["lang"]):
-        raise LibraryError(f"{where('lang')} must be a two-letter language code such as en")
+        raise LibraryError(f"{where('lang')} must be a language code such as en, vi or zh-Hans")
     if meta["level"] not in LEVELS:
         raise LibraryError(f"{where('level')} must be one of: {', '.join(LEVELS)}")
     version = data["version"]
@@ -136,4 +137,13 @@ def parse_metadata(header: str, path: Path) -> dict[str, Any]:
     meta["url"] = str(data["url"]).strip() if data.get("url") else None
     if meta["url"] and not meta["url"].startswith("https://"):
         raise LibraryError(f"{where('url')} must start with https://")
+    source = data.get("translated_from")
+    meta["translated_from"] = None
+    if source is not None:
+        if not (isinstance(source, dict) and set(source) == {"lang", "version"}
+                and LANG_RE.match(str(source["lang"]))
+                and isinstance(source["version"], str) and VERSION_RE.match(source["version"])):
+            raise LibraryError(f"{where('translated_from')} must be like "
+                               '{lang: en, version: "1.0"}')
+        meta["translated_from"] = f"{source['lang']} {source['version']}"
     return meta

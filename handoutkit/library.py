@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from .cache import Cache
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-TOPIC_NAME_RE = re.compile(r"^(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*)\.(?P<lang>[a-z]{2})\.md$")
+TOPIC_NAME_RE = re.compile(
+    r"^(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*)\.(?P<lang>[a-z]{2}(?:-[A-Z][a-z]{3})?)\.md$")
 DEFAULT_LANG = "en"
 ID_RE_TEXT = "lower-case letters, digits and hyphens, like coping-with-stress"
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")

@@ -27,6 +27,25 @@ class Limits:
     min_ease_es: float = 70.0  # Fernandez-Huerta, whole topic (Spanish)
     min_section_ease_es: float = 60.0  # Fernandez-Huerta, any section (Spanish)
     min_contrast: float = 4.5  # WCAG AA for body-size text
+    # Languages without a validated readability formula: the longest sentence allowed, in
+    # characters for Chinese, Japanese and Korean (no spaces between words), in words
+    # elsewhere. Plain-language guides aim at sentences of about 15-20 words.
+    max_sentence_chars_cjk: int = 60
+    max_sentence_words: int = 30
+    # Vietnamese writes each syllable as a word: the same sentence counts more "words".
+    max_sentence_words_vi: int = 40
+
+
+CJK_LANGS = ("zh", "ja", "ko")
+# What every crisis block must say, beyond 911 and 988: Spanish readers get the Spanish
+# options; readers of every other language but English learn how to ask for an
+# interpreter (the name of their language, said in English) and that text and chat are
+# English and Spanish only.
+SPANISH_CRISIS = ("AYUDA", "988lineadevida.org")
+INTERPRETER_CRISIS = ("240",)
+# English words that, several in a row, mean a sentence was left untranslated.
+ENGLISH_WORDS = frozenset("""the and you your are is of for with that this have can will not
+they their when what how if or it does about from by""".split())
 
 
 @dataclass(frozen=True)
@@ -197,7 +216,7 @@ class Linter:
             else:
                 text = plain_text(crisis[0])
                 for number in CRISIS_NUMBERS:
-                    if not re.search(rf"\b{number}\b", text):
+                    if not re.search(rf"(?<!\d){number}(?!\d)", text):
                         add("error", "crisis", crisis[0].line,
                             f"crisis section does not give {number}")
 
@@ -210,13 +229,72 @@ class Linter:
             if _version(topic.version) < _version(original.version):
                 add("warning", "translation", 0,
                     f"version {topic.version} lags the English version {original.version}")
+            if topic.translated_from:
+                source_version = topic.translated_from.split()[1]
+                if _version(original.version) > _version(source_version):
+                    add("warning", "translation", 0,
+                        f"translated from English version {source_version}; the English "
+                        f"topic is now version {original.version}: update the translation")
             if topic.section_ids != original.section_ids:
                 add("warning", "translation", 0,
                     "section ids differ from the English version: "
                     f"{', '.join(topic.section_ids)} vs {', '.join(original.section_ids)}")
 
+        if topic.mental_health:
+            crisis = [s for s in topic.sections if s.required and s.has_emergency]
+            if crisis:
+                self._check_crisis_language(topic, crisis[0])
+        if topic.lang != DEFAULT_LANG:
+            self._check_untranslated(topic)
         self._check_template_text(topic)
         self._check_reading_level(topic)
+        self._check_sentence_length(topic)
+
+    def _check_crisis_language(self, topic: Topic, crisis: Section) -> None:
+        """The crisis block gives the ways to reach 988 that work in the reader's language."""
+        text = plain_text(crisis)
+        if topic.lang == "es":
+            wanted = SPANISH_CRISIS
+            missing_text = "the Spanish 988 options (press 2, text AYUDA, 988lineadevida.org)"
+        elif topic.lang == DEFAULT_LANG:
+            return
+        else:
+            wanted = INTERPRETER_CRISIS
+            missing_text = ("how to get a free 988 interpreter (240+ languages) and that 988 "
+                            "text and chat are English and Spanish only")
+        if not all(word in text for word in wanted) or (
+                topic.lang == "es" and not re.search(r"\b2\b", text)):
+            self._add("error", "crisis", topic.path, crisis.line, topic.id,
+                      f"crisis section does not give {missing_text}")
+
+    def _check_untranslated(self, topic: Topic) -> None:
+        """A sentence of a translation that reads as English was left untranslated."""
+        for section in topic.sections:
+            for sentence in plain_text(section).splitlines():
+                words = re.findall(r"[A-Za-z']+", sentence.lower())
+                common = [w for w in words if w in ENGLISH_WORDS]
+                if len(words) >= 6 and len(common) >= 3 and len(words) * 2 >= len(
+                        sentence.split()):
+                    self._add("error", "untranslated", topic.path, section.line, topic.id,
+                              f"section '{section.id}' has an English sentence: "
+                              f"'{sentence[:60]}'")
+                    break
+
+    def _check_sentence_length(self, topic: Topic) -> None:
+        """For languages without a validated formula: no sentence over the limit."""
+        if topic.lang in (DEFAULT_LANG, "es"):
+            return
+        cjk = topic.lang.split("-")[0] in CJK_LANGS
+        limit = (self.limits.max_sentence_chars_cjk if cjk else self.limits.max_sentence_words_vi
+                 if topic.lang == "vi" else self.limits.max_sentence_words)
+        unit = "characters" if cjk else "words"
+        for section in topic.sections:
+            for sentence in _sentences(plain_text(section), cjk):
+                size = len(re.sub(r"\s", "", sentence)) if cjk else len(sentence.split())
+                if size > limit:
+                    self._add("error", "sentence-length", topic.path, section.line, topic.id,
+                              f"section '{section.id}': a sentence of {size} {unit} (at most "
+                              f"{limit}): '{sentence[:40]}...'")
 
     def _check_template_text(self, topic: Topic) -> None:
         """Text of `handouts new`'s template that the author has not replaced yet."""
@@ -248,6 +326,13 @@ class Linter:
                 self._add("error", "reading-level", topic.path, section.line, topic.id,
                           f"section '{section.id}': {result.measure} {score} is {word} "
                           f"the limit {section_limit}")
+
+
+def _sentences(text: str, cjk: bool) -> list[str]:
+    """Sentences: split after . ! ? (and their full-width forms) or a line break."""
+    marks = r"[.!?;。！？；]" if cjk else r"[.!?;؟۔]"
+    return [s.strip() for line in text.splitlines()
+            for s in re.split(rf"(?<={marks})\s*", line) if s.strip()]
 
 
 def _version(text: str) -> tuple[int, ...]:

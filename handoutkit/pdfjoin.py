@@ -64,6 +64,10 @@ def join_structure(out: pikepdf.Pdf, sources) -> None:
             for child in children:
                 if isinstance(child, pikepdf.Dictionary):
                     child.P = document
+                    # Each part keeps its own language in the packet's tree (a packet may
+                    # mix Chinese, Arabic and English parts).
+                    if "/Lang" in source.Root and "/Lang" not in child:
+                        child.Lang = pikepdf.String(str(source.Root.Lang))
                 document.K.append(child)
         src_nums = src_root.ParentTree.get("/Nums", [])
         biggest = -1

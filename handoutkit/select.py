@@ -14,7 +14,7 @@ from .topic import Section, Topic
 
 SPEC_RE = re.compile(
     r"^(?P<topic>[a-z0-9]+(?:-[a-z0-9]+)*)"
-    r"(?:@(?P<lang>[a-z]{2}))?"
+    r"(?:@(?P<lang>[a-z]{2}(?:-[A-Z][a-z]{3})?))?"
     r"(?::(?P<sections>[a-z0-9,-]+))?$"
 )
 

@@ -90,6 +90,8 @@ class Topic:
     sections: tuple[Section, ...]
     images: tuple[Image, ...]
     sha256: str
+    # A translation's source: "en 1.0" (its language and the version translated).
+    translated_from: str | None = None
 
     def section(self, section_id: str) -> Section | None:
         """The section with this id; SectionNotFound lists the ids there are."""

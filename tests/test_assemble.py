@@ -67,7 +67,7 @@ def test_metadata_in_head(test_library):
     assert '<meta name="description" content="When and how to wash your hands.">' in head
     assert '<meta name="keywords" content="hand-washing, Z71.89">' in head
     assert '<meta name="author" content="Riverside Community Health">' in head
-    assert '<html lang="en">' in html_for(test_library)
+    assert '<html lang="en" dir="ltr">' in html_for(test_library)
 
 
 def test_related_lists_only_topics_in_the_library(test_library):

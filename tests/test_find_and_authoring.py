@@ -64,7 +64,7 @@ def test_find_cli():
     data = json.loads(runner.invoke(main, ["find", "F32.9", "--json"]).output)
     assert data["F32.9"][0] == {"code": "F32.9", "topic": "depression-adults",
                                 "title": "Depression in Adults", "matched": "F32",
-                                "match": "broader"}
+                                "match": "broader", "lang": "en"}
     bad = runner.invoke(main, ["find", "hello"])
     assert bad.exit_code == 1
     assert bad.stderr.strip() == "Error: 'hello' is not an ICD-10-CM code (like F41.1)"

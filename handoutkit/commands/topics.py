@@ -87,7 +87,8 @@ def find(ctx, codes, lang, as_json) -> None:
             click.echo(f"{code}: no topic matches this code")
             continue
         for m in matches:
-            click.echo(f"{code}: {m.topic_id}  ({m.title}; {m.kind} match on {m.code})")
+            fallback = f"; in {m.lang}: no {lang} version yet" if m.lang != lang else ""
+            click.echo(f"{code}: {m.topic_id}  ({m.title}; {m.kind} match on {m.code}{fallback})")
 
 
 def _limit_options(func):

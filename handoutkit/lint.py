@@ -139,6 +139,7 @@ class Linter:
         self.today = today or dt.date.today()
         self.findings: list[Finding] = []
         self.readability: list[Readability] = []
+        self.checked = 0  # topic files read
 
     def _add(self, severity, check, path, line, topic, message):
         self.findings.append(Finding(severity, check, str(path), line, topic, message))
@@ -156,6 +157,7 @@ class Linter:
         for entry in self.library.files():
             if wanted and entry.id not in wanted:
                 continue
+            self.checked += 1
             try:
                 topic = self.library.topic(entry.id, entry.lang)
             except HandoutsError as exc:

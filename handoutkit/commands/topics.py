@@ -142,7 +142,7 @@ def lint(ctx, topics, as_json, strict, brand, **limit_values) -> None:
     else:
         for finding in findings:
             click.echo(str(finding))
-        checked = len(linter.readability)
+        checked = linter.checked
         click.echo(f"{checked} topic files checked: {len(linter.errors)} errors, "
                    f"{len(linter.warnings)} warnings", err=True)
     ctx.exit(1 if failed else 0)

@@ -168,7 +168,8 @@ def _specs(library, form) -> list[str]:
 
 
 async def make_document(request: Request) -> Response:
-    from .app import ApiError, document_job, document_response
+    from .api import document_job, document_response
+    from .app import ApiError
 
     service = request.app.state.service
     form = await request.form(max_files=0, max_fields=500)

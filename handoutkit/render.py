@@ -167,6 +167,25 @@ def _check(fetcher: SandboxFetcher, collect: _Collect) -> None:
         raise RenderError(f"rendering failed: {problems[0].getMessage().splitlines()[0]}")
 
 
+def _pdf_options(lang: str, variant: str | None, manifest: dict | None) -> dict:
+    """WeasyPrint's options for the PDF: variant, tags, archival XMP, the manifest."""
+    options: dict = {"pdf_variant": variant, "pdf_tags": True}
+    if variant and variant.startswith("pdf/a"):
+        xmp = PDFUA_XMP.format(lang=lang).encode()
+        options["xmp_metadata"] = ["data:application/rdf+xml;base64,"
+                                   + base64.b64encode(xmp).decode()]
+    if manifest is not None:
+        from weasyprint import Attachment
+
+        from .manifest import DESCRIPTION, NAME, dumps
+
+        generated = dt.datetime.fromisoformat(manifest["generated"].replace("Z", "+00:00"))
+        options["attachments"] = [Attachment(
+            string=dumps(manifest).decode("utf-8"), name=NAME, description=DESCRIPTION,
+            created=generated, modified=generated, relationship="Supplement")]
+    return options
+
+
 def render_pdf(
     html: str,
     *,
@@ -186,20 +205,7 @@ def render_pdf(
     """
     if ATTACHMENT_RE.search(html):
         raise SandboxError("refused to embed a file attachment: layouts may not attach files")
-    options: dict = {"pdf_variant": variant, "pdf_tags": True}
-    if variant and variant.startswith("pdf/a"):
-        xmp = PDFUA_XMP.format(lang=lang).encode()
-        options["xmp_metadata"] = ["data:application/rdf+xml;base64,"
-                                   + base64.b64encode(xmp).decode()]
-    if manifest is not None:
-        from weasyprint import Attachment
-
-        from .manifest import DESCRIPTION, NAME, dumps
-
-        generated = dt.datetime.fromisoformat(manifest["generated"].replace("Z", "+00:00"))
-        options["attachments"] = [Attachment(
-            string=dumps(manifest).decode("utf-8"), name=NAME, description=DESCRIPTION,
-            created=generated, modified=generated, relationship="Supplement")]
+    options = _pdf_options(lang, variant, manifest)
     # Only the declared fonts: a missing one is an error here, before anything is laid out.
     fonts.find_fonts(sandbox.roots).activate()
     fetcher = SandboxFetcher(sandbox)

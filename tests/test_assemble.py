@@ -219,7 +219,7 @@ def test_numbers_pages_one_per_entry_in_its_language(test_library):
     assert body.count('<div class="number-page numbers-en"></div>') == 2
     assert body.count('<div class="number-page numbers-es"></div>') == 1
     assert "Página" in html and "Page" in html
-    assert '<html lang="en">' in html
+    assert '<html lang="en" dir="ltr">' in html
     assert "Why wash your hands?" not in html  # no topic text, only numbers
 
 

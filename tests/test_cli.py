@@ -181,7 +181,7 @@ def test_html_format(run, tmp_path):
     result = run("build", "psychotherapy:what-is,crisis", "--format", "html", "-o", out)
     assert result.exit_code == 0, result.output
     html = out.read_text()
-    assert html.startswith("<!DOCTYPE html>") and '<html lang="en">' in html
+    assert html.startswith("<!DOCTYPE html>") and '<html lang="en" dir="ltr">' in html
     assert "<title>Psychotherapy</title>" in html
     assert "What is psychotherapy?" in html and "What if I am in crisis?" in html
     assert "How can therapy help me?" not in html  # only the sections asked for

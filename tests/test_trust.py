@@ -699,6 +699,7 @@ def test_a_word_too_long_for_any_line_is_refused(clinic):
 def _start_batch(tmp_path: Path, name: str):
     import csv
     import os
+    import signal
 
     manifest = tmp_path / f"{name}.csv"
     with manifest.open("w", newline="") as handle:
@@ -713,7 +714,10 @@ def _start_batch(tmp_path: Path, name: str):
     process = subprocess.Popen(
         [sys.executable, "-m", "handoutkit", "batch", str(manifest), "--out-dir",
          str(tmp_path / f"out-{name}"), "--jobs", "2"],
-        env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        env=env, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        # A shell without job control starts background jobs with Ctrl-C ignored, and the
+        # child would inherit that: give it the default a terminal user has.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     return process, scratch, env
 
 

@@ -110,10 +110,25 @@ def _context(service, library, form=None, query: str = "", error: str | None = N
     return {
         "signed_in": True, "needs_key": not service.open, "query": query,
         "topics": _topics(library, shown, form), "error": error, "values": values,
-        "languages": sorted({f.lang for f in library.files()}),
+        "languages": _languages(library),
         "layouts": library.layout_names, "papers": ["letter", "a4"],
         "limits": {"field": service.settings.max_field, "note": service.settings.max_note},
     }
+
+
+def _languages(library) -> list[dict]:
+    """Every language of the library, English first (the default), each named in English
+    and in itself: 'Spanish (español)'."""
+    from ..assemble import language_name
+    from ..library import DEFAULT_LANG
+
+    langs = sorted({f.lang for f in library.files()}, key=lambda lang: (lang != DEFAULT_LANG, lang))
+    named = []
+    for lang in langs:
+        english, own = language_name(lang, "en"), language_name(lang, lang)
+        named.append({"code": lang,
+                      "name": english if own == english else f"{english} ({own})"})
+    return named
 
 
 async def home(request: Request) -> Response:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .assemble import load_strings
 from .brand import Brand
-from .errors import HandoutsError
+from .errors import HandoutsError, LibraryError
 from .library import DEFAULT_LANG, Library
 from .topic import Section, Topic
 
@@ -78,6 +79,60 @@ class Readability:
     measure: str
 
 
+@dataclass(frozen=True)
+class PlainWords:
+    """A language's plain-words rules (layouts/plain-words.toml): jargon and what to say
+    instead, words in capitals that are not acronyms, how many acronyms a topic may use."""
+
+    jargon: dict
+    acronyms_allowed: frozenset
+    max_acronyms: int
+
+
+def load_plain_words(library: Library) -> dict[str, PlainWords]:
+    """layouts/plain-words.toml of every layer, the clinic's entries over the bundled ones."""
+    merged: dict[str, dict] = {}
+    for folder in reversed(library.layout_dirs):
+        path = folder / "plain-words.toml"
+        if not path.is_file():
+            continue
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise LibraryError(f"{path}: not valid TOML ({exc})") from None
+        for lang, table in data.items():
+            if not isinstance(table, dict):
+                raise LibraryError(f"{path}: [{lang}] must be a table")
+            into = merged.setdefault(lang, {"jargon": {}, "acronyms_allowed": [],
+                                            "max_acronyms": 2})
+            jargon = table.get("jargon", {})
+            if not isinstance(jargon, dict) or not all(
+                    isinstance(v, str) for v in jargon.values()):
+                raise LibraryError(f"{path}: [{lang}.jargon] must be word = \"instead\" lines")
+            into["jargon"].update(jargon)
+            allowed = table.get("acronyms_allowed", [])
+            if not isinstance(allowed, list) or not all(isinstance(v, str) for v in allowed):
+                raise LibraryError(f"{path}: [{lang}] acronyms_allowed must be a list of words")
+            into["acronyms_allowed"] += allowed
+            most = table.get("max_acronyms", into["max_acronyms"])
+            if not isinstance(most, int) or isinstance(most, bool) or most < 0:
+                raise LibraryError(f"{path}: [{lang}] max_acronyms must be a whole number")
+            into["max_acronyms"] = most
+    return {lang: PlainWords({k.lower(): v for k, v in d["jargon"].items() if v},
+                             frozenset(d["acronyms_allowed"]), d["max_acronyms"])
+            for lang, d in merged.items()}
+
+
+ACRONYM_RE = re.compile(r"(?<![\w-])[A-Z][A-Z0-9]*[A-Z](?:-[A-Z]+)?(?![\w-])")
+
+
+def has_tool(section: Section) -> bool:
+    """Whether the section is a tool: it holds a table with write-in (empty) cells."""
+    tokens = section.tokens
+    return any(t.type == "td_open" and i + 1 < len(tokens) and tokens[i + 1].type == "inline"
+               and not tokens[i + 1].content.strip() for i, t in enumerate(tokens))
+
+
 SENTENCE_END = (".", "!", "?", ":", ";")
 CRISIS_NUMBERS = ("911", "988")
 
@@ -132,11 +187,14 @@ class Linter:
     stopping at the first."""
 
     def __init__(self, library: Library, brand: Brand, limits: Limits = Limits(),
-                 today: dt.date | None = None):
+                 today: dt.date | None = None, release: bool = False):
         self.library = library
         self.brand = brand
         self.limits = limits
         self.today = today or dt.date.today()
+        # For release, what a handout needs to be understood and acted on is an error.
+        self.release = release
+        self.plain_words = load_plain_words(library)
         self.findings: list[Finding] = []
         self.readability: list[Readability] = []
         self.checked = 0  # topic files read
@@ -225,6 +283,18 @@ class Linter:
         for image in topic.images:
             if not image.alt:
                 add("error", "alt-text", image.line, f"picture {image.src} has no description")
+            elif not image.caption:
+                add("warning", "picture", image.line,
+                    f"picture {image.src} has no caption: write it in quotes after the file "
+                    "name")
+        needed = "error" if self.release else "warning"
+        if not any(i.alt and i.caption for i in topic.images):
+            add(needed, "picture", 0, "no picture with a description and a caption: add one "
+                "that shows an action or idea of the topic (docs/pictures.md)")
+        if not any(has_tool(s) for s in topic.sections):
+            add(needed, "tool", 0, "no tool: add a section the reader fills in, with write-in "
+                "boxes (a table with empty cells), such as a diary, a log or a plan")
+        self._check_plain_words(topic)
 
         if topic.lang != DEFAULT_LANG and self.library.has(topic.id, DEFAULT_LANG):
             original = self.library.topic(topic.id, DEFAULT_LANG)
@@ -297,6 +367,38 @@ class Linter:
                     self._add("error", "sentence-length", topic.path, section.line, topic.id,
                               f"section '{section.id}': a sentence of {size} {unit} (at most "
                               f"{limit}): '{sentence[:40]}...'")
+
+    def _check_plain_words(self, topic: Topic) -> None:
+        rules = self.plain_words.get(topic.lang)
+        if rules is None:
+            return
+        severity = "error" if self.release else "warning"
+        add = lambda line, check, msg: self._add(severity, check, topic.path, line, topic.id, msg)
+        parts = [(0, topic.title)]
+        for section in ([topic.intro] if topic.intro else []) + list(topic.sections):
+            parts.append((section.line, plain_text(section)))
+        for word, instead in rules.jargon.items():
+            pattern = re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])", re.I)
+            for line, text in parts:
+                if pattern.search(text):
+                    add(line, "jargon", f"'{word}' is jargon: say '{instead}'")
+                    break
+        seen: dict[str, int] = {}
+        for line, text in parts:
+            for match in ACRONYM_RE.finditer(text):
+                acronym = match.group(0)
+                if acronym in rules.acronyms_allowed or acronym in seen:
+                    continue
+                seen[acronym] = line
+                before, after = text[:match.start()], text[match.end():]
+                in_brackets = before.endswith("(") and after.startswith(")")
+                explained = after.startswith(" (") or after.startswith(", or ")
+                if not (in_brackets or explained):
+                    add(line, "acronym", f"'{acronym}' is not spelled out at first use: "
+                        f"write the words, then '({acronym})'")
+        if len(seen) > rules.max_acronyms:
+            add(0, "acronym", f"{len(seen)} acronyms ({', '.join(seen)}); use at most "
+                f"{rules.max_acronyms} and write the others as words")
 
     def _check_template_text(self, topic: Topic) -> None:
         """Text of `handouts new`'s template that the author has not replaced yet."""

@@ -141,3 +141,97 @@ def test_cli_exit_codes_and_strict(make_library):
     assert strict.exit_code == 1
     unknown = runner.invoke(main, ["lint", "psychoterapy"])
     assert unknown.exit_code == 1 and "did you mean psychotherapy" in unknown.stderr
+
+
+# -- pictures, tools and plain words -------------------------------------------------------
+
+TOOL = """
+## My hand-washing log {#log}
+
+| Day | Times I washed my hands |
+|---|---|
+| Mon | |
+"""
+PICTURE = ('![Hands under running water](images/hands.svg "Wet your hands, then add soap.")'
+           "\n\nGerms spread")
+
+
+def _with(text: str, *, picture: bool, tool: bool) -> str:
+    if picture:
+        text = text.replace("Germs spread", PICTURE, 1)
+    if tool:
+        text = text.rstrip("\n") + "\n" + TOOL
+    return text
+
+
+SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 480 240">'
+       '<circle cx="240" cy="120" r="40" fill="none" stroke="#1f4e79"/></svg>')
+
+
+def test_topic_without_picture_or_tool_is_a_warning_and_an_error_for_release(make_library):
+    root = make_library({"handouts/hand-washing.en.md": GOOD})
+    found = checks(lint(root), "warning")
+    assert any(c == "picture" and m.startswith("no picture with a description") for c, m in found)
+    assert any(c == "tool" and m.startswith("no tool") for c, m in found)
+    released = checks(lint(root, release=True))
+    assert {"picture", "tool"} <= {c for c, _ in released}
+    result = CliRunner().invoke(main, ["--library", str(root), "lint", "--release",
+                                       "hand-washing"])
+    assert result.exit_code == 1 and "[tool]" in result.output and "[picture]" in result.output
+
+
+def test_topic_with_captioned_picture_and_tool_passes_release(make_library):
+    text = _with(GOOD.replace("[psychotherapy, not-in-library]", "[psychotherapy]"),
+                 picture=True, tool=True)
+    root = make_library({"handouts/hand-washing.en.md": text, "handouts/images/hands.svg": SVG})
+    linter = lint(root, release=True)
+    assert not {c for c, _ in checks(linter)} & {"picture", "tool", "jargon", "acronym"}
+    assert not {c for c, _ in checks(linter, "warning")} & {"picture", "tool"}
+
+
+def test_picture_without_caption_is_flagged(make_library):
+    text = GOOD.replace("Germs spread", "![Hands under running water](images/hands.svg)\n\n"
+                        "Germs spread", 1)
+    root = make_library({"handouts/hand-washing.en.md": text, "handouts/images/hands.svg": SVG})
+    found = checks(lint(root), "warning")
+    assert ("picture", "picture images/hands.svg has no caption: write it in quotes after the "
+            "file name") in found
+
+
+def test_a_table_without_write_in_cells_is_not_a_tool(make_library):
+    text = GOOD.rstrip("\n") + "\n\n## Facts {#facts}\n\n| When | Why |\n|---|---|\n| Before meals | Germs |\n"
+    found = checks(lint(make_library({"handouts/hand-washing.en.md": text})), "warning")
+    assert any(c == "tool" for c, _ in found)
+
+
+def test_jargon_and_acronyms(make_library):
+    text = GOOD.replace("Germs spread", "Your clinician may refer you. Ask about CBT. "
+                        "Obsessive-compulsive disorder (OCD) is common. PTSD and GAD too.\n\n"
+                        "Germs spread", 1)
+    found = checks(lint(make_library({"handouts/hand-washing.en.md": text})), "warning")
+    assert ("jargon", "'clinician' is jargon: say 'doctor or nurse, or care team'") in found
+    assert ("jargon", "'refer' is jargon: say 'send you to'") in found
+    assert ("acronym", "'CBT' is not spelled out at first use: write the words, then '(CBT)'") \
+        in found
+    assert not any("'OCD'" in m for _, m in found)  # spelled out: words, then (OCD)
+    assert any(c == "acronym" and m.startswith("4 acronyms (CBT, OCD, PTSD, GAD)")
+               for c, m in found)
+
+
+def test_clinic_plain_words_list_adds_and_removes_words(make_library):
+    text = GOOD.replace("Germs spread", "Your clinician will utilize soap.\n\nGerms spread", 1)
+    root = make_library({
+        "handouts/hand-washing.en.md": text,
+        "layouts/plain-words.toml": '[en.jargon]\nclinician = ""\nsoap = "a cleaner"\n'})
+    found = checks(lint(root), "warning")
+    jargon = {m for c, m in found if c == "jargon"}
+    assert "'soap' is jargon: say 'a cleaner'" in jargon
+    assert "'utilize' is jargon: say 'use'" in jargon
+    assert not any("clinician" in m for m in jargon)
+
+
+def test_every_bundled_topic_has_a_picture_and_a_tool_for_release():
+    result = CliRunner().invoke(main, ["lint", "--release", "--json"])
+    data = json.loads(result.output)
+    missing = [f for f in data["findings"] if f["check"] in ("picture", "tool")]
+    assert missing == [] and len(data["readability"]) >= 16

@@ -109,23 +109,29 @@ def _limit_options(func):
 @click.argument("topics", nargs=-1, metavar="[TOPIC...]", shell_complete=complete_topic)
 @json_option("Print JSON for CI.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.option("--release", is_flag=True,
+              help="Checks for print: a topic without a captioned picture or a tool, jargon "
+                   "and acronyms not spelled out are errors, not warnings.")
 @click.option("--brand", metavar="NAME|FILE",
               help="Brand (of the library, or a file) whose colour to check; default: the "
                    "library's.")
 @_limit_options
 @click.pass_context
-def lint(ctx, topics, as_json, strict, brand, **limit_values) -> None:
+def lint(ctx, topics, as_json, strict, release, brand, **limit_values) -> None:
     """Check topics: metadata, related ids, crisis block, reading level, alt text,
-    brand contrast, translations, review dates, template text left in.
+    brand contrast, translations, review dates, template text left in, a captioned
+    picture and a tool in every topic, plain words (layouts/plain-words.toml: jargon,
+    acronyms spelled out at first use, at most two per topic).
 
-    Errors make the exit code 1; warnings do too with --strict.
+    Errors make the exit code 1; warnings do too with --strict. With --release a topic
+    without a picture or a tool, jargon and acronyms are errors.
     """
     from handoutkit.brand import load_brand
     from handoutkit.lint import Linter
 
     library = get_library(ctx)
     limits = Limits(**{name: value for name, value in limit_values.items() if value is not None})
-    linter = Linter(library, load_brand(library.brand_file(brand)), limits)
+    linter = Linter(library, load_brand(library.brand_file(brand)), limits, release=release)
     findings = linter.run(list(topics))
     failed = bool(linter.errors or (strict and linter.warnings))
     if as_json:

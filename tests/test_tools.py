@@ -1,0 +1,66 @@
+"""Tools: every topic has a section to fill in (a diary, a log, a plan) that builds alone,
+with the crisis block, as boxes to write in."""
+
+from __future__ import annotations
+
+import pikepdf
+import pytest
+from click.testing import CliRunner
+
+from handoutkit.cli import main
+from handoutkit.library import Library
+from handoutkit.lint import has_tool
+
+from conftest import pdftotext
+
+TOOLS = {
+    "insomnia": "sleep-diary", "generalized-anxiety": "worry-log", "panic-disorder": "panic-log",
+    "depression-adults": "mood-tracker", "substance-use": "overdose-card",
+    "psychotherapy": "questions", "ptsd": "coping-plan", "ocd": "exposure-ladder",
+    "social-anxiety": "exposure-ladder", "eating-disorders": "meal-log",
+    "suicide-prevention": "my-safety-plan", "coping-with-stress": "stress-plan",
+}
+
+
+@pytest.mark.parametrize("entry", Library().files(), ids=lambda e: e.path.name)
+def test_every_topic_has_its_tool_section(entry):
+    topic = Library().topic(entry.id, entry.lang)
+    tools = [s.id for s in topic.sections if has_tool(s)]
+    assert TOOLS[entry.id] in tools
+
+
+@pytest.mark.parametrize("spec,words", [
+    ("insomnia:sleep-diary", ["My sleep diary", "Minutes to fall asleep", "Rested?"]),
+    ("suicide-prevention@es:my-safety-plan", ["Mi plan de seguridad", "Mis razones para vivir"]),
+])
+def test_a_tool_builds_alone_with_the_crisis_block(tmp_path, spec, words):
+    out = tmp_path / "tool.pdf"
+    result = CliRunner().invoke(main, ["build", spec, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(pdftotext(out).split())
+    for word in words:
+        assert word in text
+    assert "988" in text and "911" in text  # the required crisis section prints too
+    topic_id = spec.split(":")[0].split("@")[0]
+    lang = spec.split("@")[1].split(":")[0] if "@" in spec else "en"
+    topic = Library().topic(topic_id, lang)
+    tool = spec.split(":")[1]
+    for section in topic.sections:
+        if section.id not in (tool, "crisis"):
+            assert section.title not in text, section.id
+    # The boxes are a tagged table: a reader's screen reader finds its rows and cells.
+    with pikepdf.open(out) as pdf:
+        kinds = set()
+
+        def walk(node):
+            if isinstance(node, pikepdf.Array):
+                for kid in node:
+                    walk(kid)
+            elif isinstance(node, pikepdf.Dictionary):
+                if "/S" in node:
+                    kinds.add(str(node.S))
+                if "/K" in node:
+                    walk(node.K)
+
+        walk(pdf.Root.StructTreeRoot)
+    assert {"/Table", "/TR", "/TD", "/TH"} <= kinds

@@ -392,7 +392,8 @@ class Linter:
                 seen[acronym] = line
                 before, after = text[:match.start()], text[match.end():]
                 in_brackets = before.endswith("(") and after.startswith(")")
-                explained = after.startswith(" (") or after.startswith(", or ")
+                explained = (after.startswith((" (", ", or ", " stands for"))
+                             or before.endswith((", or ", " or ", "llaman ")))
                 if not (in_brackets or explained):
                     add(line, "acronym", f"'{acronym}' is not spelled out at first use: "
                         f"write the words, then '({acronym})'")

@@ -119,7 +119,7 @@ def test_show_lists_sections_with_required_flag(run):
      "Error: unknown topic 'psychoterapy'; did you mean psychotherapy?"),
     (("build", "psychotherapy:nope", "-o", "{out}"), 1,
      "Error: topic 'psychotherapy' (en) has no section 'nope'; its sections are: what-is, "
-     "how-it-helps, types, formats, sessions, find-therapist, more-to-know, crisis"),
+     "how-it-helps, types, formats, sessions, find-therapist, more-to-know, questions, crisis"),
     (("build", "psychotherapy", "--layout", "fancy", "-o", "{out}"), 1,
      "Error: unknown layout 'fancy'; layouts: large-print, standard"),
     (("build", "Psycho!", "-o", "{out}"), 1, "Error: cannot read 'Psycho!'"),

@@ -230,8 +230,8 @@ def test_clinic_plain_words_list_adds_and_removes_words(make_library):
     assert not any("clinician" in m for m in jargon)
 
 
-def test_every_bundled_topic_has_a_picture_and_a_tool_for_release():
+def test_bundled_library_is_clean_for_release():
     result = CliRunner().invoke(main, ["lint", "--release", "--json"])
     data = json.loads(result.output)
-    missing = [f for f in data["findings"] if f["check"] in ("picture", "tool")]
-    assert missing == [] and len(data["readability"]) >= 16
+    assert data["findings"] == [] and len(data["readability"]) >= 16
+    assert result.exit_code == 0

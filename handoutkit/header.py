@@ -137,13 +137,17 @@ def parse_metadata(header: str, path: Path) -> dict[str, Any]:
     meta["url"] = str(data["url"]).strip() if data.get("url") else None
     if meta["url"] and not meta["url"].startswith("https://"):
         raise LibraryError(f"{where('url')} must start with https://")
-    source = data.get("translated_from")
-    meta["translated_from"] = None
-    if source is not None:
-        if not (isinstance(source, dict) and set(source) == {"lang", "version"}
-                and LANG_RE.match(str(source["lang"]))
-                and isinstance(source["version"], str) and VERSION_RE.match(source["version"])):
-            raise LibraryError(f"{where('translated_from')} must be like "
-                               '{lang: en, version: "1.0"}')
-        meta["translated_from"] = f"{source['lang']} {source['version']}"
+    meta["translated_from"] = _translated_from(data.get("translated_from"),
+                                               where("translated_from"))
     return meta
+
+
+def _translated_from(source: Any, where: str) -> str | None:
+    """`translated_from: {lang: en, version: "1.0"}` as 'en 1.0', or None when absent."""
+    if source is None:
+        return None
+    if not (isinstance(source, dict) and set(source) == {"lang", "version"}
+            and LANG_RE.match(str(source["lang"]))
+            and isinstance(source["version"], str) and VERSION_RE.match(source["version"])):
+        raise LibraryError(f"{where} must be like " '{lang: en, version: "1.0"}')
+    return f"{source['lang']} {source['version']}"

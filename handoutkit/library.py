@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from .errors import LibraryError, TopicNotFound
 from .topic import Topic, load_topic
@@ -170,6 +170,24 @@ class Library:
             if (root / "fonts").is_dir() and any((root / "fonts").glob("*.ttf")):
                 return root / "fonts"
         raise LibraryError(f"font folder not found: {self.bundled / 'fonts'}")
+
+    def layout_tables(self, filename: str) -> Iterator[tuple[Path, str, dict]]:
+        """(file, language, its table) from `layouts/FILENAME` of every layer, the bundled
+        library first, so a clinic's entries come last and win."""
+        import tomllib
+
+        for folder in reversed(self.layout_dirs):
+            path = folder / filename
+            if not path.is_file():
+                continue
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise LibraryError(f"{path}: not valid TOML ({exc})") from None
+            for lang, table in data.items():
+                if not isinstance(table, dict):
+                    raise LibraryError(f"{path}: [{lang}] must be a table")
+                yield path, lang, table
 
     @property
     def brand_names(self) -> list[str]:

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .assemble import load_strings
 from .brand import Brand
-from .errors import HandoutsError, LibraryError
+from .errors import HandoutsError
 from .library import DEFAULT_LANG, Library
+from .measures import (CRISIS_NUMBERS, SENTENCE_END, Readability, contrast_ratio,  # noqa: F401
+                       plain_text, readability)
+from .plainwords import ACRONYM_RE, PlainWords, load_plain_words  # noqa: F401
 from .topic import Section, Topic
 
 
@@ -69,117 +71,11 @@ class Finding:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Readability:
-    """A topic's reading-level score, overall and per section."""
-
-    topic: Topic
-    score: float
-    sections: tuple[tuple[Section, float], ...]
-    measure: str
-
-
-@dataclass(frozen=True)
-class PlainWords:
-    """A language's plain-words rules (layouts/plain-words.toml): jargon and what to say
-    instead, words in capitals that are not acronyms, how many acronyms a topic may use."""
-
-    jargon: dict
-    acronyms_allowed: frozenset
-    max_acronyms: int
-
-
-def load_plain_words(library: Library) -> dict[str, PlainWords]:
-    """layouts/plain-words.toml of every layer, the clinic's entries over the bundled ones."""
-    merged: dict[str, dict] = {}
-    for folder in reversed(library.layout_dirs):
-        path = folder / "plain-words.toml"
-        if not path.is_file():
-            continue
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise LibraryError(f"{path}: not valid TOML ({exc})") from None
-        for lang, table in data.items():
-            if not isinstance(table, dict):
-                raise LibraryError(f"{path}: [{lang}] must be a table")
-            into = merged.setdefault(lang, {"jargon": {}, "acronyms_allowed": [],
-                                            "max_acronyms": 2})
-            jargon = table.get("jargon", {})
-            if not isinstance(jargon, dict) or not all(
-                    isinstance(v, str) for v in jargon.values()):
-                raise LibraryError(f"{path}: [{lang}.jargon] must be word = \"instead\" lines")
-            into["jargon"].update(jargon)
-            allowed = table.get("acronyms_allowed", [])
-            if not isinstance(allowed, list) or not all(isinstance(v, str) for v in allowed):
-                raise LibraryError(f"{path}: [{lang}] acronyms_allowed must be a list of words")
-            into["acronyms_allowed"] += allowed
-            most = table.get("max_acronyms", into["max_acronyms"])
-            if not isinstance(most, int) or isinstance(most, bool) or most < 0:
-                raise LibraryError(f"{path}: [{lang}] max_acronyms must be a whole number")
-            into["max_acronyms"] = most
-    return {lang: PlainWords({k.lower(): v for k, v in d["jargon"].items() if v},
-                             frozenset(d["acronyms_allowed"]), d["max_acronyms"])
-            for lang, d in merged.items()}
-
-
-ACRONYM_RE = re.compile(r"(?<![\w-])[A-Z][A-Z0-9]*[A-Z](?:-[A-Z]+)?(?![\w-])")
-
-
 def has_tool(section: Section) -> bool:
     """Whether the section is a tool: it holds a table with write-in (empty) cells."""
     tokens = section.tokens
     return any(t.type == "td_open" and i + 1 < len(tokens) and tokens[i + 1].type == "inline"
                and not tokens[i + 1].content.strip() for i, t in enumerate(tokens))
-
-
-SENTENCE_END = (".", "!", "?", ":", ";")
-CRISIS_NUMBERS = ("911", "988")
-
-
-def plain_text(section: Section) -> str:
-    """The words a reader reads: each paragraph or list item as its own sentence."""
-    lines = []
-    for token in section.tokens:
-        if token.type != "inline":
-            continue
-        text = "".join(c.content for c in token.children or [] if c.type in ("text", "code_inline"))
-        text = " ".join(text.split())
-        if text:
-            lines.append(text if text.endswith(SENTENCE_END) else text + ".")
-    return "\n".join(lines)
-
-
-def readability(topic: Topic) -> Readability | None:
-    """Flesch-Kincaid grade (English) or Fernandez-Huerta ease (Spanish); None otherwise."""
-    import textstat  # only lint needs it
-
-    if topic.lang == "en":
-        textstat.set_lang("en")
-        measure, score = "Flesch-Kincaid grade", textstat.flesch_kincaid_grade
-    elif topic.lang == "es":
-        textstat.set_lang("es")
-        measure, score = "Fernandez-Huerta", textstat.fernandez_huerta
-    else:
-        return None
-    texts = [(s, plain_text(s)) for s in topic.sections]
-    whole = "\n".join(t for _, t in texts)
-    return Readability(
-        topic, round(score(whole), 1),
-        tuple((s, round(score(t), 1)) for s, t in texts if t), measure,
-    )
-
-
-def contrast_ratio(color: str, background: str = "#ffffff") -> float:
-    """WCAG 2 contrast ratio between two #rrggbb colours."""
-
-    def luminance(hex_color: str) -> float:
-        channels = [int(hex_color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-    high, low = sorted((luminance(color), luminance(background)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
 
 
 class Linter:
@@ -296,21 +192,7 @@ class Linter:
                 "boxes (a table with empty cells), such as a diary, a log or a plan")
         self._check_plain_words(topic)
 
-        if topic.lang != DEFAULT_LANG and self.library.has(topic.id, DEFAULT_LANG):
-            original = self.library.topic(topic.id, DEFAULT_LANG)
-            if _version(topic.version) < _version(original.version):
-                add("warning", "translation", 0,
-                    f"version {topic.version} lags the English version {original.version}")
-            if topic.translated_from:
-                source_version = topic.translated_from.split()[1]
-                if _version(original.version) > _version(source_version):
-                    add("warning", "translation", 0,
-                        f"translated from English version {source_version}; the English "
-                        f"topic is now version {original.version}: update the translation")
-            if topic.section_ids != original.section_ids:
-                add("warning", "translation", 0,
-                    "section ids differ from the English version: "
-                    f"{', '.join(topic.section_ids)} vs {', '.join(original.section_ids)}")
+        self._check_translation(topic)
 
         if topic.mental_health:
             crisis = [s for s in topic.sections if s.required and s.has_emergency]
@@ -321,6 +203,26 @@ class Linter:
         self._check_template_text(topic)
         self._check_reading_level(topic)
         self._check_sentence_length(topic)
+
+    def _check_translation(self, topic: Topic) -> None:
+        """A translation against its English original: version, source version, sections."""
+        if topic.lang == DEFAULT_LANG or not self.library.has(topic.id, DEFAULT_LANG):
+            return
+        add = lambda sev, check, line, msg: self._add(sev, check, topic.path, line, topic.id, msg)
+        original = self.library.topic(topic.id, DEFAULT_LANG)
+        if _version(topic.version) < _version(original.version):
+            add("warning", "translation", 0,
+                f"version {topic.version} lags the English version {original.version}")
+        if topic.translated_from:
+            source_version = topic.translated_from.split()[1]
+            if _version(original.version) > _version(source_version):
+                add("warning", "translation", 0,
+                    f"translated from English version {source_version}; the English "
+                    f"topic is now version {original.version}: update the translation")
+        if topic.section_ids != original.section_ids:
+            add("warning", "translation", 0,
+                "section ids differ from the English version: "
+                f"{', '.join(topic.section_ids)} vs {', '.join(original.section_ids)}")
 
     def _check_crisis_language(self, topic: Topic, crisis: Section) -> None:
         """The crisis block gives the ways to reach 988 that work in the reader's language."""

@@ -171,7 +171,8 @@ class Library:
                 return root / "fonts"
         raise LibraryError(f"font folder not found: {self.bundled / 'fonts'}")
 
-    def layout_tables(self, filename: str) -> Iterator[tuple[Path, str, dict]]:
+    def layout_tables(self, filename: str, what: str = "a table"
+                      ) -> Iterator[tuple[Path, str, dict]]:
         """(file, language, its table) from `layouts/FILENAME` of every layer, the bundled
         library first, so a clinic's entries come last and win."""
         import tomllib
@@ -186,7 +187,7 @@ class Library:
                 raise LibraryError(f"{path}: not valid TOML ({exc})") from None
             for lang, table in data.items():
                 if not isinstance(table, dict):
-                    raise LibraryError(f"{path}: [{lang}] must be a table")
+                    raise LibraryError(f"{path}: [{lang}] must be {what}")
                 yield path, lang, table
 
     @property

@@ -14,7 +14,7 @@ from .library import Library
 def load_strings(library: Library) -> dict[str, dict]:
     """The layouts' fixed wording per language (layouts/strings.toml), clinic's first."""
     merged: dict[str, dict] = {}
-    for path, lang, table in library.layout_tables("strings.toml"):
+    for path, lang, table in library.layout_tables("strings.toml", "a table of wording"):
         for key, value in table.items():
             _check_wording(path, lang, key, value)
         merged.setdefault(lang, {}).update(table)

@@ -43,6 +43,12 @@ class HandoutsGroup(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort,
                 KeyboardInterrupt, SystemExit):
             raise
+        except BrokenPipeError:
+            # The reader of standard output stopped early (`handouts list | head`): as any
+            # command line tool, stop quietly; the rest of the output is not wanted.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(0)
         except RecursionError:
             click.echo("Error: the input is nested too deeply to read", err=True)
             ctx.exit(INTERNAL_ERROR)

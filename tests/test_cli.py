@@ -252,3 +252,11 @@ def test_a_render_error_on_the_workers_is_one_line_and_leaves_nothing(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert not out.exists()
     assert list(temp.rglob("*")) == []
+
+
+def test_a_reader_that_stops_early_ends_the_listing_quietly():
+    # `handouts list | head -1`: the pipe closes while the list is being written.
+    result = subprocess.run(f"{sys.executable} -m handoutkit list | head -1", shell=True,
+                            capture_output=True, text=True)
+    assert result.stdout.split()[:2] == ["ID", "VERSION"]
+    assert result.stderr == ""

@@ -1,0 +1,55 @@
+"""Page fill: every page of a handout is measured from its word boxes, and the limits
+(60% for every page but a topic's last, 25% for the last, no last page holding only the
+"About this handout" block) hold."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from handoutkit.build import make, selections_for
+from handoutkit.cache import Cache
+from handoutkit.options import BuildOptions
+from handoutkit.pagefill import Page, TopicPages, layout_margins, measure_pdf
+
+from conftest import ROOT
+
+
+def build(library, spec, layout="standard", paper="letter"):
+    options = BuildOptions(layout=layout, paper=paper, jobs=1)
+    return make(library, selections_for(library, [spec], None), options,
+                Cache(enabled=False)).data
+
+
+def test_limits_name_each_page_below_them():
+    pages = [Page(0.9, "Title", 300), Page(0.55, "More", 200), Page(0.2, "About this handout", 40)]
+    problems = TopicPages("t", pages, "About this handout").check()
+    assert problems == ["page 2/3 is 55% full (at least 60%)",
+                        "page 3/3 is 20% full (at least 25%)",
+                        "page 3/3 holds only the 'About this handout' block"]
+    assert TopicPages("t", [Page(0.7, "x", 9), Page(0.3, "Questions", 9)],
+                      "About this handout").check() == []
+
+
+def test_fill_is_measured_inside_the_margins(library):
+    pdf = build(library, "psychotherapy")
+    margins = layout_margins(library.layout_dirs, "standard")
+    pages = measure_pdf(pdf, *margins)
+    assert len(pages) >= 2
+    # The first line of the text area is the topic's level, not the running header.
+    assert pages[0].first_line != "Riverside Community Health"
+    assert all(0 < p.fill <= 1 for p in pages)
+    # A page that is full except for its last lines measures nearly full.
+    assert max(p.fill for p in pages) > 0.85
+    large = measure_pdf(build(library, "psychotherapy", "large-print"),
+                        *layout_margins(library.layout_dirs, "large-print"))
+    assert len(large) > len(pages)
+
+
+def test_the_script_reports_a_table(library, capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import pages as script
+
+    result = script.measure_topic(library, "ocd", "en", "standard", "a4")
+    assert result.name == "ocd@en standard a4" and result.pages

@@ -234,12 +234,14 @@ def test_bundled_library_is_clean_for_release():
     result = CliRunner().invoke(main, ["lint", "--release", "--json"])
     data = json.loads(result.output)
     assert len(data["readability"]) >= 16
-    # English and Spanish are clean. The translations of suicide-prevention were made from
-    # version 1.0, before its safety-plan tool: until they get it, the release check names
-    # exactly that in each of them, and nothing else.
+    # English and Spanish are clean. A translation of suicide-prevention made before its
+    # safety-plan tool is named for exactly that gap until it gets the tool, and nothing else.
     gaps = {(f["check"], f["path"].rsplit("/", 1)[-1]) for f in data["findings"]}
+    library = Library()
     translated = {f"suicide-prevention.{lang}.md"
                   for lang in ("ar", "ko", "ru", "tl", "vi", "zh-Hans", "zh-Hant")}
-    assert gaps <= {(check, name) for check in ("tool", "translation") for name in translated}
-    assert {name for check, name in gaps if check == "tool"} == translated
-    assert result.exit_code == 1
+    untooled = {name for name in translated if "my-safety-plan" not in
+                [s.id for s in library.topic("suicide-prevention", name.split(".")[1]).sections]}
+    assert gaps <= {(check, name) for check in ("tool", "translation") for name in untooled}
+    assert {name for check, name in gaps if check == "tool"} == untooled
+    assert result.exit_code == (1 if untooled else 0)

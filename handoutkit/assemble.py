@@ -127,6 +127,7 @@ def article_context(
     topic = selection.topic
     resolve = _image_resolver(selection, library, asset_url)
     prefix = anchor_for(selection)
+    second = _second_language(selection, library, asset_url)
     related = []
     for related_id in topic.related:
         other = library.in_language(related_id, topic.lang)
@@ -150,9 +151,11 @@ def article_context(
                 "title": section.title,
                 "required": section.required,
                 "html": section.html(resolve),
+                "second": second["sections"].get(section.id) if second else None,
             }
             for section in selection.sections
         ],
+        "second": second,
         "partial": not selection.is_whole,
         "related": related,
         "updated": format_date(topic.updated, strings, topic.lang),
@@ -160,6 +163,31 @@ def article_context(
         "s": strings,
         "dir": direction(topic.lang),
         "brand": brand.for_lang(topic.lang) if brand is not None else None,
+    }
+
+
+def second_anchor(selection: Selection) -> str:
+    """The prefix of the ids of a --bilingual topic's second-language sections."""
+    return f"{anchor_for(selection)}--{selection.second.topic.lang}"
+
+
+def _second_language(selection: Selection, library: Library, asset_url: AssetUrl):
+    """A --bilingual topic's second language: its label (the language's own name), title,
+    direction, introduction and each section by id; None for a topic printed once."""
+    second = selection.second
+    if second is None:
+        return None
+    topic = second.topic
+    resolve = _image_resolver(second, library, asset_url)
+    prefix = second_anchor(selection)
+    name = language_name(topic.lang, topic.lang)
+    return {
+        "lang": topic.lang, "dir": direction(topic.lang), "title": topic.title,
+        "label": name[:1].upper() + name[1:],
+        "intro_html": topic.intro.html(resolve) if topic.intro else "",
+        "sections": {s.id: {"id": s.id, "anchor": f"{prefix}--{s.id}", "title": s.title,
+                            "required": s.required, "html": s.html(resolve)}
+                     for s in second.sections},
     }
 
 
@@ -299,7 +327,8 @@ def _render(setting: Setting, selections: list[Selection], *, packet: bool,
         logo_url=setting.asset_url(setting.brand.logo) if setting.brand.logo else None,
         fonts=_fonts(setting), font_family=FONT_FAMILY, paper=PAPERS[setting.paper],
         font_stack=font_stack(None),
-        lang_font_stacks=[(code, font_stack(code)) for code in sorted(set(langs))
+        lang_font_stacks=[(code, font_stack(code)) for code in sorted(set(langs + [
+            s.second.topic.lang for s in selections if s.second]))
                           if fonts.family_stack(code) != fonts.family_stack(None)],
         personal=personal, s=strings, printed=format_date(setting.printed, strings, langs[0]),
         packet=packet, duplex=setting.duplex, pad_to_even=pad_to_even, show_cover=bool(toc),
@@ -315,6 +344,9 @@ def _render(setting: Setting, selections: list[Selection], *, packet: bool,
             from .completeness import check_html
 
             check_html(html, selections, anchor_for)
+            seconds = {id(s.second): second_anchor(s) for s in selections if s.second}
+            check_html(html, [s.second for s in selections if s.second],
+                       lambda second: seconds[id(second)])
         return html
     except jinja2.TemplateNotFound as exc:
         raise LibraryError(f"layout '{layout}': template not found: {exc.name}") from None

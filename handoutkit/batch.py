@@ -83,7 +83,8 @@ def row_digest(row: Row, library: Library, key: bytes, fingerprints: dict) -> st
         brand = load_brand(brand_path)
         fingerprints[look] = fingerprint(library, brand, options.layout, options.paper)
     topics = [(s.topic.id, s.topic.lang, s.topic.sha256, s.section_ids,
-               [(r, library.source_digest(r, s.topic.lang)) for r in s.topic.related])
+               [(r, library.source_digest(r, s.topic.lang)) for r in s.topic.related],
+               *([s.second.topic.sha256, s.second.topic.lang] if s.second else []))
               for s in selections]
     personal = options.personal
     return digest(key, "row", row.output, topics, fingerprints[look], options.lang,
@@ -262,7 +263,8 @@ def _warm_cache(library: Library, rows: list[Row], cache: Cache, jobs: int) -> N
         groups.setdefault(key, []).extend(row.selections)
     for (layout, paper, brand), selections in groups.items():
         settings = prepare(library, BuildOptions(layout=layout, paper=paper, brand=brand))
-        unique = list({(s.topic.id, s.topic.lang, tuple(s.section_ids)): s
+        unique = list({(s.topic.id, s.topic.lang, tuple(s.section_ids),
+                        s.second.topic.lang if s.second else None): s
                        for s in selections}.values())
         with Renderer(settings.sandbox, library.roots[0], jobs) as renderer:
             ensure_parts(settings, unique, renderer, cache)

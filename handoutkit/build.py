@@ -16,7 +16,7 @@ from .library import DEFAULT_LANG, Library
 from .manifest import build_manifest
 from .options import BuildOptions, Personal, generation_time, printed_date
 from .sandbox import Sandbox, data_uri
-from .select import Selection, parse_spec, select
+from .select import Selection, pair, parse_spec, select
 
 if TYPE_CHECKING:
     from .packet import PacketSettings
@@ -33,9 +33,13 @@ class Built:
     title: str
 
 
-def selections_for(library: Library, specs: list[str], lang: str | None) -> list[Selection]:
-    """Parse and resolve every SPEC before anything is rendered."""
+def selections_for(library: Library, specs: list[str], lang: str | None,
+                   bilingual: str | None = None) -> list[Selection]:
+    """Parse and resolve every SPEC before anything is rendered; with `bilingual`, each
+    topic is paired with its version in that language (an error if it has none)."""
     selections = [select(library, parse_spec(spec), lang) for spec in specs]
+    if bilingual:
+        selections = [pair(library, s, bilingual) for s in selections]
     seen = set()
     for spec, selection in zip(specs, selections):
         key = (selection.topic.id, selection.topic.lang)
@@ -68,8 +72,8 @@ def check_printable(library: Library, selections: list[Selection], brand: Brand,
     for code, fields in brand.languages:
         for name, value in fields:
             fonts.check_text(font_set, value, f"{brand.path}: [lang.{code}] '{name}'")
-    for selection in selections:
-        topic = selection.topic
+    topics = [t for s in selections for t in (s.topic, s.second.topic if s.second else None) if t]
+    for topic in topics:
         if (topic.path, topic.sha256) not in _CHECKED_TOPICS:
             fonts.check_text(font_set, topic.path.read_text(encoding="utf-8"),
                              f"topic {topic.id} ({topic.lang}, {topic.path.name})")
@@ -82,7 +86,8 @@ _CHECKED_TOPICS: set[tuple[Path, str]] = set()
 def build(library: Library, specs: list[str], options: BuildOptions,
           cache: Cache | None = None) -> bytes:
     """One document (PDF or self-contained HTML) holding the given SPECs."""
-    return make(library, selections_for(library, specs, options.lang), options, cache).data
+    return make(library, selections_for(library, specs, options.lang, options.bilingual),
+                options, cache).data
 
 
 def prepare(library: Library, options: BuildOptions, cover: bool = True) -> PacketSettings:
@@ -147,7 +152,7 @@ def build_each(library: Library, specs: list[str], options: BuildOptions,
     """One document per SPEC in `out_dir`; every SPEC is checked before the first is built."""
     from .deliver import write_atomic
 
-    selections = selections_for(library, specs, options.lang)
+    selections = selections_for(library, specs, options.lang, options.bilingual)
     from .deliver import make_folder
 
     make_folder(out_dir)

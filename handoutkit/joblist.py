@@ -165,6 +165,7 @@ def parse_row(line: int, data: dict, base: Path) -> Row:
             raise ValueError(problem)
     options = BuildOptions(
         lang=data.get("lang") or None,
+        bilingual=data.get("bilingual") or None,
         layout=data.get("layout") or DEFAULT_LAYOUT,
         paper=data.get("paper") or DEFAULT_PAPER,
         brand=(base / brand) if brand else None,
@@ -199,7 +200,8 @@ def check(library: Library, path: Path) -> tuple[list[Row], list[Outcome]]:
             if row.output in seen:
                 raise ValueError(f"'output' {row.output} is also on line {seen[row.output]}")
             row = replace(row, selections=tuple(
-                selections_for(library, list(row.specs), row.options.lang)))
+                selections_for(library, list(row.specs), row.options.lang,
+                               row.options.bilingual)))
             personal = row.options.personal
             check_personal(find_fonts(library.roots), {
                 "patient": personal.patient, "visit_date": personal.visit_date,

@@ -24,19 +24,21 @@ def build_manifest(selections: list[Selection], *, layout: str, brand: str, pape
         "brand": brand,
         "paper": paper,
         "archival": archival,
-        "topics": [
-            {
-                "id": s.topic.id,
-                "title": s.topic.title,
-                "lang": s.topic.lang,
-                "version": s.topic.version,
-                "updated": s.topic.updated.isoformat(),
-                "sections": s.section_ids,
-                "sha256": s.topic.sha256,
-            }
-            for s in selections
-        ],
+        "topics": [_entry(s) for s in selections],
     }
+
+
+def _entry(selection: Selection) -> dict:
+    """One topic of the manifest; a --bilingual topic names its second language's version."""
+    topic = selection.topic
+    entry = {"id": topic.id, "title": topic.title, "lang": topic.lang,
+             "version": topic.version, "updated": topic.updated.isoformat(),
+             "sections": selection.section_ids, "sha256": topic.sha256}
+    if selection.second is not None:
+        other = selection.second.topic
+        entry["bilingual"] = {"lang": other.lang, "title": other.title,
+                              "version": other.version, "sha256": other.sha256}
+    return entry
 
 
 def dumps(manifest: dict) -> bytes:

@@ -19,7 +19,7 @@ DEFAULT_LAYOUT = "standard"
 FORMATS = ("pdf", "html")
 
 # The columns of a batch job list (CSV header or JSON Lines keys).
-JOB_COLUMNS = ("output", "topics", "lang", "layout", "paper", "brand", "patient",
+JOB_COLUMNS = ("output", "topics", "lang", "bilingual", "layout", "paper", "brand", "patient",
                "visit_date", "clinician", "note", "duplex", "archival", "copies", "printer",
                "patient_ref", "encounter_ref", "author_ref")
 
@@ -42,6 +42,7 @@ class BuildOptions:
     """What changes the output. `None` means "not given": the defaults apply."""
 
     lang: str | None = None
+    bilingual: str | None = None  # a second language printed after each section
     layout: str = DEFAULT_LAYOUT
     paper: str = DEFAULT_PAPER
     brand: Path | None = None

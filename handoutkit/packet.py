@@ -80,9 +80,12 @@ def part_key(selection: Selection, library: Library, print_fingerprint: str,
     settings."""
     topic = selection.topic
     related = [(r, library.source_digest(r, topic.lang)) for r in topic.related]
+    second = selection.second
+    bilingual = [second.topic.sha256, second.topic.lang, second.section_ids,
+                 _pictures(second.topic, library)] if second else None
     return make_key("part", print_fingerprint, topic.sha256, topic.lang,
                     selection.section_ids, related, printed.isoformat(),
-                    _pictures(topic, library))
+                    _pictures(topic, library), *([bilingual] if bilingual else []))
 
 
 def _pictures(topic, library: Library) -> list[tuple[str, str]]:

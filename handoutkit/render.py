@@ -37,6 +37,9 @@ from weasyprint.text.fonts import FontConfiguration  # noqa: E402
 from weasyprint.urls import URLFetcher, URLFetcherResponse  # noqa: E402
 
 from . import scratch as _scratch  # noqa: E402
+from . import tagging  # noqa: E402
+
+tagging.install()
 
 ATTACHMENT_RE = re.compile(r"""<(?:link|a)\b[^>]*\brel\s*=\s*["']?[^"'>]*attachment""", re.I)
 STYLE_RE = re.compile(r"<style>(.*?)</style>", re.S)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import SectionNotFound, SpecError
+from .errors import SectionNotFound, SpecError, TopicNotFound
 from .library import DEFAULT_LANG, Library
 from .topic import Section, Topic
 
@@ -38,6 +38,9 @@ class Selection:
 
     topic: Topic
     sections: tuple[Section, ...]
+    # --bilingual: the same topic and sections in a second language, printed section by
+    # section after the reader's own.
+    second: Selection | None = None
 
     @property
     def section_ids(self) -> list[str]:
@@ -81,3 +84,24 @@ def select(library: Library, spec: Spec, default_lang: str | None = None) -> Sel
     chosen = tuple(s for s in topic.sections if s.id in wanted or s.required
                    or (topic.mental_health and s.has_emergency))
     return Selection(topic, chosen)
+
+
+def pair(library: Library, selection: Selection, lang: str) -> Selection:
+    """`selection` with the same topic and sections in `lang` as its second language (for
+    --bilingual); a topic already in `lang` prints once. A topic without a `lang` version,
+    or one missing a section, is an error: never one language printed silently."""
+    topic = selection.topic
+    if topic.lang == lang:
+        return selection
+    if not library.has(topic.id, lang):
+        have = ", ".join(library.languages(topic.id))
+        raise TopicNotFound(f"--bilingual {lang}: topic '{topic.id}' has no '{lang}' version "
+                            f"(languages: {have}); nothing was written")
+    other = library.topic(topic.id, lang)
+    missing = [s.id for s in selection.sections if other.section(s.id) is None]
+    if missing:
+        raise SectionNotFound(f"--bilingual {lang}: topic '{topic.id}' ({lang}, "
+                              f"{other.path.name}) has no section '{missing[0]}'; "
+                              "nothing was written")
+    second = select(library, Spec(topic.id, lang, tuple(selection.section_ids)))
+    return Selection(topic, selection.sections, second)

@@ -188,6 +188,17 @@ def test_fhir_document_reference(api):
         "sha256:" + hashlib.sha256(embedded_manifest(pdf)).hexdigest()
 
 
+def test_bilingual_document(api):
+    answer = api.post("/v1/documents", json={"specs": ["suicide-prevention@ko"],
+                                             "bilingual": "en"})
+    assert answer.status_code == 200, answer.text
+    topic = json.loads(embedded_manifest(answer.content))["topics"][0]
+    assert topic["lang"] == "ko" and topic["bilingual"]["lang"] == "en"
+    missing = api.post("/v1/documents", json={"specs": ["insomnia"], "bilingual": "ko"})
+    assert missing.status_code in (404, 422)
+    assert missing.json()["detail"].startswith("--bilingual ko: topic 'insomnia' has no 'ko'")
+
+
 def test_fhir_needs_a_subject(api):
     answer = api.post("/v1/documents", headers={"Accept": "application/fhir+json"},
                       json={"specs": ["ocd"]})

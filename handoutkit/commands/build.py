@@ -8,7 +8,7 @@ import click
 
 from handoutkit.errors import OutputError
 
-from .common import (complete_spec, engine_options, fhir_options, get_library, look_options,
+from .common import (complete_lang, complete_spec, engine_options, fhir_options, get_library, look_options,
                      personal_options)
 
 
@@ -19,6 +19,9 @@ from .common import (complete_spec, engine_options, fhir_options, get_library, l
 @click.option("--out-dir", type=click.Path(file_okay=False), metavar="DIR",
               help="Write one PDF per SPEC into DIR, named after the topic.")
 @look_options
+@click.option("--bilingual", metavar="LANG2", shell_complete=complete_lang,
+              help="Print each section again in LANG2 after the reader's language (e.g. en, "
+                   "for family and the care team); every topic must have a LANG2 version.")
 @personal_options
 @click.option("--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf",
               show_default=True, help="PDF, or one self-contained HTML file.")
@@ -39,6 +42,7 @@ def build(ctx, specs, output, out_dir, fmt, fhir_file, **given) -> None:
       handouts build psychotherapy insomnia --out-dir handouts/
       handouts build psychotherapy:what-is,types --patient "Ana Díaz" -o ana.pdf
       handouts build psychotherapy --layout large-print --paper a4 -o big.pdf
+      handouts build suicide-prevention@vi --bilingual en -o vi-en.pdf
     """
     from handoutkit.build import make, selections_for
     from handoutkit.cache import Cache
@@ -57,7 +61,8 @@ def build(ctx, specs, output, out_dir, fmt, fhir_file, **given) -> None:
         for path in build_each(library, list(specs), options, Path(out_dir), cache):
             click.echo(f"Wrote {path}", err=True)
         return
-    built = make(library, selections_for(library, list(specs), options.lang), options, cache)
+    built = make(library, selections_for(library, list(specs), options.lang,
+                                         options.bilingual), options, cache)
     write_output(output, built.data)
     if output != "-":
         click.echo(f"Wrote {output}", err=True)
@@ -101,7 +106,8 @@ def _build_options(library, fmt: str, given: dict):
     check_personal(personal)
     look = {"layout": given["layout"], "paper": given["paper"]}
     return BuildOptions(
-        lang=given["lang"], format=fmt, duplex=given["duplex"], archival=given["archival"],
+        lang=given["lang"], bilingual=given["bilingual"], format=fmt, duplex=given["duplex"],
+        archival=given["archival"],
         brand=library.brand_file(given["brand"]) if given["brand"] else None,
         personal=personal, jobs=given["jobs"],
         **{name: value for name, value in look.items() if value is not None},

@@ -45,7 +45,7 @@ def document_job(data: dict, settings: Settings) -> tuple[dict, dict | None]:
     def fail(detail: str):
         raise ApiError(422, "bad_input", detail)
 
-    known = {"specs", "lang", "layout", "paper", "brand", "duplex", "archival", "personal",
+    known = {"specs", "lang", "bilingual", "layout", "paper", "brand", "duplex", "archival", "personal",
              "format", "fhir"}
     unknown = sorted(set(data) - known)
     if unknown:
@@ -59,7 +59,7 @@ def document_job(data: dict, settings: Settings) -> tuple[dict, dict | None]:
     if len(specs) > settings.max_specs:
         fail(f"too many SPECs: {len(specs)} (at most {settings.max_specs})")
     job: dict = {"specs": specs}
-    for name in ("lang", "layout", "brand"):
+    for name in ("lang", "bilingual", "layout", "brand"):
         value = data.get(name)
         if value is not None and (not isinstance(value, str) or len(value) > 64):
             fail(f"'{name}' must be a short text")

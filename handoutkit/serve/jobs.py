@@ -45,12 +45,13 @@ def run_job(config: WorkerConfig, job: dict) -> dict:
     try:
         library = Library(config.library_dir, cache=cache)  # rescanned: edits show at once
         options = BuildOptions(
-            lang=job.get("lang"), layout=job.get("layout") or BuildOptions.layout,
+            lang=job.get("lang"), bilingual=job.get("bilingual"), layout=job.get("layout") or BuildOptions.layout,
             paper=job.get("paper") or BuildOptions.paper,
             brand=find_brand(library, job.get("brand")),
             personal=Personal(**job.get("personal", {})), format=job.get("format", "pdf"),
             duplex=bool(job.get("duplex")), archival=bool(job.get("archival")), jobs=1)
-        selections = selections_for(library, list(job["specs"]), options.lang)
+        selections = selections_for(library, list(job["specs"]), options.lang,
+                                    options.bilingual)
         built = make(library, selections, options, cache)
         return {"ok": True, "data": built.data, "manifest": built.manifest,
                 "title": built.title, "hits": cache.stats.hits, "misses": cache.stats.misses}

@@ -57,6 +57,8 @@ def _components() -> dict:
                               "description": "TOPIC[@LANG][:SECTION,SECTION...], as "
                                              "`handouts build`"},
                     "lang": {"type": "string"},
+                    "bilingual": {"type": "string", "description": "a second language "
+                                  "printed after each section (as `build --bilingual`)"},
                     "layout": {"type": "string", "examples": ["standard", "large-print"]},
                     "paper": {"type": "string", "enum": ["letter", "a4"]},
                     "brand": {"type": "string"},

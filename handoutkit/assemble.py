@@ -321,18 +321,22 @@ def _render(setting: Setting, selections: list[Selection], *, packet: bool,
     langs = [s.topic.lang for s in selections] + list(page_langs)
     all_strings = _checked_strings(setting, langs)
     strings = all_strings[langs[0]]
+    from .notice import notice as language_notice
+
+    notice = language_notice(setting.library, setting.brand) if toc else None
+    text_langs = set(langs + [s.second.topic.lang for s in selections if s.second]
+                     + [line["lang"] for line in (notice["lines"] if notice else [])])
     context = dict(
         document=_document(selections, strings, langs[0], setting.printed),
         articles=list(articles), brand=setting.brand.for_lang(langs[0]) if langs else setting.brand,
         logo_url=setting.asset_url(setting.brand.logo) if setting.brand.logo else None,
         fonts=_fonts(setting), font_family=FONT_FAMILY, paper=PAPERS[setting.paper],
         font_stack=font_stack(None),
-        lang_font_stacks=[(code, font_stack(code)) for code in sorted(set(langs + [
-            s.second.topic.lang for s in selections if s.second]))
+        lang_font_stacks=[(code, font_stack(code)) for code in sorted(text_langs)
                           if fonts.family_stack(code) != fonts.family_stack(None)],
         personal=personal, s=strings, printed=format_date(setting.printed, strings, langs[0]),
         packet=packet, duplex=setting.duplex, pad_to_even=pad_to_even, show_cover=bool(toc),
-        toc=list(toc), running=running, numbers=numbers, number_pages=list(number_pages),
+        toc=list(toc), notice=notice, running=running, numbers=numbers, number_pages=list(number_pages),
         number_strings={k: {"page": v["page"], "of": v["of"], "dir": direction(k)}
                         for k, v in all_strings.items()},
     )

@@ -13,6 +13,14 @@ from .sandbox import check_image, media_type
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 LOGO_TYPES = {"image/png", "image/jpeg", "image/svg+xml"}
 FIELDS = ("name", "logo", "color", "phone", "address", "website", "footer")
+# `language_assistance = true`: a "Language assistance" notice in packets, in the 15
+# languages other than English most spoken at home in the US (Census Bureau, American
+# Community Survey 2016: Spanish, Chinese, Tagalog, Vietnamese, Arabic, French, Korean,
+# Russian, German, Haitian Creole, Hindi, Portuguese, Italian, Polish, Urdu). Chinese is
+# printed in Traditional characters; a clinic may list "zh-Hans" instead, or both.
+NOTICE_LANGS = ("es", "zh-Hant", "tl", "vi", "ar", "fr", "ko", "ru", "de", "ht", "hi", "pt",
+                "it", "pl", "ur")
+MAX_NOTICE_LANGS = 30
 # What a `[lang.XX]` table may give in another language (`[lang.es] footer = "..."`).
 TEXT_FIELDS = ("name", "phone", "address", "website", "footer")
 
@@ -29,6 +37,7 @@ class Brand:
     address: str = ""
     website: str = ""
     footer: str = ""
+    language_assistance: tuple[str, ...] = ()  # the notice's languages; () for none
     # Per language: {"es": {"footer": "..."}}; a field not given keeps the default wording.
     languages: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
@@ -53,10 +62,12 @@ def load_brand(path: str | Path) -> Brand:
         raise LibraryError(f"{path}: not valid TOML ({exc})") from None
 
     per_language = data.pop("lang", {})
+    assistance = _notice_langs(path, data.pop("language_assistance", False))
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
         raise LibraryError(f"{path}: unknown field '{unknown[0]}' "
-                           f"(fields: {', '.join(FIELDS)}, and [lang.XX] tables)")
+                           f"(fields: {', '.join(FIELDS)}, language_assistance, "
+                           "and [lang.XX] tables)")
     languages = []
     if not isinstance(per_language, dict):
         raise LibraryError(f"{path}: 'lang' must hold tables such as [lang.es]")
@@ -99,7 +110,21 @@ def load_brand(path: str | Path) -> Brand:
         website=data.get("website", "").strip(),
         footer=data.get("footer", "").strip(),
         languages=tuple(languages),
+        language_assistance=assistance,
     )
+
+
+def _notice_langs(path: Path, value: object) -> tuple[str, ...]:
+    """`language_assistance`: true (the default languages), false, or a list of tags."""
+    if value is True:
+        return NOTICE_LANGS
+    if value is False:
+        return ()
+    if (isinstance(value, list) and 0 < len(value) <= MAX_NOTICE_LANGS
+            and all(isinstance(v, str) and v.strip() for v in value)):
+        return tuple(dict.fromkeys(v.strip() for v in value))
+    raise LibraryError(f"{path}: 'language_assistance' must be true, false or a list of 1 to "
+                       f"{MAX_NOTICE_LANGS} language tags in quotes, like [\"es\", \"vi\"]")
 
 
 def _logo(path: Path, name: str) -> Path:

@@ -72,6 +72,10 @@ def check_printable(library: Library, selections: list[Selection], brand: Brand,
     for code, fields in brand.languages:
         for name, value in fields:
             fonts.check_text(font_set, value, f"{brand.path}: [lang.{code}] '{name}'")
+    from .notice import notice_texts
+
+    for code, text in notice_texts(library, brand):
+        fonts.check_text(font_set, text, f"language-assistance.toml: [{code}] 'line'")
     topics = [t for s in selections for t in (s.topic, s.second.topic if s.second else None) if t]
     for topic in topics:
         if (topic.path, topic.sha256) not in _CHECKED_TOPICS:

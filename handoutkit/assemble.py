@@ -269,6 +269,7 @@ def _articles(setting: Setting, selections: list[Selection], links) -> list[dict
 
 def _toc(selections: list[Selection], href, pages: list[int] | None = None) -> list[dict]:
     return [{"title": s.topic.title, "id": s.topic.id, "version": s.topic.version,
+             "lang": s.topic.lang, "dir": direction(s.topic.lang),
              "href": href(s), "page": pages[index] if pages else None}
             for index, s in enumerate(selections)]
 

@@ -303,6 +303,19 @@ def test_infobutton_json_has_medlineplus_connects_shape(api, server):
     assert api.get(links["html"]).status_code == 200
 
 
+@pytest.mark.parametrize("asked, lang", [("zh-TW", "zh-Hant"), ("zh-Hant", "zh-Hant"),
+                                         ("zh-CN", "zh-Hans"), ("zho", "zh-Hans")])
+def test_infobutton_languages_with_scripts(api, asked, lang):
+    answer = api.get("/infobutton", params={"mainSearchCriteria.v.c": "R45.851",
+                                            "informationRecipient.languageCode.c": asked,
+                                            "knowledgeResponseType": "application/json"})
+    assert answer.status_code == 200, answer.text
+    feed = answer.json()["feed"]
+    assert feed["lang"] == lang and feed["entry"][0]["lang"] == lang
+    links = {link["type"]: link["href"] for link in feed["entry"][0]["link"]}
+    assert links["application/pdf"].endswith(f"/v1/topics/suicide-prevention.pdf?lang={lang}")
+
+
 def test_infobutton_atom(api):
     answer = api.get("/infobutton", params=dict(INFOBUTTON, knowledgeResponseType="text/xml",
                                                 **{"informationRecipient.languageCode.c":

@@ -50,11 +50,11 @@ def parse(params, library: Library) -> Request:
     if system not in CODE_SYSTEMS:
         raise InfobuttonError(
             f"code system '{system}' is not supported; use ICD-10-CM ({ICD10CM})")
-    lang = (params.get("informationRecipient.languageCode.c") or DEFAULT_LANG).strip()
-    lang = lang.split("-")[0].lower()  # en-US -> en
+    asked = (params.get("informationRecipient.languageCode.c") or DEFAULT_LANG).strip()
     have = sorted({f.lang for f in library.files()})
-    if lang not in have:
-        raise InfobuttonError(f"language '{lang}' is not in the library "
+    lang = library_language(asked, have)
+    if lang is None:
+        raise InfobuttonError(f"language '{asked}' is not in the library "
                               f"(languages: {', '.join(have)})")
     response_type = (params.get("knowledgeResponseType") or "text/xml").strip()
     if response_type not in RESPONSE_TYPES:
@@ -62,6 +62,39 @@ def parse(params, library: Library) -> Request:
                               f"use {' or '.join(RESPONSE_TYPES)}")
     return Request(codes, system, params.get("mainSearchCriteria.v.dn", ""), lang,
                    response_type, params.get("informationRecipient", "PAT"))
+
+
+# Codes health records send that are not BCP 47 tags of the library: MedlinePlus Connect's
+# own "sp" for Spanish, and ISO 639-2/639-3 three-letter codes (both the bibliographic "chi"
+# and the terminology "zho" for Chinese).
+LANGUAGE_ALIASES = {"sp": "es", "spa": "es", "eng": "en", "zho": "zh", "chi": "zh",
+                    "vie": "vi", "kor": "ko", "tgl": "tl", "fil": "tl", "rus": "ru",
+                    "ara": "ar", "cmn": "zh-Hans", "yue": "zh-Hant"}
+
+
+def library_language(asked: str, have: list[str]) -> str | None:
+    """The library's language tag for a requested code, or None: exact tags first
+    ('zh-Hant'), then the language's likely script from CLDR (zh-TW, zh-HK and zh-MO are
+    written in Traditional characters, zh, zh-CN and zh-SG in Simplified), then the
+    language alone (en-US -> en). A script asked for is never swapped for another. Case,
+    and '_' for '-', do not matter."""
+    parts = asked.replace("_", "-").split("-")
+    base = LANGUAGE_ALIASES.get(parts[0].lower(), parts[0].lower())
+    language, _, alias_script = base.partition("-")
+    script = next((p.title() for p in parts[1:] if len(p) == 4), alias_script or None)
+    region = next((p.upper() for p in parts[1:] if len(p) in (2, 3)), "")
+    if script is None:
+        from babel.core import get_global
+
+        likely = get_global("likely_subtags")
+        expanded = likely.get(f"{language}_{region}") or likely.get(language, "")
+        guessed = [p for p in expanded.split("_")[1:] if len(p) == 4]
+        candidates = [f"{language}-{guessed[0]}"] if guessed else []
+        candidates.append(language)
+    else:
+        candidates = [f"{language}-{script}"]
+    by_lower = {code.lower(): code for code in have}
+    return next((by_lower[c.lower()] for c in candidates if c.lower() in by_lower), None)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from . import __version__, fonts
 from .brand import Brand
 from .errors import LibraryError, SandboxError
 from .library import Library
+from .linebreak import keep_words
 from .options import DEFAULT_LAYOUT, DEFAULT_PAPER, PAPERS, Personal, printed_date
 from .sandbox import Sandbox
 from .select import Selection
@@ -344,7 +345,7 @@ def _render(setting: Setting, selections: list[Selection], *, packet: bool,
     layout = setting.layout
     try:
         template = make_environment(setting.library).get_template(f"{layout}/layout.html.j2")
-        html = template.render(**context)
+        html = keep_words(template.render(**context))
         if articles:
             from .completeness import check_html
 

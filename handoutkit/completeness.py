@@ -17,6 +17,9 @@ from .select import Selection
 from .topic import Section
 
 
+SPAN_RE = re.compile(r'<span class="word">|</span>')
+
+
 class IncompleteError(RenderError):
     """A required section or a crisis block is not in the document."""
 
@@ -37,7 +40,8 @@ def _section_html(html: str, anchor: str) -> str | None:
     if match is None:
         return None
     end = html.find("<section", match.end())
-    return html[match.end(): end if end != -1 else len(html)]
+    # Words kept whole on their line (Korean: see linebreak.py) are compared as text.
+    return SPAN_RE.sub("", html[match.end(): end if end != -1 else len(html)])
 
 
 def must_print(selection: Selection) -> list[Section]:

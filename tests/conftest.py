@@ -89,8 +89,10 @@ def source_headings(topic_id: str, lang: str = "en") -> list[str]:
 # install the project: `pytest -m "not slow"` leaves them out for a quick loop (unit tests
 # of each stage); CI and a plain `pytest` run everything.
 SLOW_MODULES = {
-    "test_archival", "test_batch", "test_cache", "test_deploy", "test_examples", "test_fonts",
-    "test_fuzz", "test_languages", "test_page_fill", "test_packaging", "test_packet", "test_pictures",
+    "test_archival", "test_batch", "test_bilingual", "test_cache", "test_deploy",
+    "test_every_language", "test_examples", "test_fonts", "test_notice", "test_rtl",
+    "test_fuzz", "test_languages", "test_page_fill", "test_packaging", "test_packet",
+    "test_pictures",
     "test_print", "test_render", "test_security", "test_serve", "test_single",
     "test_staff_page", "test_trust",
 }

@@ -1,0 +1,129 @@
+"""Every topic in a language other than English (and the English topics they translate)
+builds in both layouts on both papers, alone and in one packet mixing every language; the
+text reads back in order, and each part carries its language in the structure tree."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pikepdf
+import pytest
+
+from conftest import ROOT, pdftotext
+from handoutkit.build import BuildOptions, build
+from handoutkit.cache import Cache
+from handoutkit.library import Library
+from handoutkit.wording import direction, format_date, language_name
+from test_translations import comparable
+
+COMBOS = [("standard", "letter"), ("standard", "a4"), ("large-print", "letter"),
+          ("large-print", "a4")]
+WIDTHS = {"letter": 612.0, "a4": 595.28}
+HEADING_RE = re.compile(r"^(#{1,2}) (.+?)(?: \{[^}]*\})?$", re.M)
+FRONT_TITLE_RE = re.compile(r"^title: (.+)$", re.M)
+
+
+def language_files() -> list[tuple[str, str]]:
+    """(topic, language) of every non-English file in handouts/, and English for the
+    topics they translate."""
+    found = [tuple(p.name[:-3].split(".", 1)) for p in (ROOT / "handouts").glob("*.*.md")]
+    translated = {topic for topic, lang in found if lang != "en"}
+    return sorted((t, lang) for t, lang in found if lang != "en" or t in translated)
+
+
+FILES = language_files()
+
+
+def expected(topic: str, lang: str) -> list[str]:
+    """The title and section headings, read from the Markdown with regular expressions."""
+    text = (ROOT / "handouts" / f"{topic}.{lang}.md").read_text(encoding="utf-8")
+    title = FRONT_TITLE_RE.search(text).group(1).strip().strip('"')
+    return [title] + [h for level, h in HEADING_RE.findall(text) if level == "##"]
+
+
+def flat(text: str, lang: str) -> str:
+    """Text as compared: letters only for right-to-left text (poppler's order of marks
+    differs), without white space for the others (CJK lines break anywhere)."""
+    return comparable(text) if direction(lang) == "rtl" else re.sub(r"\s+", "", text)
+
+
+def in_order(text: str, lang: str, headings: list[str]) -> bool:
+    """Every heading appears in `text`, each after the one before. Of a right-to-left
+    heading only its first two words are sought: poppler may put a word holding a vowel
+    mark (شخصًا) on a line of its own, out of order."""
+    position, page = 0, flat(text, lang)
+    for heading in headings:
+        if direction(lang) == "rtl":
+            heading = " ".join(heading.split()[:2])
+        position = page.find(flat(heading, lang), position)
+        if position < 0:
+            return False
+    return True
+
+
+@pytest.fixture(scope="module", params=COMBOS, ids=lambda combo: "-".join(combo))
+def built(request, tmp_path_factory) -> dict:
+    """One combination of layout and paper: the mixed packet, then each file alone (from
+    the parts the packet cached)."""
+    layout, paper = request.param
+    tmp = tmp_path_factory.mktemp(f"{layout}-{paper}")
+    out = {"paper": paper}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOURCE_DATE_EPOCH", "1795651200")
+        patch.setenv("HANDOUTS_CACHE_DIR", str(tmp / "cache"))
+        library, cache = Library(), Cache()
+        options = BuildOptions(layout=layout, paper=paper)
+        out["mixed"] = tmp / "mixed.pdf"
+        out["mixed"].write_bytes(build(library, [f"{t}@{lang}" for t, lang in FILES],
+                                       options, cache))
+        for topic, lang in FILES:
+            out[topic, lang] = tmp / f"{topic}.{lang}.pdf"
+            out[topic, lang].write_bytes(build(library, [f"{topic}@{lang}"], options, cache))
+    return out
+
+
+def test_each_file_alone_reads_in_order(built):
+    for topic, lang in FILES:
+        path = built[topic, lang]
+        assert in_order(pdftotext(path), lang, expected(topic, lang)), (topic, lang)
+        with pikepdf.open(path) as pdf:
+            assert str(pdf.Root.Lang) == lang
+            assert float(pdf.pages[0].MediaBox[2]) == pytest.approx(WIDTHS[built["paper"]],
+                                                                    abs=1)
+
+
+def test_the_mixed_packet_keeps_every_part_in_order_and_in_its_language(built):
+    pages = pdftotext(built["mixed"]).split("\f")
+    with pikepdf.open(built["mixed"]) as pdf:
+        tagged = [str(obj.Lang) for obj in pdf.objects if isinstance(obj, pikepdf.Dictionary)
+                  and obj.get("/S") == "/Art" and "/Lang" in obj]
+    assert set(tagged) == {lang for _, lang in FILES}
+    # Each part's pages, in the packet's order, hold its headings in order.
+    start = 1  # after the cover
+    for topic, lang in FILES:
+        headings = expected(topic, lang)
+        end = start
+        while not in_order("\n".join(pages[start:end + 1]), lang, headings):
+            end += 1
+            assert end < len(pages), (topic, lang)
+        start = end + 1
+
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]+")
+
+
+def test_korean_lines_break_between_words_only(built):
+    """Every Korean word on the page is a word of the topic or of the layouts' wording:
+    none was cut at a line end."""
+    wording = "".join((ROOT / "layouts" / name).read_text(encoding="utf-8")
+                      for name in ("strings.toml", "brand.toml"))
+    # Dates and language names come from CLDR.
+    wording += f" {format_date(dt.date(2026, 11, 26), {}, 'ko')} {language_name('en', 'ko')} "
+    for topic, lang in FILES:
+        if lang != "ko":
+            continue
+        source = wording + (ROOT / "handouts" / f"{topic}.{lang}.md").read_text("utf-8")
+        words = {"".join(HANGUL.findall(w)) for w in source.split()}
+        printed = {"".join(HANGUL.findall(w)) for w in pdftotext(built[topic, lang]).split()}
+        assert printed - {""} <= words, sorted(printed - words)[:5]

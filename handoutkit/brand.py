@@ -68,19 +68,7 @@ def load_brand(path: str | Path) -> Brand:
         raise LibraryError(f"{path}: unknown field '{unknown[0]}' "
                            f"(fields: {', '.join(FIELDS)}, language_assistance, "
                            "and [lang.XX] tables)")
-    languages = []
-    if not isinstance(per_language, dict):
-        raise LibraryError(f"{path}: 'lang' must hold tables such as [lang.es]")
-    for code, table in per_language.items():
-        if not isinstance(table, dict):
-            raise LibraryError(f"{path}: [lang.{code}] must be a table of texts")
-        for name, value in table.items():
-            if name not in TEXT_FIELDS:
-                raise LibraryError(f"{path}: [lang.{code}] cannot set '{name}' "
-                                   f"(only {', '.join(TEXT_FIELDS)})")
-            if not isinstance(value, str):
-                raise LibraryError(f"{path}: [lang.{code}] '{name}' must be text in quotes")
-        languages.append((code, tuple((k, v.strip()) for k, v in table.items())))
+    languages = _languages(path, per_language)
     for name, value in data.items():
         if not isinstance(value, str):
             raise LibraryError(f"{path}: '{name}' must be text in quotes")
@@ -112,6 +100,24 @@ def load_brand(path: str | Path) -> Brand:
         languages=tuple(languages),
         language_assistance=assistance,
     )
+
+
+def _languages(path: Path, per_language: object) -> tuple:
+    """The `[lang.XX]` tables: per language, the text fields it prints in that language."""
+    if not isinstance(per_language, dict):
+        raise LibraryError(f"{path}: 'lang' must hold tables such as [lang.es]")
+    languages = []
+    for code, table in per_language.items():
+        if not isinstance(table, dict):
+            raise LibraryError(f"{path}: [lang.{code}] must be a table of texts")
+        for name, value in table.items():
+            if name not in TEXT_FIELDS:
+                raise LibraryError(f"{path}: [lang.{code}] cannot set '{name}' "
+                                   f"(only {', '.join(TEXT_FIELDS)})")
+            if not isinstance(value, str):
+                raise LibraryError(f"{path}: [lang.{code}] '{name}' must be text in quotes")
+        languages.append((code, tuple((k, v.strip()) for k, v in table.items())))
+    return tuple(languages)
 
 
 def _notice_langs(path: Path, value: object) -> tuple[str, ...]:

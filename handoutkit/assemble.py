@@ -33,6 +33,20 @@ def font_stack(lang: str | None) -> str:
     return ", ".join(css_string(family) for family in fonts.family_stack(lang))
 
 
+LATIN_SECOND = ("vi",)  # languages whose letters the Latin face lacks in part
+
+
+def header_font_stack(lang: str | None) -> str:
+    """The font-family list of the running header (a clinic's name, phone and web address,
+    mostly Latin letters): the Latin face first, then the page's own faces. The other
+    faces' Latin letters are wider and would wrap the header in large print. Vietnamese keeps
+    its own face first (the Latin face lacks some of its letters)."""
+    stack = fonts.family_stack(lang)
+    if (lang or "").split("-")[0] not in LATIN_SECOND:
+        stack = [fonts.LATIN_FAMILY] + [f for f in stack if f != fonts.LATIN_FAMILY]
+    return ", ".join(css_string(family) for family in stack)
+
+
 def file_url(path: Path) -> str:
     """The file: URL WeasyPrint loads a library file from."""
     return path.resolve().as_uri()
@@ -333,7 +347,8 @@ def _render(setting: Setting, selections: list[Selection], *, packet: bool,
         articles=list(articles), brand=setting.brand.for_lang(langs[0]) if langs else setting.brand,
         logo_url=setting.asset_url(setting.brand.logo) if setting.brand.logo else None,
         fonts=_fonts(setting), font_family=FONT_FAMILY, paper=PAPERS[setting.paper],
-        font_stack=font_stack(None),
+        font_stack=font_stack(None), header_font_stack=header_font_stack(
+            langs[0] if langs else None),
         lang_font_stacks=[(code, font_stack(code)) for code in sorted(text_langs)
                           if fonts.family_stack(code) != fonts.family_stack(None)],
         personal=personal, s=strings, printed=format_date(setting.printed, strings, langs[0]),

@@ -249,11 +249,31 @@ def load_topic(path: Path, cache: Cache | None = None) -> Topic:
         raise LibraryError(f"{path}: the file is not UTF-8 text") from None
     except OSError as exc:
         raise LibraryError(f"{path}: cannot be read ({exc.strerror})") from None
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    memo_key = (str(path), digest)
+    if memo_key in _PARSED:
+        return _PARSED[memo_key]
+    topic = _load_text(text, path, digest, cache)
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.pop(next(iter(_PARSED)))
+    _PARSED[memo_key] = topic
+    return topic
+
+
+# Topics parsed in this process, by file name and content: a long-lived process (the
+# service's render workers) reads the library again for each request, so that edits show
+# at once, but parses a file again only when its bytes change. Topics are immutable.
+_PARSED: dict[tuple[str, str], Topic] = {}
+_PARSED_MAX = 512
+
+
+def _load_text(text: str, path: Path, digest: str, cache: Cache | None) -> Topic:
+    """Parse a topic's text, or read it back from the cache when parsed before."""
     if cache is None:
         return parse_topic(text, path)
     from .cache import make_key
 
-    key = make_key("topic", path.name, hashlib.sha256(text.encode("utf-8")).hexdigest())
+    key = make_key("topic", path.name, digest)
     stored = cache.get(key)
     if stored is not None:
         try:

@@ -25,6 +25,8 @@ def _reproducible(monkeypatch, tmp_path_factory):
     # ...nor the user's cache signing key (kept outside the cache folder).
     monkeypatch.setenv("HANDOUTS_CACHE_KEY_FILE",
                        str(tmp_path_factory.mktemp("data") / "cache.key"))
+    # Each test starts like a new process: no topics parsed earlier in this one.
+    monkeypatch.setattr("handoutkit.topic._PARSED", {})
 
 
 @pytest.fixture

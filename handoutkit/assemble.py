@@ -64,6 +64,13 @@ def css_string(value: str) -> str:
     return f'"{escaped}"'
 
 
+def svg_data(svg: str) -> str:
+    """A drawing (SVG markup) as a data: URI, for pictures the layouts' CSS draws."""
+    import base64
+
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
 def make_environment(library: Library) -> jinja2.Environment:
     """The one Jinja2 environment: clinic layouts first, bundled ones after.
 
@@ -85,6 +92,7 @@ def _environment(layout_dirs: tuple[str, ...]) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["css_string"] = css_string
+    env.filters["svg_data"] = svg_data
     return env
 
 
@@ -158,14 +166,14 @@ def article_context(
         "topic": topic,
         "anchor": prefix,
         "level": strings["levels"][topic.level],
-        "intro_html": topic.intro.html(resolve) if topic.intro else "",
+        "intro_html": topic.intro.html(resolve, strings) if topic.intro else "",
         "sections": [
             {
                 "id": section.id,
                 "anchor": f"{prefix}--{section.id}",
                 "title": section.title,
                 "required": section.required,
-                "html": section.html(resolve),
+                "html": section.html(resolve, strings),
                 "second": second["sections"].get(section.id) if second else None,
             }
             for section in selection.sections

@@ -127,8 +127,9 @@ def parse_metadata(header: str, path: Path) -> dict[str, Any]:
     )
     meta["related"] = _as_list(data.get("related"), where("related"))
     meta["codes"] = _as_list(data.get("codes"), where("codes"))
-    # Where the facts (and the steps a picture shows) come from: for reviewers, not printed.
-    _as_list(data.get("sources"), where("sources"))
+    # Where the facts (and the steps a picture shows) come from: public guidance with the
+    # year; printed in small type and listed in the embedded manifest.
+    meta["sources"] = _as_list(data.get("sources"), where("sources"))
     mental_health = data.get("mental_health", False)
     if not isinstance(mental_health, bool):
         raise LibraryError(f"{where('mental_health')} must be true or false")

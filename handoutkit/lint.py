@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .assemble import load_strings
+from .blockcheck import check_blocks
 from .brand import Brand
 from .errors import HandoutsError
 from .library import DEFAULT_LANG, Library
@@ -191,6 +192,8 @@ class Linter:
             add(needed, "tool", 0, "no tool: add a section the reader fills in, with write-in "
                 "boxes (a table with empty cells), such as a diary, a log or a plan")
         self._check_plain_words(topic)
+        for severity, check, line, message in check_blocks(topic):
+            add(severity, check, line, message)
 
         self._check_translation(topic)
 

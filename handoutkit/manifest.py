@@ -33,7 +33,8 @@ def _entry(selection: Selection) -> dict:
     topic = selection.topic
     entry = {"id": topic.id, "title": topic.title, "lang": topic.lang,
              "version": topic.version, "updated": topic.updated.isoformat(),
-             "sections": selection.section_ids, "sha256": topic.sha256}
+             "sections": selection.section_ids, "sha256": topic.sha256,
+             "sources": list(topic.sources)}
     if selection.second is not None:
         other = selection.second.topic
         entry["bilingual"] = {"lang": other.lang, "title": other.title,

@@ -13,10 +13,11 @@ from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 
+from .blocks import BLOCKS, block_renderer
 from .errors import LibraryError
 from .header import ID_RE
 
-CALLOUTS = ("emergency", "tip")
+CALLOUTS = BLOCKS
 # `## Heading {#id .required}`: the attribute block at the end of a section heading.
 HEADING_ATTRS_RE = re.compile(r"\s*\{([^{}]*)\}\s*$")
 TERM_DASHES = ("–", "—", "-")
@@ -63,7 +64,7 @@ def _markdown() -> MarkdownIt:
     # silently printing it as text; scripts in links stay refused.
     md.validateLink = lambda url: not re.match(r"\s*(javascript|vbscript):", url, re.I)
     for name in CALLOUTS:
-        md.use(container_plugin, name=name, render=_callout_renderer(name))
+        md.use(container_plugin, name=name, render=block_renderer(name))
     md.add_render_rule("image", _render_image)
     md.core.ruler.push("figures", _figures)
     return md
@@ -82,16 +83,6 @@ def _figures(state) -> None:
         if len(children) == 1 and children[0].type == "image" and children[0].attrGet("title"):
             opening.hidden = closing.hidden = True
             children[0].meta["figure"] = True
-
-
-def _callout_renderer(name: str):
-    def render(self, tokens, idx, options, env):
-        if tokens[idx].nesting == 1:
-            role = ' role="note"' if name == "tip" else ' role="alert"'
-            return f'<aside class="callout callout-{name}"{role}>\n'
-        return "</aside>\n"
-
-    return render
 
 
 def _render_image(self, tokens, idx, options, env):

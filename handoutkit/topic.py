@@ -45,9 +45,11 @@ class Section:
     line: int
     tokens: tuple[Token, ...] = field(repr=False, compare=False)
 
-    def html(self, resolve_image: Callable[[str], str] | None = None) -> str:
-        """The section body as HTML (without its heading)."""
-        env = {"resolve_image": resolve_image} if resolve_image else {}
+    def html(self, resolve_image: Callable[[str], str] | None = None,
+             strings: dict | None = None) -> str:
+        """The section body as HTML (without its heading); `strings` (the layouts' wording
+        in the topic's language) gives the titles of its boxes."""
+        env = {"resolve_image": resolve_image, "strings": strings or {}}
         return MARKDOWN.renderer.render(list(self.tokens), MARKDOWN.options, env)
 
     @property
@@ -92,6 +94,8 @@ class Topic:
     sha256: str
     # A translation's source: "en 1.0" (its language and the version translated).
     translated_from: str | None = None
+    # Where the facts come from: public guidance with the year ("NIMH: Depression (2024)").
+    sources: tuple[str, ...] = ()
 
     def section(self, section_id: str) -> Section | None:
         """The section with this id; SectionNotFound lists the ids there are."""
@@ -308,6 +312,7 @@ def topic_from_json(data: dict, path: Path) -> Topic:
     data["sections"] = tuple(_section_from_json(s) for s in data["sections"])
     data["images"] = tuple(Image(*i) for i in data["images"])
     data["related"], data["codes"] = tuple(data["related"]), tuple(data["codes"])
+    data["sources"] = tuple(data.get("sources", ()))
     return Topic(path=path, **data)
 
 

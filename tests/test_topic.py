@@ -43,10 +43,11 @@ def test_sections_ids_required_and_derived():
 def test_terms_callouts_and_nested_lists_render():
     html = parse(GOOD).section("when").html()
     assert html.count('<li class="term">') == 2
-    assert '<aside class="callout callout-tip" role="note">' in html
+    assert '<div class="callout callout-tip" role="note">\n<h3 class="callout-title">Tip</h3>' \
+        in html
     assert "<ul>\n<li>Help children wash, too.</li>" in html
     urgent = parse(GOOD).section("urgent").html()
-    assert '<aside class="callout callout-emergency" role="alert">' in urgent
+    assert '<div class="callout callout-emergency" role="alert">\n<p>' in urgent
 
 
 def test_raw_html_in_a_topic_is_text():

@@ -1,0 +1,232 @@
+"""Boxes topic authors write (warning, key-points, tip) and numbered steps: their HTML, their
+titles in the page's language, their place in the PDF's structure tree, their icons (drawn,
+never text), and lint's checks of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pikepdf
+import pytest
+from click.testing import CliRunner
+
+from handoutkit.brand import load_brand
+from handoutkit.cli import main
+from handoutkit.library import Library
+from handoutkit.lint import Linter
+from handoutkit.topic import parse_topic
+
+from conftest import pdftotext
+
+HEADER = """---
+id: demo
+lang: {lang}
+title: Demo
+level: basics
+version: "1.0"
+updated: 2026-11-20
+summary: A topic with every kind of box.
+credit: Written by the handouts project contributors.
+---
+"""
+BODY = """
+## What to do {#steps}
+
+Take these steps:
+
+1. Call 911 now.
+2. Spray one dose in one nostril.
+3. Stay with the person.
+
+::: warning
+Never take this medicine with **alcohol**.
+:::
+
+::: tip
+Write your questions down before your visit.
+:::
+
+::: key-points
+- Call 911 first.
+- Give the spray.
+- Stay with the person.
+:::
+
+## Questions to ask your care team {#questions}
+
+- What does this medicine do?
+- How long will I take it?
+- What should I do if I miss a dose?
+"""
+
+
+def topic_text(lang: str = "en", body: str = BODY) -> str:
+    return HEADER.format(lang=lang) + body
+
+
+def test_boxes_render_with_titles_in_the_page_language():
+    topic = parse_topic(topic_text(), Path("demo.en.md"))
+    html = topic.section("steps").html()
+    assert '<div class="callout callout-warning" role="note">\n<h3 class="callout-title">' \
+           'Caution</h3>' in html
+    assert '<h3 class="callout-title">Remember</h3>' in html
+    assert '<h3 class="callout-title">Tip</h3>' in html
+    assert "<ol>" in html
+    spanish = topic.section("steps").html(strings={"warning": "Precaución",
+                                                   "key_points": "Recuerde", "tip": "Consejo"})
+    assert ">Precaución</h3>" in spanish and ">Recuerde</h3>" in spanish
+
+
+def _struct_kids(node):
+    kids = node.get("/K")
+    if kids is None:
+        return []
+    return list(kids) if isinstance(kids, pikepdf.Array) else [kids]
+
+
+def _mcids(node) -> list[int]:
+    """The marked-content ids of a structure element and everything under it."""
+    found = []
+    for kid in _struct_kids(node):
+        if isinstance(kid, int):
+            found.append(int(kid))
+        elif isinstance(kid, pikepdf.Dictionary):
+            if "/MCID" in kid:
+                found.append(int(kid.MCID))
+            elif "/S" in kid:
+                found.extend(_mcids(kid))
+    return found
+
+
+def _text_of(pdf_path: Path, node, page_index: int, tmp_path: Path) -> str:
+    """The words a structure element holds: the page with only its marked content shown,
+    read by pdftotext."""
+    wanted = set(_mcids(node))
+    with pikepdf.open(pdf_path) as pdf:
+        page = pdf.pages[page_index]
+        out, stack = [], []
+        for operands, operator in pikepdf.parse_content_stream(page):
+            name = str(operator)
+            if name in ("BDC", "BMC"):
+                props = operands[1] if name == "BDC" and len(operands) > 1 else None
+                mcid = int(props.MCID) if isinstance(props, pikepdf.Dictionary) and \
+                    "/MCID" in props else None
+                stack.append(mcid)
+            elif name == "EMC" and stack:
+                stack.pop()
+            shown = any(m in wanted for m in stack if m is not None)
+            if name in ("Tj", "TJ", "'", '"', "Do") and not shown:
+                continue
+            out.append((operands, operator))
+        page.Contents = pdf.make_stream(pikepdf.unparse_content_stream(out))
+        for annotated in list(pdf.pages)[::-1]:
+            if annotated.objgen != page.objgen:
+                del pdf.pages[pdf.pages.index(annotated)]
+        single = tmp_path / f"part-{page_index}-{min(wanted, default=0)}.pdf"
+        pdf.save(single)
+    return " ".join(pdftotext(single).split())
+
+
+def _elements(node, kind: str, found=None):
+    found = [] if found is None else found
+    for kid in _struct_kids(node):
+        if isinstance(kid, pikepdf.Dictionary) and "/S" in kid:
+            if kid.S == kind:
+                found.append(kid)
+            _elements(kid, kind, found)
+    return found
+
+
+@pytest.fixture(scope="module")
+def demo_pdf(tmp_path_factory):
+    root = tmp_path_factory.mktemp("blocks")
+    (root / "handouts").mkdir()
+    (root / "handouts" / "demo.en.md").write_text(topic_text(), encoding="utf-8")
+    out = root / "demo.pdf"
+    result = CliRunner().invoke(main, ["--library", str(root), "build", "demo", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_warning_and_key_points_boxes_are_tagged_with_their_titles(demo_pdf, tmp_path):
+    with pikepdf.open(demo_pdf) as pdf:
+        pages = {p.objgen: i for i, p in enumerate(pdf.pages)}
+        boxes = {}
+        for div in _elements(pdf.Root.StructTreeRoot, "/Div"):
+            kids = [k for k in _struct_kids(div) if isinstance(k, pikepdf.Dictionary)]
+            assert kids and kids[0].S == "/H3", "a box starts with its title"
+            page = pages[div.Pg.objgen]
+            title = _text_of(demo_pdf, kids[0], page, tmp_path)
+            boxes[title] = (div, [k.S for k in kids[1:]],
+                            _text_of(demo_pdf, div, page, tmp_path))
+    assert set(boxes) == {"Caution", "Tip", "Remember"}
+    div, rest, text = boxes["Caution"]
+    assert rest == ["/P"] and text == "Caution Never take this medicine with alcohol."
+    div, rest, text = boxes["Remember"]
+    assert rest == ["/L"]
+    assert len(_elements(div, "/LI")) == 3
+    assert text.startswith("Remember") and "Stay with the person." in text
+
+
+def test_icons_are_not_text_nor_figures(demo_pdf):
+    lines = [line.strip() for line in pdftotext(demo_pdf).splitlines()]
+    for title in ("Caution", "Tip", "Remember", "Questions to ask your care team"):
+        assert title in lines, title  # the whole line: no stray letters from an icon
+    with pikepdf.open(demo_pdf) as pdf:
+        assert _elements(pdf.Root.StructTreeRoot, "/Figure") == []
+
+
+def test_numbered_steps_print_their_numbers(demo_pdf):
+    text = " ".join(pdftotext(demo_pdf).split())
+    assert "1. Call 911 now. 2. Spray one dose in one nostril. 3. Stay with the person." in text
+
+
+def _lint(root: Path) -> set[tuple[str, str, str]]:
+    library = Library(root)
+    linter = Linter(library, load_brand(library.default_brand))
+    linter.run(["demo"])
+    return {(f.severity, f.check, f.message) for f in linter.findings}
+
+
+@pytest.mark.parametrize("change, severity, check, message", [
+    ("- Stay with the person.\n:::", "error", "key-points",
+     "section 'steps': the key-points box has 2 points; write exactly 3"),
+    ("- Stay with the person.\n  - and keep them warm\n:::", "error", "key-points",
+     "section 'steps': the key-points box must hold only a list of 3 points ('- ' lines)"),
+    ("- Stay with the person, and keep talking to them in a calm voice until the people from "
+     "the ambulance come and take over.\n:::", "warning", "key-points",
+     "section 'steps': the key-points box: 'Stay with the person, and keep talking t...' has "
+     "23 words; keep each point to one short sentence (20 words at most)"),
+])
+def test_lint_checks_the_key_points_box(make_library, change, severity, check, message):
+    body = BODY.replace("- Give the spray.\n", "") if "2 points" in message else BODY
+    body = body.replace("- Stay with the person.\n:::", change)
+    root = make_library({"handouts/demo.en.md": topic_text(body=body)})
+    assert (severity, check, message) in _lint(root)
+
+
+def test_lint_refuses_an_unknown_block_and_flags_missing_teach_back(make_library):
+    body = BODY.replace("::: tip", "::: caution").split("## Questions")[0]
+    body = body.replace("::: key-points\n- Call 911 first.\n- Give the spray.\n"
+                        "- Stay with the person.\n:::\n", "")
+    found = _lint(make_library({"handouts/demo.en.md": topic_text(body=body)}))
+    assert ("error", "block", "section 'steps': '::: caution' is not a block (blocks: "
+            "emergency, tip, warning, key-points)") in found
+    assert any(c == "key-points" and s == "warning" for s, c, _ in found)
+    assert any(c == "questions" and s == "warning" for s, c, _ in found)
+
+
+def test_good_boxes_lint_clean(make_library):
+    found = _lint(make_library({"handouts/demo.en.md": topic_text()}))
+    assert not [f for f in found if f[1] in ("block", "key-points", "questions")]
+
+
+def test_every_language_has_the_box_titles():
+    from handoutkit.wording import load_strings
+
+    strings = load_strings(Library())
+    for lang in ("en", "es", "zh-Hans", "zh-Hant", "vi", "ko", "tl", "ru", "ar"):
+        for key in ("warning", "key_points", "tip"):
+            assert strings[lang][key].strip(), (lang, key)
+        if lang != "en":
+            assert strings[lang]["warning"] != strings["en"]["warning"], lang

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import jinja2
 
 from . import __version__, fonts
+from .blocks import crisis_lines
 from .brand import Brand
 from .errors import LibraryError, SandboxError
 from .library import Library
@@ -149,6 +150,7 @@ def article_context(
     """
     topic = selection.topic
     resolve = _image_resolver(selection, library, asset_url)
+    local = crisis_lines(brand.for_lang(topic.lang) if brand is not None else None, strings)
     prefix = anchor_for(selection)
     second = _second_language(selection, library, asset_url)
     related = []
@@ -166,14 +168,14 @@ def article_context(
         "topic": topic,
         "anchor": prefix,
         "level": strings["levels"][topic.level],
-        "intro_html": topic.intro.html(resolve, strings) if topic.intro else "",
+        "intro_html": topic.intro.html(resolve, strings, local) if topic.intro else "",
         "sections": [
             {
                 "id": section.id,
                 "anchor": f"{prefix}--{section.id}",
                 "title": section.title,
                 "required": section.required,
-                "html": section.html(resolve, strings),
+                "html": section.html(resolve, strings, local),
                 "second": second["sections"].get(section.id) if second else None,
             }
             for section in selection.sections

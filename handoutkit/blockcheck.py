@@ -17,6 +17,21 @@ QUESTIONS = (3, 6)  # how many questions the questions section lists
 Finding = tuple[str, str, int, str]
 
 
+def has_tool(section: Section) -> bool:
+    """Whether the section is a tool: it holds a `::: write-in` box or a table with
+    write-in (empty) cells."""
+    tokens = section.tokens
+    return any(t.type == "container_write-in_open" or (
+        t.type == "td_open" and i + 1 < len(tokens) and tokens[i + 1].type == "inline"
+        and not tokens[i + 1].content.strip()) for i, t in enumerate(tokens))
+
+
+def is_form(topic: Topic) -> bool:
+    """Whether the topic is a form: every section but the required ones is a tool. A form
+    needs no picture, key-points box or questions section."""
+    return all(has_tool(s) or s.required for s in topic.sections)
+
+
 def _parts(topic: Topic) -> list[Section]:
     return ([topic.intro] if topic.intro else []) + list(topic.sections)
 
@@ -37,10 +52,14 @@ def check_blocks(topic: Topic) -> Iterator[Finding]:
             elif token.type == "container_key-points_open":
                 key_points += 1
                 yield from _check_key_points(section, tokens, index)
+            elif token.type == "container_write-in_open":
+                yield from _check_write_in(section, tokens, index)
             elif token.type in ("container_tip_open", "container_warning_open") and (
                     tokens[index + 1].type.startswith("container_")):
                 yield ("error", "block", section.line,
                        f"section '{section.id}': an empty '::: {token.info.strip()}' box")
+    if is_form(topic):
+        return
     if not key_points:
         yield ("warning", "key-points", 0, "no '::: key-points' box: add the three points a "
                "reader should remember, as the last block before the questions")
@@ -80,6 +99,23 @@ def _check_key_points(section: Section, tokens: list[Token], start: int) -> Iter
                    f"point to one short sentence ({MAX_POINT_WORDS} words at most)")
 
 
+def _check_write_in(section: Section, tokens: list[Token], start: int) -> Iterator[Finding]:
+    body = _inside(tokens, start)
+    top = tokens[start].level + 1
+    items = [i for i, t in enumerate(body) if t.type == "list_item_open" and t.level == top + 1]
+    where = f"section '{section.id}': the write-in box"
+    lists = ("bullet_list_open", "bullet_list_close", "ordered_list_open", "ordered_list_close")
+    if not items or any(t.level == top and t.type not in lists for t in body):
+        yield ("error", "block", section.line,
+               f"{where} must hold only a list of items ('- Label ___' or '1. Label ___')")
+        return
+    for index in items:
+        if not body[index].attrGet("class"):
+            label = next(t.content for t in body[index:] if t.type == "inline")
+            yield ("error", "block", section.line,
+                   f"{where}: '{label[:40]}' has no '___' to write on (one '___' a line)")
+
+
 def _check_questions(topic: Topic) -> Iterator[Finding]:
     section = topic.section(QUESTIONS_ID)
     if section is None:
@@ -90,6 +126,44 @@ def _check_questions(topic: Topic) -> Iterator[Finding]:
     top = min((t.level for t in tokens), default=0)
     count = sum(1 for t in tokens if t.type == "list_item_open" and t.level == top + 1)
     low, high = QUESTIONS
+    if not count and any(t.type == "table_open" for t in tokens):
+        # A questions tool (a table to write the answers in) may hold more, and blank rows.
+        high = 99
+        count = sum(1 for i, t in enumerate(tokens) if t.type == "td_open"
+                    and tokens[i - 1].type == "tr_open" and tokens[i + 1].content.strip())
     if not low <= count <= high:
         yield ("warning", "questions", section.line,
                f"the questions section lists {count} questions; list {low} to {high}")
+
+
+def crisis_wording(section: Section) -> str:
+    """The words of a section's crisis block (its `::: emergency` box), spaces evened out."""
+    tokens = list(section.tokens)
+    start = next((i for i, t in enumerate(tokens) if t.type == "container_emergency_open"), None)
+    if start is None:
+        return ""
+    return " ".join(" ".join(t.content.split()) for t in _inside(tokens, start)
+                    if t.type == "inline")
+
+
+def check_same_crisis(blocks: list[tuple[Topic, Section]]) -> Iterator[tuple[Topic, Section, str]]:
+    """Every crisis block of one language says the same words: the wording most topics use
+    is the reference; yields (topic, section, message) for each topic that differs."""
+    by_lang: dict[str, list[tuple[Topic, Section, str]]] = {}
+    for topic, section in blocks:
+        by_lang.setdefault(topic.lang, []).append((topic, section, crisis_wording(section)))
+    for entries in by_lang.values():
+        counts: dict[str, list[str]] = {}
+        for topic, _, text in entries:
+            counts.setdefault(text, []).append(topic.id)
+        if len(counts) < 2:
+            continue
+        reference, users = max(counts.items(), key=lambda item: (len(item[1]), item[0]))
+        for topic, section, text in entries:
+            if text != reference:
+                at = next((i for i, (a, b) in enumerate(zip(text, reference)) if a != b),
+                          min(len(text), len(reference)))
+                yield (topic, section,
+                       f"the crisis block is not word for word the one in {', '.join(users)}: "
+                       f"it differs at '{text[max(0, at - 15):at + 25]}' (every crisis block of "
+                       "one language must say the same words)")

@@ -11,15 +11,20 @@ never read aloud or extracted as text.
 
 from __future__ import annotations
 
+import re
+
 from markdown_it.common.utils import escapeHtml
 
-BLOCKS = ("emergency", "tip", "warning", "key-points")
+BLOCKS = ("emergency", "tip", "warning", "key-points", "write-in")
 # The strings.toml key of each titled block's title, and the English title used when a
 # section is rendered without the layouts' wording (tests, previews of one section).
 TITLE_KEYS = {"tip": "tip", "warning": "warning", "key-points": "key_points"}
 DEFAULT_TITLES = {"tip": "Tip", "warning": "Caution", "key-points": "Remember"}
 KEY_POINTS = 3  # a key-points box holds exactly this many short points
 MAX_POINT_WORDS = 20  # a point a reader can repeat back is one short sentence
+# A write-in item ends with one `___` per ruled line to write on under its label.
+BLANKS_RE = re.compile(r"(?:\s*_{3,})+\s*$")
+MAX_LINES = 8
 
 
 def block_title(name: str, strings: dict | None) -> str | None:
@@ -30,13 +35,60 @@ def block_title(name: str, strings: dict | None) -> str | None:
     return (strings or {}).get(key) or DEFAULT_TITLES[name]
 
 
+def crisis_lines(brand, strings: dict) -> tuple[str, ...]:
+    """The clinic's own numbers for a crisis block, as HTML lines in the page's language:
+    its after-hours line and its local crisis line (brand `after_hours`, `local_crisis`)."""
+    lines = []
+    for field in ("after_hours", "local_crisis"):
+        number = getattr(brand, field, "") if brand is not None else ""
+        if not number:
+            continue
+        template = escapeHtml(strings.get(field) or "{number}")
+        if "{number}" not in template:
+            template += " {number}"
+        lines.append(template.replace("{number}", f'<bdi dir="ltr">{escapeHtml(number)}</bdi>'))
+    return tuple(lines)
+
+
+def blank_lines(text: str) -> int:
+    """How many ruled lines a write-in item asks for: its trailing `___` groups."""
+    match = BLANKS_RE.search(text)
+    return len(re.findall(r"_{3,}", match.group(0))) if match else 0
+
+
+def write_in_rule(state) -> None:
+    """Inside `::: write-in`, each list item is a label and the lines to write on: the
+    `___` at its end go, and the item gets the class its lines print with (`lines-N`, N
+    ruled lines under the label). The lines are drawn as the item's background, so they
+    are never read aloud."""
+    depth = 0
+    for index, token in enumerate(state.tokens):
+        if token.type.startswith("container_write-in"):
+            depth += token.nesting
+        elif depth and token.type in ("bullet_list_open", "ordered_list_open"):
+            token.attrSet("class", "write-in-list")
+        elif depth and token.type == "list_item_open":
+            inline = next((t for t in state.tokens[index:] if t.type == "inline"), None)
+            if inline is None:
+                continue
+            lines = min(blank_lines(inline.content), MAX_LINES)
+            if not lines:
+                continue
+            inline.content = BLANKS_RE.sub("", inline.content)
+            if inline.children and inline.children[-1].type == "text":
+                inline.children[-1].content = BLANKS_RE.sub("", inline.children[-1].content)
+            token.attrSet("class", f"lines-{lines}")
+
+
 def block_renderer(name: str):
     """The markdown-it render rule of a `::: name` block."""
     role = "alert" if name == "emergency" else "note"
 
     def render(self, tokens, idx, options, env):
         if tokens[idx].nesting != 1:
-            return "</div>\n"
+            lines = env.get("crisis_lines") if name == "emergency" else None
+            local = "".join(f"<li>{line}</li>" for line in lines or ())
+            return (f'<ul class="crisis-local">{local}</ul>\n' if local else "") + "</div>\n"
         title = block_title(name, env.get("strings"))
         head = f'<h3 class="callout-title">{escapeHtml(title)}</h3>\n' if title else ""
         return f'<div class="callout callout-{name}" role="{role}">\n{head}'

@@ -12,7 +12,8 @@ from .sandbox import check_image, media_type
 
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 LOGO_TYPES = {"image/png", "image/jpeg", "image/svg+xml"}
-FIELDS = ("name", "logo", "color", "phone", "address", "website", "footer")
+FIELDS = ("name", "logo", "color", "phone", "address", "website", "footer", "after_hours",
+          "local_crisis")
 # `language_assistance = true`: a "Language assistance" notice in packets, in the 15
 # languages other than English most spoken at home in the US (Census Bureau, American
 # Community Survey 2016: Spanish, Chinese, Tagalog, Vietnamese, Arabic, French, Korean,
@@ -22,7 +23,7 @@ NOTICE_LANGS = ("es", "zh-Hant", "tl", "vi", "ar", "fr", "ko", "ru", "de", "ht",
                 "it", "pl", "ur")
 MAX_NOTICE_LANGS = 30
 # What a `[lang.XX]` table may give in another language (`[lang.es] footer = "..."`).
-TEXT_FIELDS = ("name", "phone", "address", "website", "footer")
+TEXT_FIELDS = ("name", "phone", "address", "website", "footer", "after_hours", "local_crisis")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class Brand:
     website: str = ""
     footer: str = ""
     language_assistance: tuple[str, ...] = ()  # the notice's languages; () for none
+    # The clinic's own numbers, printed in every crisis block after 988 and 911.
+    after_hours: str = ""
+    local_crisis: str = ""
     # Per language: {"es": {"footer": "..."}}; a field not given keeps the default wording.
     languages: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
@@ -97,6 +101,8 @@ def load_brand(path: str | Path) -> Brand:
         address=data.get("address", "").strip(),
         website=data.get("website", "").strip(),
         footer=data.get("footer", "").strip(),
+        after_hours=data.get("after_hours", "").strip(),
+        local_crisis=data.get("local_crisis", "").strip(),
         languages=tuple(languages),
         language_assistance=assistance,
     )

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .assemble import load_strings
-from .blockcheck import check_blocks
+from .blockcheck import check_blocks, check_same_crisis, has_tool, is_form  # noqa: F401
 from .brand import Brand
 from .errors import HandoutsError
 from .library import DEFAULT_LANG, Library
@@ -72,13 +72,6 @@ class Finding:
         return asdict(self)
 
 
-def has_tool(section: Section) -> bool:
-    """Whether the section is a tool: it holds a table with write-in (empty) cells."""
-    tokens = section.tokens
-    return any(t.type == "td_open" and i + 1 < len(tokens) and tokens[i + 1].type == "inline"
-               and not tokens[i + 1].content.strip() for i, t in enumerate(tokens))
-
-
 class Linter:
     """Checks the library's topics, strings and a brand; collects findings instead of
     stopping at the first."""
@@ -88,6 +81,7 @@ class Linter:
         self.library = library
         self.brand = brand
         self.limits = limits
+        # Today from the clock (tests pass their own day): review dates are real deadlines.
         self.today = today or dt.date.today()
         # For release, what a handout needs to be understood and acted on is an error.
         self.release = release
@@ -95,6 +89,7 @@ class Linter:
         self.findings: list[Finding] = []
         self.readability: list[Readability] = []
         self.checked = 0  # topic files read
+        self.crisis_blocks: list[tuple[Topic, Section]] = []  # compared across topics
 
     def _add(self, severity, check, path, line, topic, message):
         self.findings.append(Finding(severity, check, str(path), line, topic, message))
@@ -120,6 +115,8 @@ class Linter:
                 self._add("error", "metadata", path, line, entry.id, message)
                 continue
             self._check_topic(topic)
+        for topic, section, message in check_same_crisis(self.crisis_blocks):
+            self._add("error", "crisis", topic.path, section.line, topic.id, message)
         return self.findings
 
     @property
@@ -156,8 +153,8 @@ class Linter:
             add("error", "metadata", 0, f"'updated' {topic.updated} is in the future")
         if topic.review_due and topic.review_due < topic.updated:
             add("error", "metadata", 0, "'review_due' is before 'updated'")
-        if topic.review_due and topic.review_due < self.today:
-            add("warning", "review", 0, f"review was due on {topic.review_due}")
+        for severity, check, message in review_findings(topic, self.today, self.release):
+            add(severity, check, 0, message)
 
         for related in topic.related:
             if related == topic.id:
@@ -185,7 +182,8 @@ class Linter:
                     f"picture {image.src} has no caption: write it in quotes after the file "
                     "name")
         needed = "error" if self.release else "warning"
-        if not any(i.alt and i.caption for i in topic.images):
+        # A form (a topic that is only a tool, like a one-page plan) teaches nothing to show.
+        if not is_form(topic) and not any(i.alt and i.caption for i in topic.images):
             add(needed, "picture", 0, "no picture with a description and a caption: add one "
                 "that shows an action or idea of the topic (docs/pictures.md)")
         if not any(has_tool(s) for s in topic.sections):
@@ -201,6 +199,7 @@ class Linter:
             crisis = [s for s in topic.sections if s.required and s.has_emergency]
             if crisis:
                 self._check_crisis_language(topic, crisis[0])
+                self.crisis_blocks.append((topic, crisis[0]))
         if topic.lang != DEFAULT_LANG:
             self._check_untranslated(topic)
         self._check_template_text(topic)
@@ -283,7 +282,9 @@ class Linter:
         for section in ([topic.intro] if topic.intro else []) + list(topic.sections):
             parts.append((section.line, plain_text(section)))
         for word, instead in rules.jargon.items():
-            pattern = re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])", re.I)
+            # "confidential (private)": the word a source uses, with the plain word after it.
+            pattern = re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])"
+                                 rf"(?! \({re.escape(instead)}\))", re.I)
             for line, text in parts:
                 if pattern.search(text):
                     add(line, "jargon", f"'{word}' is jargon: say '{instead}'")
@@ -336,6 +337,27 @@ class Linter:
                 self._add("error", "reading-level", topic.path, section.line, topic.id,
                           f"section '{section.id}': {result.measure} {score} is {word} "
                           f"the limit {section_limit}")
+
+
+PENDING = ("pending", "pendiente")  # reviewed_by of a topic no clinician has reviewed yet
+
+
+def review_findings(topic: Topic, today: dt.date, release: bool) -> list[tuple[str, str, str]]:
+    """What the review status says: an overdue review is a warning, and for release (what
+    goes to patients) an error, as is a topic not reviewed yet ('Pending ...' or none);
+    a topic that does not list its sources gets a warning."""
+    found = []
+    severity = "error" if release else "warning"
+    if topic.review_due and topic.review_due < today:
+        found.append((severity, "review", f"review was due on {topic.review_due}"))
+    reviewer = (topic.reviewed_by or "").strip()
+    if release and (not reviewer or reviewer.lower().startswith(PENDING)):
+        found.append(("error", "review", "not reviewed by a clinician yet (reviewed_by: "
+                      f"'{reviewer or 'none'}'); record who reviewed it before release"))
+    if not topic.sources:
+        found.append(("warning", "sources", "no sources: list the public guidance the facts come from, "
+                      "with the year (sources: [\"NIMH: Depression (2024)\"])"))
+    return found
 
 
 def _sentences(text: str, cjk: bool) -> list[str]:

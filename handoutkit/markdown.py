@@ -13,7 +13,7 @@ from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 
-from .blocks import BLOCKS, block_renderer
+from .blocks import BLOCKS, block_renderer, write_in_rule
 from .errors import LibraryError
 from .header import ID_RE
 
@@ -67,6 +67,7 @@ def _markdown() -> MarkdownIt:
         md.use(container_plugin, name=name, render=block_renderer(name))
     md.add_render_rule("image", _render_image)
     md.core.ruler.push("figures", _figures)
+    md.core.ruler.push("write_in", write_in_rule)
     return md
 
 

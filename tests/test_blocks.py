@@ -211,7 +211,7 @@ def test_lint_refuses_an_unknown_block_and_flags_missing_teach_back(make_library
                         "- Stay with the person.\n:::\n", "")
     found = _lint(make_library({"handouts/demo.en.md": topic_text(body=body)}))
     assert ("error", "block", "section 'steps': '::: caution' is not a block (blocks: "
-            "emergency, tip, warning, key-points)") in found
+            "emergency, tip, warning, key-points, write-in)") in found
     assert any(c == "key-points" and s == "warning" for s, c, _ in found)
     assert any(c == "questions" and s == "warning" for s, c, _ in found)
 
@@ -230,3 +230,55 @@ def test_every_language_has_the_box_titles():
             assert strings[lang][key].strip(), (lang, key)
         if lang != "en":
             assert strings[lang]["warning"] != strings["en"]["warning"], lang
+
+
+WRITE_IN = """
+## My plan {#plan}
+
+::: write-in
+1. My warning signs ___ ___
+2. My care team's phone ___
+:::
+
+::: write-in
+- My reasons for living ___ ___ ___
+:::
+"""
+
+
+def test_write_in_items_print_labels_and_ruled_lines():
+    topic = parse_topic(topic_text(body=WRITE_IN), Path("demo.en.md"))
+    html = topic.section("plan").html()
+    assert '<div class="callout callout-write-in" role="note">' in html
+    assert '<ol class="write-in-list">' in html and '<ul class="write-in-list">' in html
+    assert '<li class="lines-2">My warning signs</li>' in html
+    assert '<li class="lines-1">My care team\'s phone</li>' in html
+    assert '<li class="lines-3">My reasons for living</li>' in html
+    assert "___" not in html
+
+
+def test_lint_refuses_a_write_in_item_without_lines(make_library):
+    body = BODY + WRITE_IN.replace("2. My care team's phone ___", "2. My care team's phone")
+    found = _lint(make_library({"handouts/demo.en.md": topic_text(body=body)}))
+    assert ("error", "block", "section 'plan': the write-in box: 'My care team's phone' has no "
+            "'___' to write on (one '___' a line)") in found
+    clean = _lint(make_library({"handouts/demo.en.md": topic_text(body=BODY + WRITE_IN)}))
+    assert not [f for f in clean if f[1] == "block"]
+
+
+@pytest.mark.parametrize("spec, labels", [
+    ("my-safety-plan", ["My warning signs", "What I can do on my own", "People I can ask for help",
+                        "after-hours number", "emergency department", "make my home safe",
+                        "My reasons for living"]),
+    ("my-safety-plan@es", ["Mis señales de alerta", "Mis razones para vivir"]),
+])
+def test_the_safety_plan_and_its_crisis_block_fit_the_first_letter_page(tmp_path, spec, labels):
+    out = tmp_path / "plan.pdf"
+    result = CliRunner().invoke(main, ["build", spec, "--paper", "letter", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    first = " ".join(pdftotext(out, "-f", "1", "-l", "1").split())
+    for label in labels:
+        assert label in first, label
+    assert "988" in first and "911" in first and "___" not in first
+    # The lines to write on are drawn, not printed as text: no underscores or rules in the text.
+    assert "_" not in first

@@ -10,6 +10,7 @@ from pathlib import Path
 import pikepdf
 import pytest
 
+from handoutkit.blockcheck import is_form
 from handoutkit.build import BuildOptions, build
 from handoutkit.library import Library
 
@@ -62,6 +63,9 @@ def _captions(pdf: pikepdf.Pdf) -> int:
 def test_every_topic_has_a_captioned_picture_from_the_library(entry):
     library = Library()
     topic = library.topic(entry.id, entry.lang)
+    if is_form(topic):  # a one-page form (my-safety-plan) has no room for a picture
+        assert not topic.images and entry.id == "my-safety-plan"
+        return
     assert topic.images, f"{entry.path.name} has no picture"
     for image in topic.images:
         assert image.alt and image.caption, image

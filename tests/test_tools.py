@@ -19,6 +19,7 @@ TOOLS = {
     "psychotherapy": "questions", "ptsd": "coping-plan", "ocd": "exposure-ladder",
     "social-anxiety": "exposure-ladder", "eating-disorders": "meal-log",
     "suicide-prevention": "my-safety-plan", "coping-with-stress": "stress-plan",
+    "my-safety-plan": "plan",
 }
 
 

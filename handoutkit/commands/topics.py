@@ -110,8 +110,9 @@ def _limit_options(func):
 @json_option("Print JSON for CI.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option("--release", is_flag=True,
-              help="Checks for print: a topic without a captioned picture or a tool, jargon "
-                   "and acronyms not spelled out are errors, not warnings.")
+              help="Checks for print: a topic not reviewed yet (reviewed_by 'Pending...') or "
+                   "past review_due, without a captioned picture or a tool, jargon and "
+                   "acronyms not spelled out are errors, not warnings.")
 @click.option("--brand", metavar="NAME|FILE",
               help="Brand (of the library, or a file) whose colour to check; default: the "
                    "library's.")
@@ -124,7 +125,8 @@ def lint(ctx, topics, as_json, strict, release, brand, **limit_values) -> None:
     acronyms spelled out at first use, at most two per topic).
 
     Errors make the exit code 1; warnings do too with --strict. With --release a topic
-    without a picture or a tool, jargon and acronyms are errors.
+    not reviewed yet or past its review date, without a picture or a tool, jargon and
+    acronyms are errors.
     """
     from handoutkit.brand import load_brand
     from handoutkit.lint import Linter

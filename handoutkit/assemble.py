@@ -175,7 +175,7 @@ def article_context(
                 "anchor": f"{prefix}--{section.id}",
                 "title": section.title,
                 "required": section.required,
-                "html": section.html(resolve, strings, local),
+                "html": section.html(resolve, strings, local, f"{prefix}--{section.id}"),
                 "second": second["sections"].get(section.id) if second else None,
             }
             for section in selection.sections

@@ -55,7 +55,7 @@ def check_blocks(topic: Topic) -> Iterator[Finding]:
             elif token.type == "container_write-in_open":
                 yield from _check_write_in(section, tokens, index)
             elif token.type in ("container_tip_open", "container_warning_open") and (
-                    tokens[index + 1].type.startswith("container_")):
+                    index + 1 == len(tokens) or tokens[index + 1].type.startswith("container_")):
                 yield ("error", "block", section.line,
                        f"section '{section.id}': an empty '::: {token.info.strip()}' box")
     if is_form(topic):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from markdown_it.common.utils import escapeHtml
+from markdown_it.token import Token
 
 BLOCKS = ("emergency", "tip", "warning", "key-points", "write-in")
 # The strings.toml key of each titled block's title, and the English title used when a
@@ -62,6 +63,7 @@ def write_in_rule(state) -> None:
     ruled lines under the label). The lines are drawn as the item's background, so they
     are never read aloud."""
     depth = 0
+    fields: list[tuple[int, int, str]] = []
     for index, token in enumerate(state.tokens):
         if token.type.startswith("container_write-in"):
             depth += token.nesting
@@ -78,6 +80,27 @@ def write_in_rule(state) -> None:
             if inline.children and inline.children[-1].type == "text":
                 inline.children[-1].content = BLANKS_RE.sub("", inline.children[-1].content)
             token.attrSet("class", f"lines-{lines}")
+            close = next(i for i in range(index, len(state.tokens))
+                         if state.tokens[i].type == "list_item_close"
+                         and state.tokens[i].level == token.level)
+            fields.append((close, lines, inline.content.strip()))
+    # A field to type in for each item (fillable in the PDF), after its label.
+    for close, lines, label in reversed(fields):
+        field = Token("write_in_field", "", 0)
+        field.meta = {"lines": lines, "label": label}
+        state.tokens.insert(close, field)
+
+
+def render_field(self, tokens, idx, options, env) -> str:
+    """A write-in item's field: a text area over its ruled lines, named after the section
+    it is in, described by the item's label (what a screen reader says for it)."""
+    meta = tokens[idx].meta
+    count = env.setdefault("fields", [0])
+    count[0] += 1
+    name = f"{env.get('field_prefix') or 'write-in'}-{count[0]}"
+    label = escapeHtml(meta["label"])
+    return (f'<textarea class="write-in-field" name="{escapeHtml(name)}" title="{label}" '
+            f'aria-label="{label}" rows="{meta["lines"]}"></textarea>')
 
 
 def block_renderer(name: str):

@@ -13,7 +13,7 @@ from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 
-from .blocks import BLOCKS, block_renderer, write_in_rule
+from .blocks import BLOCKS, block_renderer, render_field, write_in_rule
 from .errors import LibraryError
 from .header import ID_RE
 
@@ -68,6 +68,7 @@ def _markdown() -> MarkdownIt:
     md.add_render_rule("image", _render_image)
     md.core.ruler.push("figures", _figures)
     md.core.ruler.push("write_in", write_in_rule)
+    md.add_render_rule("write_in_field", render_field)
     return md
 
 

@@ -228,7 +228,11 @@ def _merge(settings, selections, cover, parts, plan, numbers, cache, manifest) -
         while len(out.pages) < start - 1:
             out.add_blank_page(page_size=size)
         sources.append((part, len(out.pages)))
-        out.pages.extend(part.pages)
+        if "/AcroForm" in part.Root:
+            # Fillable write-in fields: qpdf carries the form with the pages.
+            out.add_pages_from(part, outlines="ignore")
+        else:
+            out.pages.extend(part.pages)
     while len(out.pages) < plan.total:
         out.add_blank_page(page_size=size)
 

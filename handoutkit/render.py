@@ -170,6 +170,9 @@ def _check(fetcher: SandboxFetcher, collect: _Collect) -> None:
         raise RenderError(f"rendering failed: {problems[0].getMessage().splitlines()[0]}")
 
 
+FIELD_MARK = 'class="write-in-field"'
+
+
 def _pdf_options(lang: str, variant: str | None, manifest: dict | None) -> dict:
     """WeasyPrint's options for the PDF: variant, tags, archival XMP, the manifest."""
     options: dict = {"pdf_variant": variant, "pdf_tags": True}
@@ -209,6 +212,9 @@ def render_pdf(
     if ATTACHMENT_RE.search(html):
         raise SandboxError("refused to embed a file attachment: layouts may not attach files")
     options = _pdf_options(lang, variant, manifest)
+    # Write-in fields become fillable PDF form fields (tagged as Form elements, described
+    # by their labels); an archival PDF/A keeps them as printed lines only.
+    options["pdf_forms"] = FIELD_MARK in html and not (variant or "").startswith("pdf/a")
     # Only the declared fonts: a missing one is an error here, before anything is laid out.
     fonts.find_fonts(sandbox.roots).activate()
     fetcher = SandboxFetcher(sandbox)

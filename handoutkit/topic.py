@@ -46,12 +46,14 @@ class Section:
     tokens: tuple[Token, ...] = field(repr=False, compare=False)
 
     def html(self, resolve_image: Callable[[str], str] | None = None,
-             strings: dict | None = None, crisis_lines: tuple[str, ...] = ()) -> str:
+             strings: dict | None = None, crisis_lines: tuple[str, ...] = (),
+             anchor: str = "") -> str:
         """The section body as HTML (without its heading); `strings` (the layouts' wording
         in the topic's language) gives the titles of its boxes, `crisis_lines` (HTML) the
-        clinic's own numbers printed at the end of its crisis block."""
+        clinic's own numbers printed at the end of its crisis block, `anchor` (the
+        section's id in the document) the names of its fields to fill in."""
         env = {"resolve_image": resolve_image, "strings": strings or {},
-               "crisis_lines": crisis_lines}
+               "crisis_lines": crisis_lines, "field_prefix": anchor or self.id}
         return MARKDOWN.renderer.render(list(self.tokens), MARKDOWN.options, env)
 
     @property

@@ -8,6 +8,8 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
+
+from handoutkit.library import Library
 from pypdf import PdfReader
 
 from handoutkit.cli import main
@@ -59,8 +61,8 @@ def test_manifest_is_an_associated_file_without_patient_details(archival):
     assert [t["id"] for t in manifest["topics"]] == ["psychotherapy", "insomnia"]
     insomnia = manifest["topics"][1]
     assert insomnia["sections"] == ["what-is", "crisis"]
-    assert insomnia["version"] == "1.0" and insomnia["lang"] == "en"
-    from handoutkit.library import Library
+    assert insomnia["version"] == Library().topic("insomnia").version
+    assert insomnia["lang"] == "en"
 
     assert insomnia["sha256"] == hashlib.sha256(
         Library().topic("insomnia").path.read_bytes()).hexdigest()
@@ -131,7 +133,7 @@ def test_inspect(archival, tmp_path):
     text = runner.invoke(main, ["inspect", str(out)])
     assert text.exit_code == 0
     assert "archival (PDF/A-3)" in text.output
-    assert "insomnia (en) version 1.0" in text.output and "sections: what-is, crisis" in text.output
+    assert f"insomnia (en) version {Library().topic('insomnia').version}" in text.output and "sections: what-is, crisis" in text.output
     data = json.loads(runner.invoke(main, ["inspect", str(out), "--json"]).output)
     assert data["topics"][0]["id"] == "psychotherapy"
     # Packets merged from cached parts carry the manifest too.

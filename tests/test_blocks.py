@@ -4,6 +4,7 @@ never text), and lint's checks of them."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pikepdf
@@ -251,10 +252,15 @@ def test_write_in_items_print_labels_and_ruled_lines():
     html = topic.section("plan").html()
     assert '<div class="callout callout-write-in" role="note">' in html
     assert '<ol class="write-in-list">' in html and '<ul class="write-in-list">' in html
-    assert '<li class="lines-2">My warning signs</li>' in html
-    assert '<li class="lines-1">My care team\'s phone</li>' in html
-    assert '<li class="lines-3">My reasons for living</li>' in html
+    assert ('<li class="lines-2">My warning signs<textarea class="write-in-field" '
+            'name="plan-1" title="My warning signs" aria-label="My warning signs" rows="2">'
+            '</textarea></li>') in html
+    assert '<li class="lines-1">My care team\'s phone<textarea' in html
+    assert 'name="plan-3" title="My reasons for living"' in html and 'rows="3"' in html
     assert "___" not in html
+    # In a document, each field is named after its section's anchor.
+    named = topic.section("plan").html(anchor="demo-en--plan")
+    assert 'name="demo-en--plan-1"' in named and 'name="demo-en--plan-3"' in named
 
 
 def test_lint_refuses_a_write_in_item_without_lines(make_library):
@@ -282,3 +288,39 @@ def test_the_safety_plan_and_its_crisis_block_fit_the_first_letter_page(tmp_path
     assert "988" in first and "911" in first and "___" not in first
     # The lines to write on are drawn, not printed as text: no underscores or rules in the text.
     assert "_" not in first
+
+
+def _form_elements(pdf) -> list:
+    return _elements(pdf.Root.StructTreeRoot, "/Form")
+
+
+def test_write_in_fields_are_fillable_tagged_and_clean(tmp_path):
+    out = tmp_path / "plan.pdf"
+    result = CliRunner().invoke(main, ["build", "my-safety-plan", "my-safety-plan@es",
+                                       "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    check = subprocess.run(["qpdf", "--check", str(out)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    with pikepdf.open(out) as pdf:
+        fields = list(pdf.Root.AcroForm.Fields)
+        names = [str(f.T) for f in fields]
+        assert len(names) == len(set(names)) == 16  # 8 a language, each named once
+        assert names[0] == "my-safety-plan-en--plan-1"
+        assert str(fields[0].TU) == "My warning signs"  # what a screen reader says
+        assert str(fields[8].TU) == "Mis señales de alerta"
+        assert all(str(f.FT) == "/Tx" for f in fields)
+        # Each field is a Form element of the structure tree, inside its list item.
+        forms = _form_elements(pdf)
+        assert len(forms) == 16
+        widgets = [a for page in pdf.pages for a in page.get("/Annots", [])
+                   if a.get("/Subtype") == "/Widget"]
+        assert len(widgets) == 16 and all("/StructParent" in w for w in widgets)
+
+
+def test_archival_pdf_keeps_write_in_lines_without_fields(tmp_path):
+    out = tmp_path / "plan.pdf"
+    result = CliRunner().invoke(main, ["build", "my-safety-plan", "--archival", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    with pikepdf.open(out) as pdf:
+        assert "/AcroForm" not in pdf.Root and not _form_elements(pdf)
+    assert "My reasons for living" in pdftotext(out)

@@ -68,7 +68,7 @@ def test_every_spanish_crisis_block_gives_the_spanish_988_options(library):
                      "generalized-anxiety"):
         crisis = library.topic(topic_id, "es").section("crisis").html()
         assert "oprima 2" in crisis and "<strong>988</strong>" in crisis, topic_id
-        assert "<strong>AYUDA</strong> al <strong>988</strong>" in crisis, topic_id
+        assert "con la palabra AYUDA al 988" in crisis, topic_id
         assert "988lineadevida.org" in crisis, topic_id
         assert "911" in crisis, topic_id
 

@@ -60,7 +60,7 @@ def test_contents_page_numbers_are_the_real_start_pages(packets):
         starts = {title: page for title, page, _ in outline(reader)}
         cover = " ".join(page_texts(path)[0].split())
         for title in TITLES:
-            match = re.search(re.escape(title) + r" \(Topic [a-z-]+ · Version 1\.0\)[ .]*Page (\d+)",
+            match = re.search(re.escape(title) + r" \(Topic [a-z-]+ · Version [\d.]+\)[ .]*Page (\d+)",
                               cover)
             assert match, (title, cover)
             assert int(match.group(1)) == starts[title]
@@ -116,7 +116,8 @@ def test_each_topic_keeps_its_version_stamp(packets):
         topic_id = {"Psychotherapy": "psychotherapy", "Depression in Adults":
                     "depression-adults", "Insomnia": "insomnia"}[title]
         for page in pages[start - 1:end - 1]:
-            assert f"Topic {topic_id} · Version 1.0" in " ".join(page.split())
+            version = Library().topic(topic_id).version
+            assert f"Topic {topic_id} · Version {version}" in " ".join(page.split())
 
 
 def test_duplex_topics_start_on_odd_pages_and_total_is_even(packets):
@@ -163,7 +164,9 @@ def test_packet_is_tagged_as_a_whole(packets):
         elements = dict(zip(nums[0::2], nums[1::2])) if nums else {}
         if page["/StructParents"] in elements:
             assert len(elements[page["/StructParents"]]) >= len(set(mcids))
-    assert tagged >= len(reader.pages) - 3
+    # Untagged: only blank duplex pages, at most one before each of the 3 topics and one
+    # that makes the total even.
+    assert tagged >= len(reader.pages) - 4
     # Stamped page numbers are artifacts, never tagged text.
     for page in reader.pages:
         data = page.get_contents().get_data()
@@ -186,8 +189,9 @@ def test_packet_of_all_topics_embeds_each_font_once(tmp_path):
     path.write_bytes(build(library, ids, BuildOptions()))
     names = [font["name"].split("+")[1] for font in pdffonts(path)]
     assert len(names) == len(set(names)) <= 4
-    # Measured 0.64: the text itself, not repeated fonts, is most of what remains.
-    assert path.stat().st_size <= 0.7 * singles, (path.stat().st_size, singles)
+    # Measured 0.74 (0.64 before the topics gained key points, questions and cautions):
+    # the text itself, not repeated fonts, is most of what remains.
+    assert path.stat().st_size <= 0.8 * singles, (path.stat().st_size, singles)
 
 
 def test_same_topic_twice_is_an_error():

@@ -24,8 +24,8 @@ PATIENT = "Zyxwa Quorrelin"  # a name that appears nowhere else
 NOTE = "Walk to Brennistow pier daily"
 PACKET = ["psychotherapy", "insomnia:what-is", "ocd"]
 ALL_TOPICS = ["coping-with-stress", "depression-adults", "eating-disorders",
-              "generalized-anxiety", "insomnia", "ocd", "panic-disorder", "psychotherapy",
-              "ptsd", "social-anxiety", "substance-use", "suicide-prevention"]
+              "generalized-anxiety", "insomnia", "my-safety-plan", "ocd", "panic-disorder",
+              "psychotherapy", "ptsd", "social-anxiety", "substance-use", "suicide-prevention"]
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,8 @@ def test_topics_list_by_language_and_code(api):
     assert [t["id"] for t in every] == ALL_TOPICS
     spanish = api.get("/v1/topics", params={"lang": "es"}).json()["topics"]
     assert [t["id"] for t in spanish] == ["depression-adults", "generalized-anxiety",
-                                          "psychotherapy", "suicide-prevention"]
+                                          "my-safety-plan", "psychotherapy",
+                                          "suicide-prevention"]
     assert all(t["lang"] == "es" for t in spanish)
     coded = api.get("/v1/topics", params={"code": "f411"}).json()["topics"]
     assert coded[0]["id"] == "generalized-anxiety" and coded[0]["match"] == "exact"

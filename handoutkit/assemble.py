@@ -152,7 +152,7 @@ def article_context(
     resolve = _image_resolver(selection, library, asset_url)
     local = crisis_lines(brand.for_lang(topic.lang) if brand is not None else None, strings)
     prefix = anchor_for(selection)
-    second = _second_language(selection, library, asset_url)
+    second = _second_language(selection, library, asset_url, brand)
     related = []
     for related_id in topic.related:
         other = library.in_language(related_id, topic.lang)
@@ -196,22 +196,27 @@ def second_anchor(selection: Selection) -> str:
     return f"{anchor_for(selection)}--{selection.second.topic.lang}"
 
 
-def _second_language(selection: Selection, library: Library, asset_url: AssetUrl):
+def _second_language(selection: Selection, library: Library, asset_url: AssetUrl,
+                     brand: Brand | None = None):
     """A --bilingual topic's second language: its label (the language's own name), title,
-    direction, introduction and each section by id; None for a topic printed once."""
+    direction, introduction and each section by id (its boxes titled, its clinic numbers
+    and field names in that language); None for a topic printed once."""
     second = selection.second
     if second is None:
         return None
     topic = second.topic
     resolve = _image_resolver(second, library, asset_url)
     prefix = second_anchor(selection)
+    strings = load_strings(library).get(topic.lang, {})
+    local = crisis_lines(brand.for_lang(topic.lang) if brand is not None else None, strings)
     name = language_name(topic.lang, topic.lang)
     return {
         "lang": topic.lang, "dir": direction(topic.lang), "title": topic.title,
         "label": name[:1].upper() + name[1:],
-        "intro_html": topic.intro.html(resolve) if topic.intro else "",
+        "intro_html": topic.intro.html(resolve, strings, local) if topic.intro else "",
         "sections": {s.id: {"id": s.id, "anchor": f"{prefix}--{s.id}", "title": s.title,
-                            "required": s.required, "html": s.html(resolve)}
+                            "required": s.required,
+                            "html": s.html(resolve, strings, local, f"{prefix}--{s.id}")}
                      for s in second.sections},
     }
 

@@ -275,3 +275,18 @@ def test_bundled_library_is_clean_for_release_but_for_its_pending_reviews():
     assert {("review", name) for name in files} <= errors
     assert errors - {("review", name) for name in files} <= {("tool", n) for n in translated}
     assert result.exit_code == 1
+
+
+def test_every_bundled_topic_lists_its_sources_and_the_manifest_carries_them(tmp_path):
+    from pypdf import PdfReader
+
+    library = Library()
+    for entry in library.files():
+        if entry.lang in ("en", "es") and entry.id != "psychotherapy":
+            assert library.topic(entry.id, entry.lang).sources, entry.path.name
+    out = tmp_path / "two.pdf"
+    result = CliRunner().invoke(main, ["build", "insomnia", "substance-use:crisis", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(PdfReader(out).attachments["handouts-manifest.json"][0])
+    for row in manifest["topics"]:
+        assert row["sources"] == list(library.topic(row["id"]).sources) and row["sources"]

@@ -1,6 +1,8 @@
 """Shell completion: topic ids, section ids after `TOPIC:`, languages after `@`, layout
 names and brand names, as bash asks for them (`_HANDOUTS_COMPLETE=bash_complete`)."""
 
+import pathlib
+
 import pytest
 from click.testing import CliRunner
 
@@ -23,7 +25,14 @@ def test_topic_ids():
 
 
 def test_languages_after_at():
-    assert complete("handouts build psychotherapy@") == ["psychotherapy@en", "psychotherapy@es"]
+    # Every language the library has the topic in, and only those: English first, then the
+    # others in order.
+    folder = pathlib.Path(__file__).resolve().parent.parent / "handouts"
+    langs = ["en"] + sorted(path.name.split(".")[1] for path in folder.glob("psychotherapy.*.md")
+                            if path.name != "psychotherapy.en.md")
+    offered = complete("handouts build psychotherapy@")
+    assert offered == [f"psychotherapy@{lang}" for lang in langs]
+    assert {"psychotherapy@en", "psychotherapy@es", "psychotherapy@ar"} <= set(offered)
     assert complete("handouts build psychotherapy@e") == ["psychotherapy@en", "psychotherapy@es"]
 
 

@@ -3,6 +3,7 @@ order, carry their language in the structure tree, and Arabic runs right to left
 
 from __future__ import annotations
 
+import html
 import re
 import subprocess
 from pathlib import Path
@@ -27,8 +28,9 @@ CRISIS_FIRST = {
     "ar": "إذا كنت أنت أو شخص تعرفه يفكر في الانتحار، فاطلب المساعدة فورًا.",
 }
 POPPLER_MARKS = re.compile("[\u202a-\u202e]")
-# Poppler extracts the lam-alef ligature as its two letters in drawing order.
-LAM_ALEF = re.compile("ل([اأإآ])")
+# Poppler extracts the lam-alef ligatures (and lam with alef maqsura, as in على) as their two
+# letters in drawing order.
+LAM_ALEF = re.compile("ل([اأإآى])")
 
 
 def comparable(text: str) -> str:
@@ -36,7 +38,10 @@ def comparable(text: str) -> str:
     final yeh as alef maqsura (one glyph serves both), so letters are compared in order."""
     import unicodedata
 
-    text = LAM_ALEF.sub(r"\1ل", POPPLER_MARKS.sub("", text)).replace("ى", "ي")
+    # Vowel marks go first, so a lam-alef with a mark between its letters (مثلًا) is seen;
+    # spaces stay until the ligatures are turned, as a ligature never spans two words.
+    text = "".join(c for c in POPPLER_MARKS.sub("", text) if unicodedata.category(c)[0] != "M")
+    text = LAM_ALEF.sub(r"\1ل", text).replace("ى", "ي")
     return "".join(c for c in text if unicodedata.category(c)[0] in "LN")
 
 
@@ -119,3 +124,102 @@ def test_lint_finds_a_crisis_block_without_the_interpreter_line(make_library):
     messages = [f.message for f in findings if "suicide-prevention.vi.md" in f.path]
     assert any("free 988 interpreter" in m for m in messages), messages
     assert any("English sentence" in m for m in messages), messages
+
+
+# Psychotherapy in the languages that have it (vi, tl, ru and ar at least): built alone in
+# standard print on letter, and together in large print on A4.
+PSYCHOTHERAPY_LANGS = tuple(lang for lang in LANGS
+                            if (Path(__file__).parent.parent / "handouts"
+                                / f"psychotherapy.{lang}.md").exists())
+
+
+def crisis_items(topic) -> list[str]:
+    """The crisis block's lines (its bold first line and each list item), as plain text."""
+    source = topic.section("crisis").html()
+    items = re.findall(r"<(?:li|strong)>(.*?)</(?:li|strong)>", source, flags=re.S)
+    plain = [html.unescape(re.sub(r"<[^>]+>", "", item)).strip() for item in items]
+    return [p for p in plain if len(comparable(p)) > 6]
+
+
+@pytest.fixture(scope="module")
+def psychotherapy_pdfs(tmp_path_factory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("psychotherapy")
+    out = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOURCE_DATE_EPOCH", "1795651200")
+        patch.setenv("HANDOUTS_CACHE_DIR", str(tmp / "cache"))
+        library = Library()
+        for lang in PSYCHOTHERAPY_LANGS:
+            out[lang] = tmp / f"{lang}.pdf"
+            out[lang].write_bytes(build(library, [f"psychotherapy@{lang}"], BuildOptions()))
+        out["mixed"] = tmp / "mixed.pdf"
+        out["mixed"].write_bytes(build(
+            library, [f"psychotherapy@{lang}" for lang in ("vi", "tl", "ru", "ar")],
+            BuildOptions(layout="large-print", paper="a4")))
+    return out
+
+
+def test_psychotherapy_is_translated_into_vietnamese_tagalog_russian_and_arabic():
+    assert {"vi", "tl", "ru", "ar"} <= set(PSYCHOTHERAPY_LANGS)
+
+
+@pytest.mark.parametrize("lang", PSYCHOTHERAPY_LANGS)
+def test_psychotherapy_translation_follows_english(library, lang):
+    english = library.topic("psychotherapy", "en")
+    topic = library.topic("psychotherapy", lang)
+    assert topic.section_ids == english.section_ids
+    assert [s.id for s in topic.sections if s.required] == ["crisis"]
+    assert topic.translated_from.split()[0] == "en"
+    assert topic.reviewed_by.startswith("Pending review by a qualified")
+    # One language, one crisis wording: the block is the one suicide prevention prints.
+    other = library.topic("suicide-prevention", lang)
+    assert topic.section("crisis").html() == other.section("crisis").html()
+    # The questions tool keeps its boxes, and the picture its own description and caption.
+    from handoutkit.lint import has_tool
+    assert has_tool(topic.section("questions"))
+    assert [i.src for i in topic.images] == [i.src for i in english.images]
+    for picture, original in zip(topic.images, english.images):
+        assert picture.alt and picture.caption
+        assert picture.alt != original.alt and picture.caption != original.caption
+
+
+@pytest.mark.parametrize("lang", PSYCHOTHERAPY_LANGS)
+def test_psychotherapy_reads_in_order(library, psychotherapy_pdfs, lang):
+    topic = library.topic("psychotherapy", lang)
+    text = text_of(psychotherapy_pdfs[lang])
+    # Every heading, then every line of the crisis block, in the order they were written.
+    expected = [s.title for s in topic.sections] + crisis_items(topic)
+    if lang == "ar":
+        # Poppler sets a Latin word inside an Arabic line apart from it ("Arabic", the
+        # Lifeline's name): the Arabic letters and the numbers are compared in order, and
+        # the Latin words are looked for on their own.
+        for word in ("Arabic", "Suicide & Crisis Lifeline"):
+            assert word in text
+        latin = re.compile("[A-Za-z]")
+        text, expected = latin.sub("", text), [latin.sub("", e) for e in expected]
+    flat = comparable(text)
+    expected = [comparable(e) for e in expected]
+    assert len(expected) >= len(topic.sections) + 6
+    position = 0
+    for piece in expected:
+        found = flat.find(piece, position)
+        assert found >= 0, piece
+        position = found + len(piece)
+    with pikepdf.open(psychotherapy_pdfs[lang]) as pdf:
+        assert str(pdf.Root.Lang) == lang
+
+
+def test_psychotherapy_in_four_languages_in_large_print_on_a4(library, psychotherapy_pdfs):
+    pdf_path = psychotherapy_pdfs["mixed"]
+    with pikepdf.open(pdf_path) as pdf:
+        assert float(pdf.pages[0].MediaBox[2]) == pytest.approx(595.28, abs=1)
+        langs = {str(obj.Lang) for obj in pdf.objects
+                 if isinstance(obj, pikepdf.Dictionary) and "/Lang" in obj and "/S" in obj}
+    assert {"vi", "tl", "ru", "ar"} <= langs
+    flat = comparable(text_of(pdf_path))
+    position = 0
+    for lang in ("vi", "tl", "ru", "ar"):
+        first = comparable(CRISIS_FIRST[lang])
+        found = flat.find(first, position)
+        assert found >= 0, lang
+        position = found + len(first)

@@ -113,11 +113,12 @@ def test_translations_are_linted_per_language(library):
 
 def test_lint_finds_a_crisis_block_without_the_interpreter_line(make_library):
     source = (Path(__file__).parent.parent / "handouts" / "suicide-prevention.vi.md").read_text()
-    broken = re.sub(r"^- Có thông dịch viên.*$\n", "", source, flags=re.M)
-    broken = broken.replace("- Nhắn tin và trò chuyện trực tuyến với 988 chỉ có bằng tiếng Anh "
-                            "và tiếng Tây Ban Nha. Hãy gọi điện để được nói bằng tiếng Việt.\n", "")
+    # The Vietnamese block without its interpreter line, and an English line in its place.
+    broken, removed = re.subn(r"^- Để nói bằng tiếng Việt:.*$\n", "", source, flags=re.M)
+    assert removed == 1
     english = "- Call 988 and ask for an interpreter if you need one, it is free for you.\n"
-    broken = broken.replace("- Nếu quý vị là cựu quân nhân", english + "- Nếu quý vị là cựu quân nhân")
+    broken = broken.replace("- Cựu quân nhân", english + "- Cựu quân nhân")
+    assert english in broken
     root = make_library({"handouts/suicide-prevention.vi.md": broken})
     library = Library(root)
     findings = Linter(library, load_brand(library.default_brand)).run(["suicide-prevention"])

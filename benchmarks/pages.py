@@ -28,7 +28,7 @@ from handoutkit.build import make, selections_for  # noqa: E402
 from handoutkit.cache import Cache  # noqa: E402
 from handoutkit.library import Library  # noqa: E402
 from handoutkit.options import BuildOptions, Personal  # noqa: E402
-from handoutkit.pagefill import TopicPages, layout_margins, measure_pdf  # noqa: E402
+from handoutkit.pagefill import TopicPages, about_texts, layout_margins, measure_pdf  # noqa: E402
 from handoutkit.wording import load_strings  # noqa: E402
 
 LAYOUTS = ("standard", "large-print")
@@ -50,7 +50,8 @@ def measure_topic(library: Library, topic_id: str, lang: str, layout: str,
     strings = load_strings(library)[lang]
     pdf = build_topic(library, f"{topic_id}@{lang}", layout, paper)
     pages = measure_pdf(pdf, *layout_margins(library.layout_dirs, layout))
-    result = TopicPages(f"{topic_id}@{lang} {layout} {paper}", pages, strings["about_heading"])
+    result = TopicPages(f"{topic_id}@{lang} {layout} {paper}", pages, strings["about_heading"],
+                        about_texts(strings))
     result.check()
     return result
 
@@ -130,7 +131,8 @@ def run_packet(library: Library, args) -> int:
         own = [p for p in pages[start:end]]
         while args.duplex and len(own) > 1 and own[-1].words <= 8:
             own.pop()  # the intentionally blank page before the next topic
-        result = TopicPages(title, own, strings[lang]["about_heading"])
+        result = TopicPages(title, own, strings[lang]["about_heading"],
+                            about_texts(strings[lang]))
         result.check()
         failed += bool(result.problems)
         print(f"  {'FAIL' if result.problems else 'ok':4} p{start + 1:<3} {title:36} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 from dataclasses import dataclass, field
@@ -164,22 +165,25 @@ def article_context(
             language=language_name(other.lang, topic.lang))
         related.append({"id": related_id, "title": other.title, "href": href,
                         "lang": other.lang, "marker": marker})
+    sections = [
+        {
+            "id": section.id,
+            "anchor": f"{prefix}--{section.id}",
+            "title": section.title,
+            "required": section.required,
+            "html": section.html(resolve, strings, local, f"{prefix}--{section.id}"),
+            "second": second["sections"].get(section.id) if second else None,
+        }
+        for section in selection.sections
+    ]
+    printed_brand = brand.for_lang(topic.lang) if brand is not None else None
     return {
         "topic": topic,
         "anchor": prefix,
         "level": strings["levels"][topic.level],
         "intro_html": topic.intro.html(resolve, strings, local) if topic.intro else "",
-        "sections": [
-            {
-                "id": section.id,
-                "anchor": f"{prefix}--{section.id}",
-                "title": section.title,
-                "required": section.required,
-                "html": section.html(resolve, strings, local, f"{prefix}--{section.id}"),
-                "second": second["sections"].get(section.id) if second else None,
-            }
-            for section in selection.sections
-        ],
+        "sections": sections,
+        "groups": section_groups(sections),
         "second": second,
         "partial": not selection.is_whole,
         "related": related,
@@ -187,7 +191,9 @@ def article_context(
         "printed": format_date(printed, strings, topic.lang),
         "s": strings,
         "dir": direction(topic.lang),
-        "brand": brand.for_lang(topic.lang) if brand is not None else None,
+        "brand": printed_brand,
+        "review": review_status(topic, strings, printed_brand),
+        "online": online_version(topic, printed_brand),
     }
 
 
@@ -219,6 +225,61 @@ def _second_language(selection: Selection, library: Library, asset_url: AssetUrl
                             "html": s.html(resolve, strings, local, f"{prefix}--{s.id}")}
                      for s in second.sections},
     }
+
+
+def section_groups(sections: list[dict]) -> list[dict]:
+    """Runs of sections as the layout flows them: a section with a table (a tool to write
+    in) or a required one (the crisis block) is `wide`, across the page; runs of the others
+    may be set in columns."""
+    groups: list[dict] = []
+    for section in sections:
+        wide = section["required"] or "<table" in section["html"]
+        if groups and not wide and not groups[-1]["wide"]:
+            groups[-1]["sections"].append(section)
+        else:
+            groups.append({"wide": wide, "sections": [section]})
+    return groups
+
+
+def is_pending(reviewed_by: str | None) -> bool:
+    """A topic not yet reviewed: no reviewer, or `reviewed_by` saying it is pending
+    ("Pending local clinical review", "Pendiente de revisión")."""
+    return not reviewed_by or reviewed_by.lower().startswith(("pending", "pendiente"))
+
+
+def review_status(topic, strings: dict, brand: Brand | None) -> str:
+    """Who reviewed the topic and when, or that no clinician of the clinic has yet."""
+    if is_pending(topic.reviewed_by):
+        return strings["not_reviewed"].format(clinic=brand.name if brand else "")
+    text = strings["reviewed"].format(reviewer=topic.reviewed_by,
+                                      updated=format_date(topic.updated, strings, topic.lang))
+    if topic.review_due:
+        text += " " + strings["review_due"].format(
+            date=format_date(topic.review_due, strings, topic.lang))
+    return text
+
+
+def online_version(topic, brand: Brand | None) -> dict | None:
+    """The topic's online address as the brand's `online_url` gives it, its short printed
+    form and a QR code (an SVG data: URI); None when the brand sets no address."""
+    if brand is None or not brand.online_url:
+        return None
+    url = brand.online_url.format(id=topic.id, lang=topic.lang)
+    return {"url": url, "short": url.removeprefix("https://"), "qr": qr_svg(url)}
+
+
+@functools.lru_cache(maxsize=256)
+def qr_svg(url: str) -> str:
+    """A QR code of `url` as a vector SVG data: URI (segno; medium error correction)."""
+    import base64
+    import io
+
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(url, error="m", micro=False).save(buffer, kind="svg", scale=4, border=4,
+                                                  xmldecl=False, dark="#000000")
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 TOPIC_LINK = "handouts-topic:"  # placeholder links in parts and covers, resolved when merging
@@ -276,10 +337,14 @@ def assemble_cover(selections: list[Selection], setting: Setting, personal: Pers
                    toc=toc)
 
 
-def assemble_numbers(setting: Setting, page_langs: list[str]) -> str:
+def assemble_numbers(setting: Setting, page_langs: list[str],
+                     blank_pages: frozenset[int] = frozenset()) -> str:
     """One page per entry of `page_langs` carrying only "Page N of M" in that language,
-    stamped over a merged packet's pages."""
-    return _render(setting, [], packet=False, running=False, number_pages=page_langs,
+    stamped over a merged packet's pages; the pages (indices) in `blank_pages` also say
+    "This page is intentionally blank"."""
+    pages = [{"lang": lang, "blank": index in blank_pages}
+             for index, lang in enumerate(page_langs)]
+    return _render(setting, [], packet=False, running=False, number_pages=pages,
                    page_langs=page_langs)
 
 
@@ -345,6 +410,19 @@ def _document(selections: list[Selection], strings: dict, lang: str, printed: dt
     }
 
 
+def _personal_dates(personal: Personal, strings: dict, lang: str) -> Personal:
+    """The personal details as printed: a visit date typed as YYYY-MM-DD is written the
+    way the page's language writes dates; anything else prints as typed."""
+    value = (personal.visit_date or "").strip()
+    try:
+        date = dt.date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        date = None
+    if date is None:
+        return personal
+    return dataclasses.replace(personal, visit_date=format_date(date, strings, lang))
+
+
 def _render(setting: Setting, selections: list[Selection], *, packet: bool,
             personal: Personal = Personal(), articles: list[dict] = (), toc: list[dict] = (),
             numbers: bool = True, running: bool = True, pad_to_even: bool = False,
@@ -366,10 +444,12 @@ def _render(setting: Setting, selections: list[Selection], *, packet: bool,
             langs[0] if langs else None),
         lang_font_stacks=[(code, font_stack(code)) for code in sorted(text_langs)
                           if fonts.family_stack(code) != fonts.family_stack(None)],
-        personal=personal, s=strings, printed=format_date(setting.printed, strings, langs[0]),
+        personal=_personal_dates(personal, strings, langs[0] if langs else "en"),
+        s=strings, printed=format_date(setting.printed, strings, langs[0]),
         packet=packet, duplex=setting.duplex, pad_to_even=pad_to_even, show_cover=bool(toc),
         toc=list(toc), notice=notice, running=running, numbers=numbers, number_pages=list(number_pages),
-        number_strings={k: {"page": v["page"], "of": v["of"], "dir": direction(k)}
+        number_strings={k: {"page": v["page"], "of": v["of"], "dir": direction(k),
+                            "blank_page": v["blank_page"]}
                         for k, v in all_strings.items()},
     )
     layout = setting.layout

@@ -13,7 +13,9 @@ from .sandbox import check_image, media_type
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 LOGO_TYPES = {"image/png", "image/jpeg", "image/svg+xml"}
 FIELDS = ("name", "logo", "color", "phone", "address", "website", "footer", "after_hours",
-          "local_crisis")
+          "local_crisis", "online_url", "cover_tools")
+# Yes/no settings (true or false, no quotes); every other field is text.
+FLAGS = ("cover_tools",)
 # `language_assistance = true`: a "Language assistance" notice in packets, in the 15
 # languages other than English most spoken at home in the US (Census Bureau, American
 # Community Survey 2016: Spanish, Chinese, Tagalog, Vietnamese, Arabic, French, Korean,
@@ -42,6 +44,12 @@ class Brand:
     # The clinic's own numbers, printed in every crisis block after 988 and 911.
     after_hours: str = ""
     local_crisis: str = ""
+
+    # Where each topic is online, "https://.../{id}/{lang}": a QR code and the address print
+    # at the end of each topic. Empty: none.
+    online_url: str = ""
+    # The packet cover's write-in blocks: next appointment, questions, notes.
+    cover_tools: bool = True
     # Per language: {"es": {"footer": "..."}}; a field not given keeps the default wording.
     languages: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
@@ -74,7 +82,10 @@ def load_brand(path: str | Path) -> Brand:
                            "and [lang.XX] tables)")
     languages = _languages(path, per_language)
     for name, value in data.items():
-        if not isinstance(value, str):
+        if name in FLAGS:
+            if not isinstance(value, bool):
+                raise LibraryError(f"{path}: '{name}' must be true or false (no quotes)")
+        elif not isinstance(value, str):
             raise LibraryError(f"{path}: '{name}' must be text in quotes")
     if not data.get("name", "").strip():
         raise LibraryError(f"{path}: 'name' (the clinic's name) is required")
@@ -103,6 +114,8 @@ def load_brand(path: str | Path) -> Brand:
         footer=data.get("footer", "").strip(),
         after_hours=data.get("after_hours", "").strip(),
         local_crisis=data.get("local_crisis", "").strip(),
+        online_url=_online_url(path, data.get("online_url", "").strip()),
+        cover_tools=data.get("cover_tools", True),
         languages=tuple(languages),
         language_assistance=assistance,
     )
@@ -137,6 +150,18 @@ def _notice_langs(path: Path, value: object) -> tuple[str, ...]:
         return tuple(dict.fromkeys(v.strip() for v in value))
     raise LibraryError(f"{path}: 'language_assistance' must be true, false or a list of 1 to "
                        f"{MAX_NOTICE_LANGS} language tags in quotes, like [\"es\", \"vi\"]")
+def _online_url(path: Path, url: str) -> str:
+    """`online_url` is an https address with {id} and {lang} (and no other {...})."""
+    if not url:
+        return ""
+    try:
+        url.format(id="x", lang="en")
+    except (KeyError, IndexError, ValueError):
+        raise LibraryError(f"{path}: 'online_url' may use only {{id}} and {{lang}}") from None
+    if not url.startswith("https://") or "{id}" not in url or any(c.isspace() for c in url):
+        raise LibraryError(f"{path}: 'online_url' must be an https:// address with {{id}} "
+                           "(and {lang}), like \"https://example.org/handouts/{id}/{lang}\"")
+    return url
 
 
 def _logo(path: Path, name: str) -> Path:

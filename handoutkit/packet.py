@@ -135,7 +135,8 @@ def _cover_and_numbers(settings, selections, keys, parts, renderer, cache, print
         # A cover with personal details is made for each patient and never cached.
         cover_key = None if settings.personal else make_key(
             "cover", print_fp, keys, plan.starts, settings.setting.printed.isoformat(), settings.setting.duplex)
-        numbers_key = make_key("numbers", print_fp, page_langs)
+        blanks = _blank_pages(plan, [len(part.pages) for part in parts])
+        numbers_key = make_key("numbers", print_fp, page_langs, sorted(blanks))
         cover = cache.get(cover_key) if cover_key and settings.cover else None
         numbers = cache.get(numbers_key)
         htmls = {}
@@ -143,7 +144,7 @@ def _cover_and_numbers(settings, selections, keys, parts, renderer, cache, print
             htmls["cover"] = assemble_cover(selections, settings.setting, settings.personal,
                                             plan.starts)
         if numbers is None:
-            htmls["numbers"] = assemble_numbers(settings.setting, page_langs)
+            htmls["numbers"] = assemble_numbers(settings.setting, page_langs, blanks)
         rendered = dict(zip(htmls, renderer.render(list(htmls.values()))))
         if "cover" in rendered:
             cover = rendered["cover"]
@@ -156,6 +157,15 @@ def _cover_and_numbers(settings, selections, keys, parts, renderer, cache, print
         if cover_pdf is None or len(cover_pdf.pages) == cover_pages:
             return cover_pdf, plan, open_pdf(numbers)
         cover_pages = len(cover_pdf.pages)
+
+
+def _blank_pages(plan: "Plan", part_pages: list[int]) -> frozenset[int]:
+    """The indices of the blank pages duplex printing adds (after the cover, before a
+    topic that must start on a right-hand page, at the end)."""
+    used = set(range(plan.cover_pages))
+    for start, count in zip(plan.starts, part_pages):
+        used.update(range(start - 1, start - 1 + count))
+    return frozenset(set(range(plan.total)) - used)
 
 
 def _page_langs(selections: list[Selection], parts: list[pikepdf.Pdf], plan: Plan) -> list[str]:
@@ -197,6 +207,7 @@ class Plan:
     cover_total: int  # cover pages, with the blank back page in duplex
     starts: list[int]  # first page of each part, counting from 1
     total: int
+    cover_pages: int = 0  # the cover's own pages (without its blank back page)
 
 
 def _plan(cover_pages: int, part_pages: list[int], duplex: bool) -> Plan:
@@ -210,7 +221,7 @@ def _plan(cover_pages: int, part_pages: list[int], duplex: bool) -> Plan:
         page += count
     if duplex and page % 2:
         page += 1
-    return Plan(cover_total, starts, page)
+    return Plan(cover_total, starts, page, cover_pages)
 
 
 def _merge(settings, selections, cover, parts, plan, numbers, cache, manifest) -> bytes:

@@ -93,7 +93,8 @@ def source_headings(topic_id: str, lang: str = "en") -> list[str]:
 SLOW_MODULES = {
     "test_archival", "test_batch", "test_bilingual", "test_cache", "test_deploy",
     "test_every_language", "test_examples", "test_fonts", "test_notice", "test_rtl",
-    "test_fuzz", "test_languages", "test_page_fill", "test_packaging", "test_packet",
+    "test_fuzz", "test_languages", "test_layout_print", "test_page_fill", "test_packaging",
+    "test_packet",
     "test_pictures",
     "test_print", "test_render", "test_security", "test_serve", "test_single",
     "test_staff_page", "test_trust",

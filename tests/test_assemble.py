@@ -216,8 +216,12 @@ def test_numbers_pages_one_per_entry_in_its_language(test_library):
     setting = Setting(test_library, brand, printed=PRINTED, asset_url=asset_name)
     html = assemble_numbers(setting, ["en", "en", "es"])
     body = html.split("<body>")[1]
-    assert body.count('<div class="number-page numbers-en"></div>') == 2
-    assert body.count('<div class="number-page numbers-es"></div>') == 1
+    assert body.count('<div class="number-page numbers-en" lang="en" dir="ltr"></div>') == 2
+    assert body.count('<div class="number-page numbers-es" lang="es" dir="ltr"></div>') == 1
+    # Blank pages (duplex) say so, in their page's language.
+    blank = assemble_numbers(setting, ["en", "es", "es"], frozenset({1}))
+    assert "This page is intentionally blank" not in blank.split("<body>")[1]
+    assert blank.split("<body>")[1].count("Esta página se dejó en blanco a propósito") == 1
     assert "Página" in html and "Page" in html
     assert '<html lang="en" dir="ltr">' in html
     assert "Why wash your hands?" not in html  # no topic text, only numbers

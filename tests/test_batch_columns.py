@@ -141,10 +141,11 @@ def test_duplex_column(batch_run):
     _, out, _ = batch_run
     pages = page_texts(out / "duplex.pdf")
     plain = page_texts(out / "plain.pdf")
-    # The cover's back is blank but for its page number; each topic starts on a
-    # right-hand (odd) page, and the contents say so.
+    # The cover's back is blank but for saying so and its page number; each topic starts
+    # on a right-hand (odd) page, and the contents say so.
     assert len(pages) % 2 == 0
-    assert pages[1].split() == ["Page", "2", "of", str(len(pages))]
+    assert pages[1].split() == ["This", "page", "is", "intentionally", "blank",
+                                "Page", "2", "of", str(len(pages))]
     starts = [i + 1 for i, page in enumerate(pages) if "THE BASICS" in page]
     assert len(starts) == 2 and all(start % 2 == 1 for start in starts)
     assert f"Page {starts[0]}" in pages[0] and f"Page {starts[1]}" in pages[0]

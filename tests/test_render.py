@@ -68,7 +68,7 @@ def test_every_page_has_header_stamp_and_page_x_of_y(pdfs):
             assert "Riverside Community Health" in flat
             assert f"Page {number} of {len(pages)}" in flat
             if number >= first_topic_page:
-                assert ("Psychotherapy · Topic psychotherapy · Version 1.0 · "
+                assert ("Psychotherapy · Version 1.0 · "
                         "Printed November 26, 2026") in flat
 
 

@@ -228,12 +228,13 @@ def _second_language(selection: Selection, library: Library, asset_url: AssetUrl
 
 
 def section_groups(sections: list[dict]) -> list[dict]:
-    """Runs of sections as the layout flows them: a section with a table (a tool to write
-    in) or a required one (the crisis block) is `wide`, across the page; runs of the others
+    """Runs of sections as the layout flows them: a section with a table or write-in lines
+    (a tool to write in) or a required one (the crisis block) is `wide`, across the page; runs of the others
     may be set in columns."""
     groups: list[dict] = []
     for section in sections:
-        wide = section["required"] or "<table" in section["html"]
+        wide = (section["required"] or "<table" in section["html"]
+                or "callout-write-in" in section["html"])
         if groups and not wide and not groups[-1]["wide"]:
             groups[-1]["sections"].append(section)
         else:

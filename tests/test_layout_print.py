@@ -154,8 +154,10 @@ def test_sources_print_in_small_type(library, tmp_path):
     pages = page_texts(pdf)
     last = flat(pages[-1])
     assert "Sources:" in last
+    # Lines may break after a hyphen (which pdftotext then drops).
+    packed = "".join(last.split()).replace("-", "")
     for source in topic.sources:
-        assert flat(source)[:40] in last
+        assert "".join(source.split()).replace("-", "")[:40] in packed, source
     runs = text_runs(pdf, len(pages) - 1)
     body = [size for text, _, size, _ in text_runs(pdf, 0) if len(text) > 40]
     small = [size for text, _, size, _ in runs if topic.sources[0][:20] in text]

@@ -88,8 +88,8 @@ def test_a_layout_that_drops_the_crisis_block_writes_nothing(clinic, tmp_path):
     # A clinic's copy of the page that prints only sections that are not required.
     (clinic / "layouts" / "_base").mkdir()
     (clinic / "layouts" / "_base" / "page.html.j2").write_text(page.read_text().replace(
-        "{% for section in a.sections %}",
-        "{% for section in a.sections if not section.required %}"))
+        "{% for section in group.sections %}",
+        "{% for section in group.sections if not section.required %}"))
     for args in (["-o", tmp_path / "calm.pdf"], ["calm", "-o", tmp_path / "calm.pdf"],
                  ["--format", "html", "-o", tmp_path / "calm.pdf"]):
         specs = ["calm", "psychotherapy"] if args[0] == "calm" else ["calm"]

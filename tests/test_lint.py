@@ -266,14 +266,12 @@ def test_bundled_library_is_clean_for_release_but_for_its_pending_reviews():
     data = json.loads(result.output)
     assert len(data["readability"]) >= 16
     # Every bundled topic waits for a clinic's own clinical review: the release check names
-    # that in each of them. Beyond it, English and Spanish are clean; the translations of
-    # suicide-prevention were made from version 1.0, before its safety-plan tool.
+    # that in each of them, and nothing else (every translation of suicide-prevention has its
+    # safety-plan tool again).
     errors = {(f["check"], f["path"].rsplit("/", 1)[-1]) for f in data["findings"]
               if f["severity"] == "error"}
     files = {entry.path.name for entry in Library().files()}
-    translated = {name for name in files if not name.endswith((".en.md", ".es.md"))}
-    assert {("review", name) for name in files} <= errors
-    assert errors - {("review", name) for name in files} <= {("tool", n) for n in translated}
+    assert errors == {("review", name) for name in files}
     assert result.exit_code == 1
 
 
@@ -282,7 +280,7 @@ def test_every_bundled_topic_lists_its_sources_and_the_manifest_carries_them(tmp
 
     library = Library()
     for entry in library.files():
-        if entry.lang in ("en", "es") and entry.id != "psychotherapy":
+        if entry.lang in ("en", "es"):
             assert library.topic(entry.id, entry.lang).sources, entry.path.name
     out = tmp_path / "two.pdf"
     result = CliRunner().invoke(main, ["build", "insomnia", "substance-use:crisis", "-o", str(out)])

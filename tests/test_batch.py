@@ -90,7 +90,7 @@ def test_rerun_skips_current_outputs_and_rebuilds_changed_ones(tmp_path, make_li
     root = make_library({"handouts/insomnia.en.md": text})
     job_list = write_job_list(tmp_path / "m.csv", [
         {"output": "a.pdf", "topics": "insomnia ocd", "patient": "A"},
-        {"output": "b.pdf", "topics": "ocd psychotherapy:what-is", "patient": "B"}])
+        {"output": "b.pdf", "topics": "ocd suicide-prevention:what-is", "patient": "B"}])
     out = tmp_path / "out"
     out.mkdir()
     runner = CliRunner()

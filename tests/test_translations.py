@@ -224,3 +224,40 @@ def test_psychotherapy_in_four_languages_in_large_print_on_a4(library, psychothe
         found = flat.find(first, position)
         assert found >= 0, lang
         position = found + len(first)
+
+
+# Simplified and Traditional Chinese and Korean follow English 1.1 of both topics: the same
+# sections, version and sources, and the key-points box printed before the questions.
+CAUGHT_UP = ("zh-Hans", "zh-Hant", "ko")
+KEY_POINTS = {"zh-Hans": "请记住", "zh-Hant": "請記住", "ko": "꼭 기억하세요"}
+
+
+@pytest.mark.parametrize("lang", CAUGHT_UP)
+def test_chinese_and_korean_follow_english_1_1(library, lang):
+    for topic_id in ("psychotherapy", "suicide-prevention"):
+        english = library.topic(topic_id, "en")
+        topic = library.topic(topic_id, lang)
+        assert topic.section_ids == english.section_ids, topic_id
+        assert topic.translated_from.split() == ["en", english.version], topic_id
+        assert topic.sources == english.sources, topic_id
+
+
+@pytest.mark.parametrize("lang", CAUGHT_UP)
+def test_key_points_print_before_the_questions(library, pdfs, psychotherapy_pdfs, lang):
+    for topic_id, pdf in (("psychotherapy", psychotherapy_pdfs[lang]),
+                          ("suicide-prevention", pdfs[lang])):
+        topic = library.topic(topic_id, lang)
+        text = text_of(pdf)
+        assert "**" not in text  # every bold mark was read as one
+        flat = comparable(text)
+        # The box ends the section that holds it (the last one before the questions or the
+        # tool), as in English.
+        holder = next(s for s in topic.sections
+                      if any(t.type == "container_key-points_open" for t in s.tokens))
+        english = library.topic(topic_id, "en")
+        assert any(t.type == "container_key-points_open"
+                   for t in english.section(holder.id).tokens), topic_id
+        heading = flat.rfind(comparable(holder.title), 0, flat.find(comparable(KEY_POINTS[lang])))
+        box = flat.find(comparable(KEY_POINTS[lang]), heading)
+        after = topic.sections[topic.section_ids.index(holder.id) + 1]
+        assert 0 <= heading < box < flat.find(comparable(after.title), box), topic_id

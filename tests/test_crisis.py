@@ -82,11 +82,18 @@ def test_bundled_crisis_blocks_are_one_wording_per_language():
                   "24 hours a day, 7 days a week", "press 1", "press 2", "text AYUDA to 988",
                   "988lineadevida.org", "more than 240 languages",
                   "Text and chat are in English and Spanish only",
-                  "Deaf or hard of hearing", "do not wait for a call back"):
+                  "Deaf or hard of hearing", "text telephone (TTY)",
+                  "use your relay service or dial 711, then 988",
+                  "American Sign Language (ASL), call 988 from a videophone",
+                  "do not wait for a call back"):
         assert words in english, words
+    # Every language gives the TTY and videophone ways in, with their numbers.
+    for lang, (wording,) in wordings.items():
+        assert "TTY" in wording and "711" in wording and "ASL" in wording, lang
     spanish, = wordings["es"]
     for words in ("911", "oprima 2", "AYUDA", "988lineadevida.org", "gratis y confidencial",
-                  "oprima 1", "no espere a que le devuelvan la llamada"):
+                  "oprima 1", "no espere a que le devuelvan la llamada", "marque 711 y luego 988",
+                  "videoteléfono"):
         assert words in spanish, words
 
 

@@ -54,7 +54,7 @@ def test_text_of_every_section_prints(pdfs, library):
     for title in titles:
         assert title in flat
     for fixed in ("More on this topic", "About this handout", "Call or text 988", "911",
-                  "Topic psychotherapy · Version 1.1"):
+                  "Topic psychotherapy · Version 1.2"):
         assert fixed in flat, fixed
 
 
@@ -68,7 +68,7 @@ def test_every_page_has_header_stamp_and_page_x_of_y(pdfs):
             assert "Riverside Community Health" in flat
             assert f"Page {number} of {len(pages)}" in flat
             if number >= first_topic_page:
-                assert ("Psychotherapy · Version 1.1 · "
+                assert ("Psychotherapy · Version 1.2 · "
                         "Printed November 26, 2026") in flat
 
 

@@ -49,7 +49,7 @@ def test_dates_are_written_the_way_each_language_writes_them(mixed):
     spanish = "\n".join(p for p in mixed if "Psicoterapia ·" in p)
     english = "\n".join(p for p in mixed if "Insomnia ·" in p)
     assert "Impreso 26 de noviembre de 2026" in spanish
-    assert "Última actualización: 28 de noviembre de 2026" in spanish
+    assert "Última actualización: 29 de noviembre de 2026" in spanish
     assert "2026-11-26" not in spanish and "November" not in spanish
     assert "Printed November 26, 2026" in english
 

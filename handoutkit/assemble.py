@@ -230,7 +230,8 @@ def _second_language(selection: Selection, library: Library, asset_url: AssetUrl
 def section_groups(sections: list[dict]) -> list[dict]:
     """Runs of sections as the layout flows them: a section with a table or write-in lines
     (a tool to write in) or a required one (the crisis block) is `wide`, across the page; runs of the others
-    may be set in columns."""
+    may be set in columns. A group holding the crisis block alone is marked `crisis` (a layout
+    may print it first)."""
     groups: list[dict] = []
     for section in sections:
         wide = (section["required"] or "<table" in section["html"]
@@ -238,7 +239,8 @@ def section_groups(sections: list[dict]) -> list[dict]:
         if groups and not wide and not groups[-1]["wide"]:
             groups[-1]["sections"].append(section)
         else:
-            groups.append({"wide": wide, "sections": [section]})
+            groups.append({"wide": wide, "sections": [section],
+                           "crisis": section["required"] and "callout-emergency" in section["html"]})
     return groups
 
 

@@ -38,6 +38,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse  # noqa: E402
 
 from . import scratch as _scratch  # noqa: E402
 from . import tagging  # noqa: E402
+from .refit import refit  # noqa: E402
 
 tagging.install()
 
@@ -234,9 +235,10 @@ def render_pdf(
                 font_config=font_config, counter_style=counter_style,
                 stylesheets=stylesheets, **options)
 
-        document = layout(html)
+        # The crisis block moves up where it would leave the page before it short.
+        html, document = refit(html, layout)
         if even_html is not None and len(document.pages) % 2:
-            document = layout(even_html())
+            html, document = refit(even_html(), layout)
         # Some resources (images inside SVG) are only fetched while the PDF is drawn.
         pdf = document.write_pdf(**options)
         _check(fetcher, collect)

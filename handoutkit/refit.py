@@ -1,0 +1,118 @@
+"""Moving the crisis block up when it would leave the page before it short.
+
+The crisis block never splits. In large print it is most of a page, so wherever it starts
+low on a page it goes over to the next one and leaves that page short (a page is "short"
+below the limits of `pagefill`: 60% of the text area, 25% for the last). A printer moves
+such a box up to where it fits; so does this module: the layout marks the block
+(`<!--float-->...<!--/float-->`) and the places between sections where it may stand
+(`<!--slot-->` between runs of sections and at the topic's end, `<!--slot:inner-->` between
+two sections of one run, which closes the run there and opens a new one after the block). The renderer lays the
+document out, and when a page is short (before the block, or after it: what follows the
+block moves with it), tries the block in the other places of its topic (up to the very
+end, after "About this handout"), nearest first, and keeps the first layout without a
+short page (or the one with the fewest). The block's words and the sections' order are unchanged; the reading
+order (tags) follows the new place.
+
+The measures come from WeasyPrint's laid-out boxes: how far down the text area the lowest
+line, picture or table row of each page reaches.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from weasyprint.formatting_structure import boxes
+
+from .pagefill import MIN_FILL, MIN_LAST_FILL
+
+FLOAT_RE = re.compile(r"<!--float-->(.*?)<!--/float-->", re.S)
+SLOT_RE = re.compile(r"<!--slot(:inner)?-->")
+# At most this many other places are tried (each is one more layout of the document).
+MAX_TRIES = 4
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A laid-out document's pages: how full each is, and where the crisis block starts."""
+
+    fills: list[float]
+    float_page: int | None
+
+    def short_pages(self) -> int:
+        """Pages below the limits (the last against its own limit)."""
+        last = len(self.fills) - 1
+        return sum(1 for n, fill in enumerate(self.fills)
+                   if fill < (MIN_LAST_FILL if n == last else MIN_FILL))
+
+    def short_before_float(self) -> bool:
+        """Whether the page before the crisis block's is short (it went over whole)."""
+        page = self.float_page
+        return page is not None and page > 0 and self.fills[page - 1] < MIN_FILL
+
+
+def measure(document) -> Fit:
+    """Fill of each page of a WeasyPrint document, and the page the crisis block starts on."""
+    fills, float_page = [], None
+    for number, page in enumerate(document.pages):
+        page_box = page._page_box
+        top, height = page_box.content_box_y(), page_box.height
+        bottom = top
+        for child in page_box.children:
+            if isinstance(child, boxes.MarginBox):
+                continue
+            for box in child.descendants():
+                # Lines, pictures, and table rows (a tool's empty rows are boxes to write in).
+                if isinstance(box, (boxes.LineBox, boxes.ReplacedBox, boxes.TableRowBox)):
+                    bottom = max(bottom, box.position_y + box.margin_height())
+                if (float_page is None and box.element is not None
+                        and box.element.get("data-float") == "crisis"):
+                    float_page = number
+        fills.append(max(0.0, min(1.0, (bottom - top) / height)) if height else 1.0)
+    return Fit(fills, float_page)
+
+
+def placements(html: str) -> list[str]:
+    """The document with its crisis block in each other place of its topic, nearest first
+    ([] when the document has no block to move)."""
+    found = FLOAT_RE.search(html)
+    if found is None:
+        return []
+    block = found.group(0)
+    rest = html[:found.start()] + html[found.end():]
+    # Only the places in the block's own topic: between the <article> before it and the
+    # end of that article.
+    start = rest.rfind("<article", 0, found.start())
+    end = rest.find("</article>", found.start())
+    end = len(rest) if end < 0 else end
+    slots = [m for m in SLOT_RE.finditer(rest) if start < m.start() < end]
+    slots.sort(key=lambda m: abs(m.start() - found.start()))
+    moved = []
+    for slot in slots:
+        # Between two sections of one run: close the run there and open it again after.
+        insert = ('</section>' + block + '<section class="flow">') if slot.group(1) else block
+        moved.append(rest[:slot.start()] + insert + rest[slot.end():])
+    return moved
+
+
+def refit(html: str, layout: Callable[[str], object]):
+    """Lay `html` out; if a page is short and the document has a crisis block to move, lay
+    it out with the block in earlier places and keep the first layout without a short page
+    (or the one with the fewest, the block's own place winning a tie). Returns (html,
+    document)."""
+    document = layout(html)
+    fit = measure(document)
+    if fit.float_page is None or not fit.short_pages():
+        return html, document
+    best = (fit.short_pages(), html, document)
+    for tried, candidate in enumerate(placements(html)):
+        if tried == MAX_TRIES:
+            break
+        other = layout(candidate)
+        short = measure(other).short_pages()
+        if short < best[0]:
+            best = (short, candidate, other)
+        if best[0] == 0:
+            break
+    return best[1], best[2]

@@ -1,0 +1,101 @@
+"""The crisis block moves up (or to the topic's end) where it would leave the page before
+it short: the block never splits, and no page is left short for it (handoutkit/refit.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from handoutkit.cli import main
+from handoutkit.pagefill import MIN_FILL, layout_margins, measure_pdf
+from handoutkit.library import Library
+
+from conftest import pdftotext
+
+HEADER = """---
+id: demo
+lang: en
+title: Demo
+level: basics
+version: "1.0"
+updated: 2026-11-20
+summary: A topic whose crisis block falls at different places on its page.
+credit: Written by the handouts project contributors.
+mental_health: true
+---
+"""
+PARAGRAPH = ("Sleep, food and moving your body each day all help your mood. Small steps "
+             "count, and your care team can help you choose them.")
+CRISIS = """
+## What if I am in crisis? {#crisis .required}
+
+::: emergency
+**If you or someone you know is thinking about suicide, get help right away.**
+
+- In danger now? Call 911 or go to the nearest emergency department.
+- Call or text **988** to reach the 988 Suicide & Crisis Lifeline, or chat at 988lifeline.org.
+- Veterans: call 988 and press 1.
+- En español: call 988 and press 2, text AYUDA to 988, or chat at 988lineadevida.org.
+- Other languages: call 988 and say the name of your language in English.
+- Deaf or hard of hearing: text 988, or chat at 988lifeline.org.
+- Call your care team too, but do not wait for a call back.
+- Do not leave a person who is in danger alone.
+:::
+"""
+
+
+def topic(sections: int, last_paragraphs: int) -> str:
+    body = ""
+    for n in range(sections):
+        count = last_paragraphs if n == sections - 1 else 3
+        body += f"\n## Part {n + 1} {{#part-{n + 1}}}\n\n" + "\n\n".join([PARAGRAPH] * count) + "\n"
+    return HEADER + body + CRISIS
+
+
+def test_placements_stay_in_the_topic_and_keep_every_word():
+    from handoutkit.refit import placements
+
+    html = ("<article>A<!--slot--><section class=\"flow\">B<!--slot:inner-->C</section>"
+            "<!--float--><section data-float=\"crisis\">X</section><!--/float-->D<!--slot--></article>"
+            "<article>E<!--slot-->F</article>")
+    moved = placements(html)
+    strip = lambda text: re.sub(r"<[^>]+>|<!--.*?-->", "", text)
+    # Three places in the first topic, none in the second; every word kept once.
+    assert len(moved) == 3
+    for candidate in moved:
+        assert sorted(strip(candidate)) == sorted(strip(html))
+        assert candidate.index("X") < candidate.index("<article>E")
+    # Nearest first: the topic's end, then between B and C (which closes and reopens the
+    # run of sections), then before B.
+    assert strip(moved[0]).index("X") > strip(moved[0]).index("D")
+    assert '</section><!--float-->' in moved[1] and '<!--/float--><section class="flow">C' in moved[1]
+    assert strip(moved[2]).startswith("AX")
+    assert placements("<article>no block</article>") == []
+
+
+@pytest.mark.parametrize("last_paragraphs", [1, 3, 5, 7])
+def test_the_crisis_block_never_leaves_a_short_page_before_it(tmp_path, last_paragraphs):
+    """Whatever the length of the text before it, the crisis block prints whole on one page
+    and the page before it is at least 60% full."""
+    (tmp_path / "handouts").mkdir()
+    (tmp_path / "handouts" / "demo.en.md").write_text(topic(6, last_paragraphs), encoding="utf-8")
+    out = tmp_path / "demo.pdf"
+    result = CliRunner().invoke(main, ["--library", str(tmp_path), "build", "demo", "--layout",
+                                       "large-print", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    pages = pdftotext(out).split("\f")
+    first = [n for n, page in enumerate(pages) if "get help right away" in page]
+    last = [n for n, page in enumerate(pages) if "Do not leave a person" in page]
+    assert first == last and len(first) == 1  # whole, on one page
+    # Every part is still there, in its order.
+    text = " ".join(pages)
+    positions = [text.index(f"Part {n}") for n in range(1, 7)]
+    assert positions == sorted(positions)
+    fills = measure_pdf(out.read_bytes(), *layout_margins(Library(tmp_path).layout_dirs,
+                                                          "large-print"))
+    page = first[0]
+    if page > 0:
+        assert fills[page - 1].fill >= MIN_FILL, [round(p.fill, 2) for p in fills]

@@ -35,42 +35,59 @@ MAX_TRIES = 4
 
 @dataclass(frozen=True)
 class Fit:
-    """A laid-out document's pages: how full each is, and where the crisis block starts."""
+    """A laid-out document's pages: how full each is, where the crisis block starts, and
+    whether the last page opens with the closing block (related topics, "About this
+    handout"), that is, holds nothing else."""
 
     fills: list[float]
     float_page: int | None
+    closing_only: bool = False
 
     def short_pages(self) -> int:
-        """Pages below the limits (the last against its own limit)."""
+        """Pages below the limits (the last against its own limit); a last page holding
+        only the closing block counts too."""
         last = len(self.fills) - 1
-        return sum(1 for n, fill in enumerate(self.fills)
-                   if fill < (MIN_LAST_FILL if n == last else MIN_FILL))
+        return int(self.closing_only) + sum(
+            1 for n, fill in enumerate(self.fills)
+            if fill < (MIN_LAST_FILL if n == last else MIN_FILL))
 
-    def short_before_float(self) -> bool:
-        """Whether the page before the crisis block's is short (it went over whole)."""
-        page = self.float_page
-        return page is not None and page > 0 and self.fills[page - 1] < MIN_FILL
+
+def _walk(box, in_closing: bool = False):
+    """(box, whether it is inside the closing block) for a box and all boxes in it."""
+    element = box.element
+    if element is not None and box.element_tag == "section" and \
+            "closing" in (element.get("class") or "").split():
+        in_closing = True
+    yield box, in_closing
+    for child in getattr(box, "children", ()):
+        yield from _walk(child, in_closing)
 
 
 def measure(document) -> Fit:
-    """Fill of each page of a WeasyPrint document, and the page the crisis block starts on."""
-    fills, float_page = [], None
+    """Fill of each page of a WeasyPrint document, the page the crisis block starts on, and
+    whether the last page holds only the closing block."""
+    fills, float_page, closing_only = [], None, False
+    last = len(document.pages) - 1
     for number, page in enumerate(document.pages):
         page_box = page._page_box
         top, height = page_box.content_box_y(), page_box.height
-        bottom = top
+        bottom, first_line = top, None
         for child in page_box.children:
             if isinstance(child, boxes.MarginBox):
                 continue
-            for box in child.descendants():
+            for box, in_closing in _walk(child):
                 # Lines, pictures, and table rows (a tool's empty rows are boxes to write in).
                 if isinstance(box, (boxes.LineBox, boxes.ReplacedBox, boxes.TableRowBox)):
                     bottom = max(bottom, box.position_y + box.margin_height())
+                    if first_line is None:
+                        first_line = in_closing
                 if (float_page is None and box.element is not None
                         and box.element.get("data-float") == "crisis"):
                     float_page = number
         fills.append(max(0.0, min(1.0, (bottom - top) / height)) if height else 1.0)
-    return Fit(fills, float_page)
+        if number == last and number > 0:
+            closing_only = bool(first_line)
+    return Fit(fills, float_page, closing_only)
 
 
 def placements(html: str) -> list[str]:

@@ -15,7 +15,7 @@ from handoutkit.build import BuildOptions, build
 from handoutkit.library import Library
 from handoutkit.options import Personal
 
-MARGIN = 14 / 25.4 * 72  # the standard layout's side margin, in points
+MARGIN = 10 / 25.4 * 72  # the standard layout's side margin, in points
 ARABIC_TITLE = "الوقاية من الانتحار"
 
 

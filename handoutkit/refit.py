@@ -1,17 +1,18 @@
-"""Moving the crisis block up when it would leave the page before it short.
+"""Moving the crisis block up when it would leave a page short.
 
 The crisis block never splits. In large print it is most of a page, so wherever it starts
 low on a page it goes over to the next one and leaves that page short (a page is "short"
-below the limits of `pagefill`: 60% of the text area, 25% for the last). A printer moves
-such a box up to where it fits; so does this module: the layout marks the block
-(`<!--float-->...<!--/float-->`) and the places between sections where it may stand
-(`<!--slot-->` between runs of sections and at the topic's end, `<!--slot:inner-->` between
-two sections of one run, which closes the run there and opens a new one after the block). The renderer lays the
-document out, and when a page is short (before the block, or after it: what follows the
-block moves with it), tries the block in the other places of its topic (up to the very
-end, after "About this handout"), nearest first, and keeps the first layout without a
-short page (or the one with the fewest). The block's words and the sections' order are unchanged; the reading
-order (tags) follows the new place.
+below the limits of `pagefill`: 60% of the text area, 25% for the last, or a last page
+holding only the closing block). A printer moves such a box up to where it fits; so does
+this module. The layout marks the block (`<!--float-->...<!--/float-->`) and the places
+between sections where it may stand (`<!--slot-->` between runs of sections,
+`<!--slot:inner-->` between two sections of one run, which closes the run there and opens
+a new one after the block); "About this handout" stays last, as the first page tells
+readers. The renderer lays the document out and, when a page is short (before the block,
+or after it: what follows the block moves with it), tries the block in the other places
+of its topic, nearest first, and keeps the first layout without a short page (or the one
+with the fewest). The block's words and the sections' order are unchanged; the reading
+order (tags, bookmarks) follows the new place.
 
 The measures come from WeasyPrint's laid-out boxes: how far down the text area the lowest
 line, picture or table row of each page reaches.

@@ -62,10 +62,14 @@ def test_each_section_is_followed_by_its_second_language(pdfs):
     vi, en = headings("suicide-prevention", "vi"), headings("suicide-prevention", "en")
     position = 0
     for sid, title in vi.items():
-        mine = text.index(title, position)
+        # The crisis block may be moved up to where it leaves no page short (refit.py):
+        # it is followed by its English version wherever it prints.
+        start = 0 if sid == "crisis" else position
+        mine = text.index(title, start)
         marked = text.index("English " + en[sid], mine)  # the label, then the heading
         assert marked > mine
-        position = marked
+        if sid != "crisis":
+            position = marked
     # Both crisis blocks print whole, each in its own language.
     assert "Nếu quý vị hoặc người quý vị quen đang nghĩ đến tự tử" in text
     assert "If you or someone you know is thinking about suicide" in text

@@ -110,9 +110,9 @@ def test_pictures_sit_at_the_right_margin_in_arabic(pdfs):
     margin_px = MARGIN / 72 * 96
     pictures = {lang: [b for b in found if b[2] - b[0] > 100] for lang, found in boxes.items()}
     assert pictures["ar"] and pictures["en"]
-    # The standard layout sets text in two columns (7 mm apart): a picture starts at its
+    # The standard layout sets text in two columns (5 mm apart): a picture starts at its
     # column's start, the right edge of a column in Arabic and the left edge in English.
-    gap_px = 7 / 25.4 * 96
+    gap_px = 5 / 25.4 * 96
     column_px = (width_px - 2 * margin_px - gap_px) / 2
     right_edges = (width_px - margin_px, margin_px + column_px)
     left_edges = (margin_px, width_px - margin_px - column_px)

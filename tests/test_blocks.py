@@ -284,14 +284,21 @@ def test_lint_refuses_a_write_in_item_without_lines(make_library):
                         "My reasons for living"]),
     ("my-safety-plan@es", ["Mis señales de alerta", "Mis razones para vivir"]),
 ])
-def test_the_safety_plan_and_its_crisis_block_fit_the_first_letter_page(tmp_path, spec, labels):
+def test_the_safety_plan_fills_the_first_letter_page_and_the_crisis_block_the_next(
+        tmp_path, spec, labels):
     out = tmp_path / "plan.pdf"
     result = CliRunner().invoke(main, ["build", spec, "--paper", "letter", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    first = " ".join(pdftotext(out, "-f", "1", "-l", "1").split())
+    pages = [" ".join(page.split()) for page in pdftotext(out).split("\f") if page.strip()]
+    assert len(pages) == 2
+    first, second = pages
+    # The whole plan, every field, on the first page (with the crisis strip: 988 and 911).
     for label in labels:
         assert label in first, label
     assert "988" in first and "911" in first and "___" not in first
+    # The crisis block whole on the second, from its lead line to its last line.
+    assert "get help right away" in second or "busque ayuda de inmediato" in second
+    assert "Do not leave a person" in second or "No deje sola a una persona" in second
     # The lines to write on are drawn, not printed as text: no underscores or rules in the text.
     assert "_" not in first
 

@@ -230,8 +230,8 @@ def _second_language(selection: Selection, library: Library, asset_url: AssetUrl
 def section_groups(sections: list[dict]) -> list[dict]:
     """Runs of sections as the layout flows them: a section with a table or write-in lines
     (a tool to write in) or a required one (the crisis block) is `wide`, across the page; runs of the others
-    may be set in columns. A group holding the crisis block alone is marked `crisis` (a layout
-    may print it first)."""
+    may be set in columns. A group holding the crisis block alone is marked `crisis` (the
+    renderer may move it to where it leaves no page short, refit.py)."""
     groups: list[dict] = []
     for section in sections:
         wide = (section["required"] or "<table" in section["html"]

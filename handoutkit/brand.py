@@ -150,6 +150,8 @@ def _notice_langs(path: Path, value: object) -> tuple[str, ...]:
         return tuple(dict.fromkeys(v.strip() for v in value))
     raise LibraryError(f"{path}: 'language_assistance' must be true, false or a list of 1 to "
                        f"{MAX_NOTICE_LANGS} language tags in quotes, like [\"es\", \"vi\"]")
+
+
 def _online_url(path: Path, url: str) -> str:
     """`online_url` is an https address with {id} and {lang} (and no other {...})."""
     if not url:

@@ -116,10 +116,12 @@ def placements(html: str) -> list[str]:
 
 def refit(html: str, layout: Callable[[str], object]):
     """Lay `html` out; if a page is short and the document has a crisis block to move, lay
-    it out with the block in earlier places and keep the first layout without a short page
+    it out with the block in its other places and keep the first layout without a short page
     (or the one with the fewest, the block's own place winning a tie). Returns (html,
     document)."""
     document = layout(html)
+    if FLOAT_RE.search(html) is None:  # a cover, page numbers, a topic without the block
+        return html, document
     fit = measure(document)
     if fit.float_page is None or not fit.short_pages():
         return html, document

@@ -30,8 +30,9 @@ from .pagefill import MIN_FILL, MIN_LAST_FILL
 
 FLOAT_RE = re.compile(r"<!--float-->(.*?)<!--/float-->", re.S)
 SLOT_RE = re.compile(r"<!--slot(:inner)?-->")
-# At most this many other places are tried (each is one more layout of the document).
-MAX_TRIES = 4
+# At most this many other places are tried (each is one more layout of the document; in
+# large print a block near a topic's end may have to go back over several sections).
+MAX_TRIES = 12
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 
 from handoutkit.build import make, selections_for
 from handoutkit.cache import Cache
-from handoutkit.options import BuildOptions
+from handoutkit.options import BuildOptions, Personal
 from handoutkit.pagefill import Page, TopicPages, layout_margins, measure_pdf
 
 from conftest import ROOT
@@ -68,3 +68,24 @@ def test_every_topic_file_fills_its_pages_in_the_standard_layout(library, paper)
         result = script.measure_topic(library, file.id, file.lang, "standard", paper)
         failures += [f"{result.name}: {problem}" for problem in result.problems]
     assert failures == []
+
+
+def test_the_four_topic_packet_is_twelve_pages_and_each_topic_fills_its_pages(library):
+    """The packet the page-fill work was measured on: psychotherapy, depression-adults,
+    insomnia and suicide-prevention with a patient's cover, standard letter. It was 17 pages
+    (four of them nearly empty); it is 12: the cover, then 3 + 3 + 2 + 3, every page of
+    every topic within the limits."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import pages as script
+
+    specs = "psychotherapy depression-adults insomnia suicide-prevention"
+    pdf = script.build_topic(library, specs, "standard", "letter", Personal(patient="Test Patient"))
+    pages = measure_pdf(pdf, *layout_margins(library.layout_dirs, "standard"))
+    assert len(pages) <= 12
+    ranges = script.packet_ranges(pdf)
+    assert [title for title, _, _ in ranges] == [
+        "Psychotherapy", "Depression in Adults", "Insomnia", "Suicide Prevention"]
+    assert ranges[0][1] == 1  # the cover is one page
+    for title, start, end in ranges:
+        result = TopicPages(title, pages[start:end], "About this handout")
+        assert result.check() == [], (title, result.problems)

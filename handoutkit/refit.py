@@ -2,20 +2,22 @@
 
 The crisis block never splits. In large print it is most of a page, so wherever it starts
 low on a page it goes over to the next one and leaves that page short (a page is "short"
-below the limits of `pagefill`: 60% of the text area, 25% for the last, or a last page
-holding only the closing block). A printer moves such a box up to where it fits; so does
-this module. The layout marks the block (`<!--float-->...<!--/float-->`) and the places
-between sections where it may stand (`<!--slot-->` between runs of sections,
-`<!--slot:inner-->` between two sections of one run, which closes the run there and opens
-a new one after the block); "About this handout" stays last, as the first page tells
-readers. The renderer lays the document out and, when a page is short (before the block,
-or after it: what follows the block moves with it), tries the block in the other places
-of its topic, nearest first, and keeps the first layout without a short page (or the one
-with the fewest). The block's words and the sections' order are unchanged; the reading
-order (tags, bookmarks) follows the new place.
+below the limits of `pagefill`, 60% of the text area and 25% for the last, with a small
+margin, or a last page holding only the About block). A printer moves such a box up to
+where it fits; so does this module. The layout marks the block
+(`<!--float-->...<!--/float-->`) and the places between sections where it may stand
+(`<!--slot-->` between runs of sections, `<!--slot:inner-->` between two sections of one
+run, which closes the run there and opens a new one after the block); "About this handout"
+stays last, as the first page tells readers. The renderer lays the document out and, when
+a page is short (before the block, or after it: what follows the block moves with it) or
+the last page holds only the related topics and the About block, tries the block in the
+other places of its topic, nearest first, and keeps the first layout with neither (or the
+best: fewest short pages, then the least short, then a last page with some of the topic's
+own words). The block's words and the sections' order are unchanged; the reading order
+(tags, bookmarks) follows the new place.
 
 The measures come from WeasyPrint's laid-out boxes: how far down the text area the lowest
-line, picture or table row of each page reaches.
+line, picture, table row or bordered box (a callout) of each page reaches.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ from .pagefill import MIN_FILL, MIN_LAST_FILL
 
 FLOAT_RE = re.compile(r"<!--float-->(.*?)<!--/float-->", re.S)
 SLOT_RE = re.compile(r"<!--slot(:inner)?-->")
+# The boxes' measure and the PDF's (`pagefill`: glyph boxes and ink) differ by a line's
+# leading: a page this close above a limit counts as short here, so the finished page is
+# surely above it.
+MARGIN = 0.03
 # At most this many other places are tried (each is one more layout of the document; in
 # large print a block near a topic's end may have to go back over several sections).
 MAX_TRIES = 12
@@ -38,57 +44,75 @@ MAX_TRIES = 12
 @dataclass(frozen=True)
 class Fit:
     """A laid-out document's pages: how full each is, where the crisis block starts, and
-    whether the last page opens with the closing block (related topics, "About this
-    handout"), that is, holds nothing else."""
+    what the last page opens with when it holds only the closing block: "more" (related
+    topics, then "About this handout") or "about" (the About block alone)."""
 
     fills: list[float]
     float_page: int | None
-    closing_only: bool = False
+    closing_only: str | None = None
+
+    def limits(self) -> list[float]:
+        """Each page's limit (the last its own), with the margin."""
+        last = len(self.fills) - 1
+        return [(MIN_LAST_FILL if n == last else MIN_FILL) + MARGIN
+                for n in range(len(self.fills))]
 
     def short_pages(self) -> int:
-        """Pages below the limits (the last against its own limit); a last page holding
-        only the closing block counts too."""
-        last = len(self.fills) - 1
-        return int(self.closing_only) + sum(
-            1 for n, fill in enumerate(self.fills)
-            if fill < (MIN_LAST_FILL if n == last else MIN_FILL))
+        """Pages below the limits; a last page holding only the About block counts too."""
+        return int(self.closing_only == "about") + sum(
+            1 for fill, limit in zip(self.fills, self.limits()) if fill < limit)
+
+    def score(self) -> tuple[int, float, int]:
+        """Lower is better: the short pages; then how far below the limits they are
+        together; then whether the last page holds only the closing block (related topics
+        and About: within the limits, but a topic's own words on its last page read
+        better)."""
+        deficit = sum(max(0.0, limit - fill) for fill, limit in zip(self.fills, self.limits()))
+        return self.short_pages(), round(deficit, 3), int(self.closing_only is not None)
 
 
-def _walk(box, in_closing: bool = False):
-    """(box, whether it is inside the closing block) for a box and all boxes in it."""
+def _walk(box, closing: str | None = None):
+    """(box, the part of the closing block it is in: None, "more" or "about") for a box and
+    all boxes in it."""
     element = box.element
-    if element is not None and box.element_tag == "section" and \
-            "closing" in (element.get("class") or "").split():
-        in_closing = True
-    yield box, in_closing
+    if element is not None and box.element_tag == "section":
+        classes = (element.get("class") or "").split()
+        if "about" in classes:
+            closing = "about"
+        elif "closing" in classes or "more" in classes:
+            closing = closing or "more"
+    yield box, closing
     for child in getattr(box, "children", ()):
-        yield from _walk(child, in_closing)
+        yield from _walk(child, closing)
 
 
 def measure(document) -> Fit:
     """Fill of each page of a WeasyPrint document, the page the crisis block starts on, and
-    whether the last page holds only the closing block."""
-    fills, float_page, closing_only = [], None, False
+    what the last page opens with when it holds only the closing block."""
+    fills, float_page, closing_only = [], None, None
     last = len(document.pages) - 1
     for number, page in enumerate(document.pages):
         page_box = page._page_box
         top, height = page_box.content_box_y(), page_box.height
-        bottom, first_line = top, None
+        bottom, first_line, seen = top, None, False
         for child in page_box.children:
             if isinstance(child, boxes.MarginBox):
                 continue
-            for box, in_closing in _walk(child):
+            for box, closing in _walk(child):
                 # Lines, pictures, and table rows (a tool's empty rows are boxes to write in).
                 if isinstance(box, (boxes.LineBox, boxes.ReplacedBox, boxes.TableRowBox)):
                     bottom = max(bottom, box.position_y + box.margin_height())
-                    if first_line is None:
-                        first_line = in_closing
+                    if not seen:
+                        first_line, seen = closing, True
+                elif isinstance(box, boxes.BlockBox) and box.border_bottom_width:
+                    # A box drawn round its lines (a callout): down to its bottom border.
+                    bottom = max(bottom, box.position_y + box.margin_top + box.border_height())
                 if (float_page is None and box.element is not None
                         and box.element.get("data-float") == "crisis"):
                     float_page = number
         fills.append(max(0.0, min(1.0, (bottom - top) / height)) if height else 1.0)
         if number == last and number > 0:
-            closing_only = bool(first_line)
+            closing_only = first_line
     return Fit(fills, float_page, closing_only)
 
 
@@ -116,24 +140,24 @@ def placements(html: str) -> list[str]:
 
 
 def refit(html: str, layout: Callable[[str], object]):
-    """Lay `html` out; if a page is short and the document has a crisis block to move, lay
-    it out with the block in its other places and keep the first layout without a short page
-    (or the one with the fewest, the block's own place winning a tie). Returns (html,
-    document)."""
+    """Lay `html` out; if a page is short (or the last holds only the closing block) and the
+    document has a crisis block to move, lay it out with the block in its other places and
+    keep the first layout without either (or the best by `Fit.score`, the block's own place
+    winning a tie). Returns (html, document)."""
     document = layout(html)
     if FLOAT_RE.search(html) is None:  # a cover, page numbers, a topic without the block
         return html, document
     fit = measure(document)
-    if fit.float_page is None or not fit.short_pages():
+    if fit.float_page is None or fit.score() == (0, 0, 0):
         return html, document
-    best = (fit.short_pages(), html, document)
+    best = (fit.score(), html, document)
     for tried, candidate in enumerate(placements(html)):
         if tried == MAX_TRIES:
             break
         other = layout(candidate)
-        short = measure(other).short_pages()
-        if short < best[0]:
-            best = (short, candidate, other)
-        if best[0] == 0:
+        score = measure(other).score()
+        if score < best[0]:
+            best = (score, candidate, other)
+        if best[0] == (0, 0, 0):
             break
     return best[1], best[2]

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from handoutkit.cli import main
 from handoutkit.pagefill import MIN_FILL, layout_margins, measure_pdf
 from handoutkit.library import Library
+from handoutkit.refit import Fit
 
 from conftest import pdftotext
 
@@ -53,6 +54,22 @@ def topic(sections: int, last_paragraphs: int) -> str:
         count = last_paragraphs if n == sections - 1 else 3
         body += f"\n## Part {n + 1} {{#part-{n + 1}}}\n\n" + "\n\n".join([PARAGRAPH] * count) + "\n"
     return HEADER + body + CRISIS
+
+
+def test_layouts_are_ranked_by_short_pages_then_how_short_then_the_closing_page():
+    # A page right at 60% counts as short (the margin), and the last page against 25%.
+    assert Fit([0.9, 0.61, 0.5], 1).short_pages() == 1
+    assert Fit([0.9, 0.7, 0.3], 1).short_pages() == 0
+    # The About block alone on the last page is short whatever its fill; related topics
+    # and About are within the limits but rank after a last page with the topic's words.
+    assert Fit([0.9, 0.7, 0.6], 1, "about").short_pages() == 1
+    closing = Fit([0.9, 0.7, 0.6], 1, "more")
+    assert closing.short_pages() == 0
+    assert Fit([0.9, 0.7, 0.6], 1).score() < closing.score() < Fit([0.9, 0.59, 0.6], 1).score()
+    # Of two layouts with one short page each, the one nearer the limit wins, even over a
+    # last page with the topic's own words.
+    near, far = Fit([0.9, 0.57, 0.5], 1, "more"), Fit([0.9, 0.21, 0.9], 1)
+    assert near.score() < far.score()
 
 
 def test_placements_stay_in_the_topic_and_keep_every_word():

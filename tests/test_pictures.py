@@ -136,8 +136,8 @@ def test_large_print_pictures_scale_with_the_text_column(built, spec):
         # Inside the column: from the text's left edge to the right margin, no further.
         assert x1 >= margin - 0.5 and abs(x1 - left) < 2
         assert x2 <= width - margin + 0.5
-        # ...and three fifths of the column wide in large print: it scales with the column
+        # ...and half the column wide in large print: it scales with the column
         # (layouts/large-print), leaving room for the line before it on the same page.
-        assert abs((x2 - x1) - 0.6 * (width - 2 * margin)) < 2
+        assert abs((x2 - x1) - 0.5 * (width - 2 * margin)) < 2
         # Its height follows its width (480 x 240 drawings) and fits the page.
         assert abs((y2 - y1) - (x2 - x1) / 2) < 2

@@ -120,6 +120,15 @@ _STYLESHEETS: dict[tuple, tuple[FontConfiguration, CounterStyle, CSS]] = {}
 STYLESHEETS_KEPT = 16
 
 
+def disown_stylesheets() -> None:
+    """In a forked worker: the stylesheets inherited from the parent stay in use (the worker
+    starts warm), but their temporary font folders are the parent's, to be removed by the
+    parent only. WeasyPrint removes a font configuration's folder when the object goes
+    (`FontConfiguration.__del__`), so the worker's copies forget theirs."""
+    for font_config, _, _ in _STYLESHEETS.values():
+        font_config._folder = None
+
+
 def release_stylesheets() -> None:
     """Forget the parsed stylesheets: their font configurations then remove WeasyPrint's
     temporary font folders."""

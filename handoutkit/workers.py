@@ -16,7 +16,8 @@ def worker_pool(processes: int, **options) -> Iterator[multiprocessing.pool.Pool
     """A pool of forked workers (they start with what the parent has imported).
 
     Workers keep the layout's parsed stylesheet between documents, and with it WeasyPrint's
-    temporary font folder; they release both when they exit. So the pool is closed and
+    temporary font folder; they release both when they exit (those they made: a stylesheet
+    forked from the parent keeps the parent's folder, which only the parent removes). So the pool is closed and
     joined, letting every worker exit normally, unless the user interrupts: then it is
     terminated at once.
     """
@@ -39,6 +40,11 @@ def worker_pool(processes: int, **options) -> Iterator[multiprocessing.pool.Pool
 def _worker_started() -> None:
     from multiprocessing.util import Finalize
 
+    # The stylesheets forked from the parent keep their fonts in the parent's folders: the
+    # worker uses them but leaves their removal to the parent.
+    render = sys.modules.get("handoutkit.render")
+    if render is not None:
+        render.disown_stylesheets()
     # Run by the worker itself as it exits (atexit handlers are not, in a forked worker).
     Finalize(None, _release, exitpriority=0)
 

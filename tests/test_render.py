@@ -235,3 +235,31 @@ def test_duplex_documents_laid_out_whole_have_even_page_counts(specs, archival, 
     path.write_bytes(build(library, specs, BuildOptions(archival=archival, duplex=True)))
     pages = page_texts(path)
     assert f"Page {len(pages)} of {len(pages)}" in " ".join(pages[-1].split())
+
+
+def test_the_parent_still_renders_after_its_forked_workers_exit(library):
+    """Workers are forked with the parent's parsed stylesheets, whose fonts WeasyPrint keeps
+    in a temporary folder of the parent's. A worker that removed that folder as it exits
+    would leave the parent unable to draw a letter: a long-running process (`serve`, a
+    batch) renders in the parent again after its workers are gone."""
+    from handoutkit import render
+    from handoutkit.build import make, selections_for
+    from handoutkit.cache import Cache
+
+    def pdf(specs, jobs):
+        options = BuildOptions(jobs=jobs)
+        return make(library, selections_for(library, specs, None), options,
+                    Cache(enabled=False)).data
+
+    pdf(["ocd:what-is"], 1)  # the parent parses the layout's stylesheet and keeps it
+    folders = [config._folder for config, _, _ in render._STYLESHEETS.values()]
+    assert folders and all(folder.is_dir() for folder in folders)
+    pdf(["ocd:what-is", "insomnia:what-is"], 2)  # forked workers render, then exit
+    assert all(folder.is_dir() for folder in folders)
+    text = " ".join(pdftotext_bytes(pdf(["ocd:what-is"], 1)).split())
+    assert "Obsessive-Compulsive Disorder" in text
+
+
+def pdftotext_bytes(data: bytes) -> str:
+    return subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True,
+                          check=True).stdout.decode("utf-8")

@@ -17,9 +17,9 @@ def worker_pool(processes: int, **options) -> Iterator[multiprocessing.pool.Pool
 
     Workers keep the layout's parsed stylesheet between documents, and with it WeasyPrint's
     temporary font folder; they release both when they exit (those they made: a stylesheet
-    forked from the parent keeps the parent's folder, which only the parent removes). So the pool is closed and
-    joined, letting every worker exit normally, unless the user interrupts: then it is
-    terminated at once.
+    forked from the parent keeps the parent's folder, which only the parent removes). So
+    the pool is closed and joined, letting every worker exit normally, unless the user
+    interrupts: then it is terminated at once.
     """
     pool = multiprocessing.get_context("fork").Pool(
         processes, initializer=_worker_started, **options)

@@ -22,6 +22,15 @@ def build(library, spec, layout="standard", paper="letter"):
                 Cache(enabled=False)).data
 
 
+@pytest.fixture(scope="module")
+def script():
+    """benchmarks/pages.py, the page-fill script, as a module."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import pages
+
+    return pages
+
+
 def test_limits_name_each_page_below_them():
     pages = [Page(0.9, "Title", 300), Page(0.55, "More", 200), Page(0.2, "About this handout", 40)]
     problems = TopicPages("t", pages, "About this handout").check()
@@ -47,49 +56,28 @@ def test_fill_is_measured_inside_the_margins(library):
     assert len(large) > len(pages)
 
 
-def test_the_script_reports_a_table(library, capsys):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import pages as script
-
+def test_the_script_reports_a_table(library, script):
     result = script.measure_topic(library, "ocd", "en", "standard", "a4")
     assert result.name == "ocd@en standard a4" and result.pages
 
 
+@pytest.mark.parametrize("layout", ["standard", "large-print"])
 @pytest.mark.parametrize("paper", ["letter", "a4"])
-def test_every_topic_file_fills_its_pages_in_the_standard_layout(library, paper):
-    """The limits hold for every topic file, in every language, in the standard layout, on
-    both papers."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import pages as script
-
+def test_every_topic_file_fills_its_pages(library, script, layout, paper):
+    """The limits hold for every topic file, in every language, in both layouts, on both
+    papers."""
     failures = []
     for file in library.files():
-        result = script.measure_topic(library, file.id, file.lang, "standard", paper)
+        result = script.measure_topic(library, file.id, file.lang, layout, paper)
         failures += [f"{result.name}: {problem}" for problem in result.problems]
     assert failures == []
 
 
-@pytest.mark.parametrize("paper", ["letter", "a4"])
-def test_every_topic_file_fills_its_pages_in_large_print(library, paper):
-    """The limits hold for every topic file, in every language, in large print too."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import pages as script
-
-    failures = []
-    for file in library.files():
-        result = script.measure_topic(library, file.id, file.lang, "large-print", paper)
-        failures += [f"{result.name}: {problem}" for problem in result.problems]
-    assert failures == []
-
-
-def test_the_four_topic_packet_is_twelve_pages_and_each_topic_fills_its_pages(library):
+def test_the_four_topic_packet_is_twelve_pages_and_each_topic_fills_its_pages(library, script):
     """The packet the page-fill work was measured on: psychotherapy, depression-adults,
     insomnia and suicide-prevention with a patient's cover, standard letter. It was 17 pages
     (four of them nearly empty); it is 12: the cover, then 3 + 3 + 2 + 3, every page of
     every topic within the limits."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import pages as script
-
     specs = "psychotherapy depression-adults insomnia suicide-prevention"
     pdf = script.build_topic(library, specs, "standard", "letter", Personal(patient="Test Patient"))
     pages = measure_pdf(pdf, *layout_margins(library.layout_dirs, "standard"))

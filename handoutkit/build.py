@@ -15,6 +15,7 @@ from .errors import LibraryError, SpecError
 from .library import DEFAULT_LANG, Library
 from .manifest import build_manifest
 from .options import BuildOptions, Personal, generation_time, printed_date
+from .pagecheck import promise_for
 from .sandbox import Sandbox, data_uri
 from .select import Selection, pair, parse_spec, select
 
@@ -130,8 +131,14 @@ def make(library: Library, selections: list[Selection], options: BuildOptions,
     if strings is None:
         raise LibraryError(f"the layouts have no wording for language '{lang}' (strings.toml)")
     title = document_title(selections, strings)
+    promise = promise_for(selections, settings.setting.brand, cover=cover)
     if options.format == "html":
         html = assemble(selections, settings.setting, personal=options.personal, cover=cover)
+        from .render import render_pdf
+
+        # The page a patient prints from the browser: laid out and checked, not written.
+        render_pdf(html, sandbox=settings.sandbox, base_url=library.roots[0], lang=lang,
+                   promise=promise, write=False)
         return Built(html.encode("utf-8"), manifest, title)
     if not options.archival:
         from .packet import build_packet
@@ -147,7 +154,8 @@ def make(library: Library, selections: list[Selection], options: BuildOptions,
 
     pdf = render_pdf(html(), sandbox=settings.sandbox, base_url=library.roots[0], lang=lang,
                      variant=ARCHIVAL_VARIANT, manifest=manifest,
-                     even_html=(lambda: html(pad_to_even=True)) if options.duplex else None)
+                     even_html=(lambda: html(pad_to_even=True)) if options.duplex else None,
+                     promise=promise)
     return Built(pdf, manifest, title)
 
 

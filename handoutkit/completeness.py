@@ -24,14 +24,19 @@ class IncompleteError(RenderError):
     """A required section or a crisis block is not in the document."""
 
 
-def _texts(section: Section) -> Iterable[str]:
-    """The words of a section as they appear, escaped, in its HTML."""
+def section_words(section: Section) -> Iterable[str]:
+    """The words of a section as written, in order (each text of its Markdown)."""
     for token in section.tokens:
         for child in token.children or []:
             if child.type in ("text", "code_inline") and child.content.strip():
-                yield escapeHtml(child.content)
+                yield child.content
         if token.type in ("code_block", "fence") and token.content.strip():
-            yield escapeHtml(token.content.strip())
+            yield token.content.strip()
+
+
+def _texts(section: Section) -> Iterable[str]:
+    """The words of a section as they appear, escaped, in its HTML."""
+    return (escapeHtml(text) for text in section_words(section))
 
 
 def _section_html(html: str, anchor: str) -> str | None:

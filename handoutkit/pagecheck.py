@@ -123,12 +123,21 @@ class _Page:
     cover: list[_Piece] = field(default_factory=list)
     articles: set[str] = field(default_factory=set)
     # What boxes paint: (rectangle, the crisis block they are in or None, the box's id).
-    painted: list[tuple[tuple[float, float, float, float], str | None, int]] = field(
+    painted: list[tuple[tuple[float, float, float, float], str | None, int, str]] = field(
         default_factory=list)
 
 
 def _classes(element) -> list[str]:
     return (element.get("class") or "").split() if element is not None else []
+
+
+def _name(box) -> str:
+    """A box as a reader of the layout knows it: 'div.note' or a piece of its text."""
+    text = getattr(box, "text", None)
+    if text:
+        return repr(text.strip()[:20])
+    classes = _classes(box.element if box.element_tag else None)
+    return (box.element_tag or type(box).__name__) + "".join("." + c for c in classes[:2])
 
 
 def _border_rect(box) -> tuple[float, float, float, float]:
@@ -153,80 +162,108 @@ def _paints(box) -> bool:
     return False
 
 
-class _Walker:
-    """Collects, page by page, the printed pieces of every promised box."""
+@dataclass(frozen=True)
+class _Context:
+    """What a box inherits from the boxes it is in, as far as printing goes."""
 
-    def __init__(self, promise: Promise, page_size: tuple[float, float], body_size: float):
-        self.promise = promise
+    background: tuple[float, float, float]
+    clip: tuple[float, float, float, float]
+    opacity: float = 1.0
+    transform: bool = False
+    block: str | None = None  # the promised crisis block it is in
+    kind: str | None = None  # "strip" or "cover" inside the crisis strip or cover line
+    margin: bool = False  # in a page-margin box (running header, footer)
+    layered: bool = False  # painted in a layer over the flow (positioned, float, margin)
+    behind: frozenset[int] = frozenset()  # boxes painted behind it (its ancestors)
+    line: tuple[float, float] | None = None  # the line box's top and bottom
+
+
+class _Walker:
+    """Collects, page by page, the printed pieces of every promised box.
+
+    Painting order (CSS 2, appendix E) decides what can cover text: backgrounds of boxes
+    in the normal flow are painted before any text, so only boxes in a layer of their
+    own (positioned, floating, in a page-margin box), pictures and other text can."""
+
+    def __init__(self, promise: Promise, page_size: tuple[float, float]):
         self.anchors = {block.anchor for block in promise.blocks}
         self.articles = set(promise.strip)
         self.page_size = page_size
-        self.body_size = body_size
 
     def page(self, number: int, page_box) -> _Page:
         from weasyprint.formatting_structure import boxes
 
         page = _Page(number)
-        paper = (1.0, 1.0, 1.0)
-        page_bg = _rgba(page_box.style["background_color"])
-        background = _over(page_bg, paper)
+        background = _over(_rgba(page_box.style["background_color"]), (1.0, 1.0, 1.0))
         width, height = self.page_size
         for child in page_box.children:
             margin = isinstance(child, boxes.MarginBox)
-            self._walk(child, page, background, 1.0, None, (0.0, 0.0, width, height),
-                       None, None, margin, frozenset())
+            self._walk(child, page, _Context(background, (0.0, 0.0, width, height),
+                                             margin=margin, layered=margin))
         return page
 
-    def _walk(self, box, page, background, opacity, transform, clip, block, kind,
-              margin, behind):
+    def _walk(self, box, page: _Page, ctx: _Context) -> None:
+        from dataclasses import replace
+
         from weasyprint.formatting_structure import boxes
 
         style = box.style
+        changes: dict = {}
         element = box.element if box.element_tag else None
         if element is not None and not isinstance(box, (boxes.TextBox, boxes.LineBox)):
             ident = element.get("id")
-            if ident in self.anchors and block is None:
-                block = ident
-            if ident in self.articles and not margin:
+            if ident in self.anchors and ctx.block is None:
+                changes["block"] = ident
+            if ident in self.articles and not ctx.margin:
                 page.articles.add(ident)
             classes = _classes(element)
             if "crisis-strip" in classes:
-                kind = "strip"
+                changes["kind"] = "strip"
             elif "cover-crisis" in classes:
-                kind = "cover"
-        opacity *= float(style["opacity"])
+                changes["kind"] = "cover"
+        if float(style["opacity"]) < 1:
+            changes["opacity"] = ctx.opacity * float(style["opacity"])
         if style["transform"]:
-            transform = "a transform"
-        if isinstance(box, boxes.BlockContainerBox) or isinstance(box, boxes.InlineBlockBox):
-            if style["overflow"] != "visible" or style["clip"]:
-                x0, y0, x1, y1 = (box.padding_box_x(), box.padding_box_y(),
-                                  box.padding_box_x() + box.padding_width(),
-                                  box.padding_box_y() + box.padding_height())
-                clip = (max(clip[0], x0), max(clip[1], y0), min(clip[2], x1), min(clip[3], y1))
+            changes["transform"] = True
+        if style["position"] != "static" or style["float"] != "none":
+            changes["layered"] = True
+        if isinstance(box, (boxes.BlockContainerBox, boxes.InlineBlockBox)) and (
+                style["overflow"] != "visible" or style["clip"]):
+            x0, y0 = box.padding_box_x(), box.padding_box_y()
+            x1, y1 = x0 + box.padding_width(), y0 + box.padding_height()
+            clip = ctx.clip
+            changes["clip"] = (max(clip[0], x0), max(clip[1], y0),
+                               min(clip[2], x1), min(clip[3], y1))
+        if isinstance(box, boxes.LineBox):
+            changes["line"] = (box.position_y, box.position_y + box.height)
+        if changes:
+            ctx = replace(ctx, **changes)
         if isinstance(box, boxes.TextBox):
-            self._text(box, page, background, opacity, transform, clip, block, kind, behind)
+            self._text(box, page, ctx)
             return
         bg = _rgba(style["background_color"])
         if bg[3] > 0 and style["visibility"] == "visible":
-            background = _over((*bg[:3], bg[3] * opacity), background)
+            ctx = replace(ctx, background=_over((*bg[:3], bg[3] * ctx.opacity), ctx.background))
         if _paints(box) and box.element_tag not in ("html", "body"):
-            page.painted.append((_border_rect(box), block, id(box)))
-            behind = behind | {id(box)}
+            if ctx.layered or isinstance(box, boxes.ReplacedBox):
+                page.painted.append((_border_rect(box), ctx.block, id(box), _name(box)))
+            ctx = replace(ctx, behind=ctx.behind | {id(box)})
         for child in getattr(box, "children", ()):
-            self._walk(child, page, background, opacity, transform, clip, block, kind,
-                       margin, behind)
+            self._walk(child, page, ctx)
 
-    def _text(self, box, page, background, opacity, transform, clip, block, kind, behind):
+    def _text(self, box, page: _Page, ctx: _Context) -> None:
         style = box.style
-        rect = (box.position_x, box.position_y,
-                box.position_x + box.width, box.position_y + box.height)
+        top, bottom = ctx.line or (box.position_y, box.position_y + box.height)
+        rect = (box.position_x, top, box.position_x + box.width, bottom)
         problem = None
         red, green, blue, alpha = _rgba(style["color"])
-        ratio = contrast(_over((red, green, blue, alpha * opacity), background), background)
+        ratio = contrast(_over((red, green, blue, alpha * ctx.opacity), ctx.background),
+                         ctx.background)
         width, height = self.page_size
+        clip = ctx.clip
         if style["visibility"] != "visible":
             problem = f"hidden (visibility: {style['visibility']})"
-        elif transform:
+        elif ctx.transform:
             problem = "moved or scaled by a transform"
         elif (rect[0] < -TOLERANCE or rect[1] < -TOLERANCE or rect[2] > width + TOLERANCE
               or rect[3] > height + TOLERANCE):
@@ -236,15 +273,15 @@ class _Walker:
             problem = "cut off (clipped)"
         elif box.text.strip() and ratio < MIN_CONTRAST:
             problem = f"contrast {ratio:.2f}:1 with its background (at least {MIN_CONTRAST}:1)"
-        piece = _Piece(box.text, rect, problem, float(style["font_size"]), behind)
-        if block is not None:
-            page.blocks.setdefault(block, []).append(piece)
-        elif kind == "strip":
+        piece = _Piece(box.text, rect, problem, float(style["font_size"]), ctx.behind)
+        if ctx.block is not None:
+            page.blocks.setdefault(ctx.block, []).append(piece)
+        elif ctx.kind == "strip":
             page.strip.append(piece)
-        elif kind == "cover":
+        elif ctx.kind == "cover":
             page.cover.append(piece)
         elif box.text.strip() and style["visibility"] == "visible":
-            page.painted.append((rect, None, id(box)))
+            page.painted.append((rect, None, id(box), _name(box)))
 
 
 def _overlaps(a, b) -> bool:
@@ -262,9 +299,9 @@ def _check_pieces(pieces: list[_Piece], page: _Page, own: str | None, min_size: 
             problem = (f"text {piece.size / PX_PER_PT:.1f} pt, smaller than "
                        f"{min_size / PX_PER_PT:.1f} pt")
         if problem is None:
-            for rect, owner, ident in page.painted:
+            for rect, _, ident, name in page.painted:
                 if ident not in piece.behind and _overlaps(rect, piece.rect):
-                    problem = "covered by another box"
+                    problem = f"covered by another box ({name})"
                     break
         if problem is not None:
             raise PromiseError(f"{what}: '{piece.text.strip()[:30]}' on page {page.number + 1} "
@@ -300,7 +337,7 @@ def verify(document, promise: Promise) -> None:
     first = document.pages[0]._page_box
     page_size = (first.margin_width(), first.margin_height())
     body_size = _body_size(first)
-    walker = _Walker(promise, page_size, body_size)
+    walker = _Walker(promise, page_size)
     pages = [walker.page(n, page._page_box) for n, page in enumerate(document.pages)]
     by_anchor = {block.anchor: block for block in promise.blocks}
     seen: dict[str, str] = {}

@@ -15,7 +15,9 @@ from .errors import LibraryError, SpecError
 from .library import DEFAULT_LANG, Library
 from .manifest import build_manifest
 from .options import BuildOptions, Personal, generation_time, printed_date
+from .measures import plain_text
 from .pagecheck import promise_for
+from .safety import crisis_problems
 from .sandbox import Sandbox, data_uri
 from .select import Selection, pair, parse_spec, select
 
@@ -58,7 +60,7 @@ def output_name(selection: Selection) -> str:
 
 
 def check_printable(library: Library, selections: list[Selection], brand: Brand,
-                    personal: Personal) -> None:
+                    personal: Personal, cache: Cache | None = None) -> None:
     """Everything that will be printed is printable as written, before anything renders:
     personal details (no control or bidi override characters), the brand and the topics
     only use characters the declared fonts have. A TextError names the field or file."""
@@ -79,13 +81,23 @@ def check_printable(library: Library, selections: list[Selection], brand: Brand,
         fonts.check_text(font_set, text, f"language-assistance.toml: [{code}] 'line'")
     topics = [t for s in selections for t in (s.topic, s.second.topic if s.second else None) if t]
     for topic in topics:
-        if (topic.path, topic.sha256) not in _CHECKED_TOPICS:
-            fonts.check_text(font_set, topic.path.read_text(encoding="utf-8"),
-                             f"topic {topic.id} ({topic.lang}, {topic.path.name})")
-            _CHECKED_TOPICS.add((topic.path, topic.sha256))
+        if (topic.path, topic.sha256, topic.mental_health) not in _CHECKED_TOPICS:
+            text = topic.path.read_text(encoding="utf-8")
+            where = f"topic {topic.id} ({topic.lang}, {topic.path.name})"
+            fonts.check_text(font_set, text, where)
+            # The crisis rules of `lint`, on every topic a build prints.
+            problems = crisis_problems(topic, text)
+            if problems:
+                line, message = problems[0]
+                at = f"{topic.path}:{line}" if line else str(topic.path)
+                raise LibraryError(f"{at}: {message}; nothing was written")
+            _CHECKED_TOPICS.add((topic.path, topic.sha256, topic.mental_health))
+    crisis_text = "".join(plain_text(s) for t in topics if t.mental_health
+                          for s in t.sections if s.required and s.has_emergency)
+    fonts.check_outlines(font_set, library.roots, "0123456789" + crisis_text, cache)
 
 
-_CHECKED_TOPICS: set[tuple[Path, str]] = set()
+_CHECKED_TOPICS: set[tuple[Path, str, bool]] = set()
 
 
 def build(library: Library, specs: list[str], options: BuildOptions,
@@ -121,7 +133,7 @@ def make(library: Library, selections: list[Selection], options: BuildOptions,
     """
     cover = len(selections) > 1 or force_packet or bool(options.personal)
     settings = prepare(library, options, cover)
-    check_printable(library, selections, settings.setting.brand, options.personal)
+    check_printable(library, selections, settings.setting.brand, options.personal, cache)
     manifest = build_manifest(selections, layout=options.layout, brand=settings.setting.brand.name,
                               paper=options.paper, archival=options.archival,
                               generated=generation_time())

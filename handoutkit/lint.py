@@ -19,6 +19,7 @@ from .library import DEFAULT_LANG, Library
 from .measures import (CRISIS_NUMBERS, SENTENCE_END, Readability, contrast_ratio,  # noqa: F401
                        plain_text, readability)
 from .plainwords import ACRONYM_RE, PlainWords, load_plain_words  # noqa: F401
+from .safety import crisis_problems
 from .topic import Section, Topic
 
 
@@ -162,17 +163,9 @@ class Linter:
             elif not self.library.has(related):
                 add("error", "related", 0, f"related topic '{related}' does not exist")
 
-        if topic.mental_health:
-            crisis = [s for s in topic.sections if s.required and s.has_emergency]
-            if not crisis:
-                add("error", "crisis", 0, "mental-health topic without a required section "
-                    "holding an ::: emergency callout")
-            else:
-                text = plain_text(crisis[0])
-                for number in CRISIS_NUMBERS:
-                    if not re.search(rf"(?<!\d){number}(?!\d)", text):
-                        add("error", "crisis", crisis[0].line,
-                            f"crisis section does not give {number}")
+        # The crisis rules every build keeps too (safety.py).
+        for line, message in crisis_problems(topic):
+            add("error", "crisis", line, message)
 
         for image in topic.images:
             if not image.alt:

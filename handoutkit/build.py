@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from . import fonts
 from .assemble import Setting, assemble, document_title, file_url, load_strings
-from .brand import FIELDS as BRAND_FIELDS, Brand, load_brand
+from .brand import FIELDS as BRAND_FIELDS, Brand, check_contrast, load_brand
 from .cache import Cache
 from .errors import LibraryError, SpecError
 from .library import DEFAULT_LANG, Library
@@ -113,6 +113,7 @@ def prepare(library: Library, options: BuildOptions, cover: bool = True) -> Pack
     from .packet import PacketSettings
 
     brand = load_brand(options.brand or library.default_brand)
+    check_contrast(brand)
     setting = Setting(library, brand, options.layout, options.paper, options.duplex,
                       printed_date(), data_uri if options.format == "html" else file_url)
     return PacketSettings(setting, Sandbox([*library.roots, brand.path.parent]),

@@ -67,7 +67,7 @@ def crisis_problems(topic: Topic, text: str | None = None) -> list[tuple[int, st
         crisis = [s for s in topic.sections if s.required and s.has_emergency]
         if not crisis:
             problems.append((0, "mental-health topic without a required section holding an "
-                             "::: emergency callout (the crisis block)"))
+                             "::: emergency callout"))
         else:
             words = plain_text(crisis[0])
             for number in CRISIS_NUMBERS:

@@ -41,6 +41,9 @@ NUMBER_RE = re.compile(r"\d[\d \u00a0()\-\u2010\u2011]*\d|\d")
 RTL_CHAR_RE = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
 # A box's rectangle may touch a neighbour's by a rounding error (points).
 TOLERANCE = 0.5
+# Labels the layout prints in a crisis section that are not its words (a --bilingual
+# section's language name): held to every rule but the body size.
+LABEL_CLASSES = frozenset({"second-label"})
 
 
 class PromiseError(RenderError):
@@ -113,6 +116,7 @@ class _Piece:
     problem: str | None
     size: float
     behind: frozenset[int] = frozenset()  # the boxes painted behind it (its ancestors)
+    label: bool = False  # a label the layout adds (LABEL_CLASSES), not the block's words
 
 
 @dataclass
@@ -176,6 +180,7 @@ class _Context:
     layered: bool = False  # painted in a layer over the flow (positioned, float, margin)
     behind: frozenset[int] = frozenset()  # boxes painted behind it (its ancestors)
     line: tuple[float, float] | None = None  # the line box's top and bottom
+    label: bool = False  # in one of LABEL_CLASSES
 
 
 class _Walker:
@@ -221,6 +226,8 @@ class _Walker:
                 changes["kind"] = "strip"
             elif "cover-crisis" in classes:
                 changes["kind"] = "cover"
+            if LABEL_CLASSES.intersection(classes):
+                changes["label"] = True
         if float(style["opacity"]) < 1:
             changes["opacity"] = ctx.opacity * float(style["opacity"])
         if style["transform"]:
@@ -273,7 +280,8 @@ class _Walker:
             problem = "cut off (clipped)"
         elif box.text.strip() and ratio < MIN_CONTRAST:
             problem = f"contrast {ratio:.2f}:1 with its background (at least {MIN_CONTRAST}:1)"
-        piece = _Piece(box.text, rect, problem, float(style["font_size"]), ctx.behind)
+        piece = _Piece(box.text, rect, problem, float(style["font_size"]), ctx.behind,
+                       ctx.label)
         if ctx.block is not None:
             page.blocks.setdefault(ctx.block, []).append(piece)
         elif ctx.kind == "strip":
@@ -295,7 +303,7 @@ def _check_pieces(pieces: list[_Piece], page: _Page, own: str | None, min_size: 
         if not piece.text.strip():
             continue
         problem = piece.problem
-        if problem is None and piece.size + 0.01 < min_size:
+        if problem is None and piece.size + 0.01 < min_size and not piece.label:
             problem = (f"text {piece.size / PX_PER_PT:.1f} pt, smaller than "
                        f"{min_size / PX_PER_PT:.1f} pt")
         if problem is None:

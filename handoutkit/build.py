@@ -16,7 +16,7 @@ from .library import DEFAULT_LANG, Library
 from .manifest import build_manifest
 from .options import BuildOptions, Personal, generation_time, printed_date
 from .measures import plain_text
-from .pagecheck import promise_for
+from .completeness import promise_for
 from .safety import crisis_problems
 from .sandbox import Sandbox, data_uri
 from .select import Selection, pair, parse_spec, select

@@ -33,7 +33,8 @@ from .errors import RenderError
 from .fonts import find_fonts
 from .library import Library
 from .options import Personal
-from .pagecheck import Promise, promise_for
+from .completeness import promise_for
+from .pagecheck import Promise
 from .pdfjoin import (face_key, join_fonts, join_outlines, join_structure, open_pdf,
                       stamp_overlay, subset_font, take_document_info)
 from .sandbox import Sandbox

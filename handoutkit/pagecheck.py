@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .errors import RenderError
+from .numberorder import PromiseError, check_number_order
 
 CRISIS_NUMBERS = ("911", "988")
 MIN_CONTRAST = 4.5  # WCAG 2 AA for body text
@@ -35,19 +35,11 @@ PX_PER_PT = 96 / 72
 # What is left out when printed words are compared with the words written: spaces, the
 # isolates the renderer adds round numbers, soft hyphens and the hyphens of hyphenation.
 IGNORED_RE = re.compile(r"[\s\u00ad\u200b-\u200f\u2066-\u2069\u202a-\u202e\-\u2010]+")
-# A number a bidi algorithm can reorder: digits in groups split by spaces, brackets or
-# hyphens. Separate numbers with a letter or other mark between them are matched apart.
-NUMBER_RE = re.compile(r"\d[\d \u00a0()\-\u2010\u2011]*\d|\d")
-RTL_CHAR_RE = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
 # A box's rectangle may touch a neighbour's by a rounding error (points).
 TOLERANCE = 0.5
 # Labels the layout prints in a crisis section that are not its words (a --bilingual
 # section's language name): held to every rule but the body size.
 LABEL_CLASSES = frozenset({"second-label"})
-
-
-class PromiseError(RenderError):
-    """The laid-out document breaks the safety promise: nothing is written."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +108,7 @@ class _Piece:
     problem: str | None
     size: float
     behind: frozenset[int] = frozenset()  # the boxes painted behind it (its ancestors)
-    label: bool = False  # a label the layout adds (LABEL_CLASSES), not the block's words
+    layout_label: bool = False  # a label the layout adds (LABEL_CLASSES), not its words
 
 
 @dataclass
@@ -126,8 +118,8 @@ class _Page:
     strip: list[_Piece] = field(default_factory=list)
     cover: list[_Piece] = field(default_factory=list)
     articles: set[str] = field(default_factory=set)
-    # What boxes paint: (rectangle, the crisis block they are in or None, the box's id).
-    painted: list[tuple[tuple[float, float, float, float], str | None, int, str]] = field(
+    # What boxes painted over the flow paint: (rectangle, the box's id, its name).
+    painted: list[tuple[tuple[float, float, float, float], int, str]] = field(
         default_factory=list)
 
 
@@ -253,7 +245,7 @@ class _Walker:
             ctx = replace(ctx, background=_over((*bg[:3], bg[3] * ctx.opacity), ctx.background))
         if _paints(box) and box.element_tag not in ("html", "body"):
             if ctx.layered or isinstance(box, boxes.ReplacedBox):
-                page.painted.append((_border_rect(box), ctx.block, id(box), _name(box)))
+                page.painted.append((_border_rect(box), id(box), _name(box)))
             ctx = replace(ctx, behind=ctx.behind | {id(box)})
         for child in getattr(box, "children", ()):
             self._walk(child, page, ctx)
@@ -289,7 +281,7 @@ class _Walker:
         elif ctx.kind == "cover":
             page.cover.append(piece)
         elif box.text.strip() and style["visibility"] == "visible":
-            page.painted.append((rect, None, id(box), _name(box)))
+            page.painted.append((rect, id(box), _name(box)))
 
 
 def _overlaps(a, b) -> bool:
@@ -297,17 +289,16 @@ def _overlaps(a, b) -> bool:
             and min(a[3], b[3]) - max(a[1], b[1]) > TOLERANCE)
 
 
-def _check_pieces(pieces: list[_Piece], page: _Page, own: str | None, min_size: float,
-                  what: str) -> None:
+def _check_pieces(pieces: list[_Piece], page: _Page, min_size: float, what: str) -> None:
     for piece in pieces:
         if not piece.text.strip():
             continue
         problem = piece.problem
-        if problem is None and piece.size + 0.01 < min_size and not piece.label:
+        if problem is None and piece.size + 0.01 < min_size and not piece.layout_label:
             problem = (f"text {piece.size / PX_PER_PT:.1f} pt, smaller than "
                        f"{min_size / PX_PER_PT:.1f} pt")
         if problem is None:
-            for rect, _, ident, name in page.painted:
+            for rect, ident, name in page.painted:
                 if ident not in piece.behind and _overlaps(rect, piece.rect):
                     problem = f"covered by another box ({name})"
                     break
@@ -352,7 +343,7 @@ def verify(document, promise: Promise) -> None:
     for page in pages:
         for anchor, pieces in page.blocks.items():
             what = f"crisis block of {by_anchor[anchor].where}"
-            _check_pieces(pieces, page, anchor, body_size, what)
+            _check_pieces(pieces, page, body_size, what)
             seen[anchor] = seen.get(anchor, "") + "".join(p.text for p in pieces)
         if page.articles:
             where = f"crisis strip of {promise.label}"
@@ -362,9 +353,9 @@ def verify(document, promise: Promise) -> None:
                 raise PromiseError(f"{where}: page {page.number + 1} does not print "
                                    f"'{missing}' in its crisis strip; the document was not "
                                    "written")
-            _check_pieces(page.strip, page, None, STRIP_MIN_PT * PX_PER_PT, where)
+            _check_pieces(page.strip, page, STRIP_MIN_PT * PX_PER_PT, where)
         if promise.cover and page.cover:
-            _check_pieces(page.cover, page, None, STRIP_MIN_PT * PX_PER_PT,
+            _check_pieces(page.cover, page, STRIP_MIN_PT * PX_PER_PT,
                           f"cover crisis line of {promise.label}")
     for block in promise.blocks:
         what = f"crisis block of {block.where}"
@@ -397,133 +388,3 @@ def _body_size(page_box) -> float:
             return float(box.style["font_size"])
         stack.extend(getattr(box, "children", ()))
     return float(page_box.style["font_size"])
-
-
-# -- numbers in reading order ------------------------------------------------------------------
-
-def _visual_order(box) -> list[int]:
-    """The indices of a text box's characters in the order their glyphs are drawn, left to
-    right (Pango's runs and glyphs, as WeasyPrint draws them)."""
-    from weasyprint.text.ffi import ffi
-
-    layout = box.pango_layout
-    layout.reactivate(box.style)
-    try:
-        line, _ = layout.get_first_line()
-        data = layout.text.encode("utf-8")
-        starts = {}
-        position = 0
-        for index, char in enumerate(layout.text):
-            starts[position] = index
-            position += len(char.encode("utf-8"))
-        order, seen = [], set()
-        run = line.runs
-        while run != ffi.NULL:
-            item = run.data
-            run = run.next
-            glyphs = item.glyphs
-            offset = item.item.offset
-            for i in range(glyphs.num_glyphs):
-                byte = offset + glyphs.log_clusters[i]
-                while byte > 0 and byte not in starts and byte < len(data):
-                    byte -= 1
-                index = starts.get(byte)
-                if index is not None and index not in seen:
-                    seen.add(index)
-                    order.append(index)
-        return order
-    finally:
-        layout.deactivate()
-
-
-def _lines(box):
-    from weasyprint.formatting_structure import boxes
-
-    if isinstance(box, boxes.LineBox):
-        yield box
-        return
-    for child in getattr(box, "children", ()):
-        yield from _lines(child)
-
-
-def _text_boxes(box):
-    from weasyprint.formatting_structure import boxes
-
-    if isinstance(box, boxes.TextBox):
-        yield box
-        return
-    for child in getattr(box, "children", ()):
-        yield from _text_boxes(child)
-
-
-def check_number_order(document, label: str) -> None:
-    """Every number on a line with right-to-left text prints its digits in written order."""
-    for number, page in enumerate(document.pages):
-        for line in _lines(page._page_box):
-            texts = list(_text_boxes(line))
-            logical = "".join(t.text for t in texts)
-            if not any(c.isdigit() for c in logical) or not (
-                    RTL_CHAR_RE.search(logical)
-                    or any(t.style["direction"] == "rtl" for t in texts)):
-                continue
-            _check_line(texts, logical, number, label)
-
-
-def _check_line(texts, logical: str, page: int, label: str) -> None:
-    # Each character's place from the left: text boxes by position, glyphs as drawn.
-    rank: dict[int, tuple[float, int]] = {}
-    start = 0
-    for box in texts:
-        for place, index in enumerate(_visual_order(box)):
-            if index < len(box.text):
-                rank[start + index] = (box.position_x, place)
-        start += len(box.text)
-    for match in NUMBER_RE.finditer(logical):
-        digits = [i for i in range(match.start(), match.end()) if logical[i].isdigit()]
-        places = [rank.get(i) for i in digits]
-        if None in places or len(digits) < 2:
-            continue
-        printed = "".join(logical[i] for _, i in sorted(zip(places, digits)))
-        written = "".join(logical[i] for i in digits)
-        if printed != written:
-            raise PromiseError(
-                f"number order: '{match.group(0).strip()}' prints its digits as {printed} "
-                f"on page {page + 1} of {label} (a right-to-left line reorders it); the "
-                "document was not written")
-
-
-# -- the promise, from the selections ------------------------------------------------------------
-
-def promise_for(selections, brand, *, cover: bool = False, label: str | None = None) -> Promise:
-    """What a document of `selections` must print: the crisis block of each mental-health
-    topic (and of its --bilingual second language), the crisis strip on each of its pages,
-    and with `cover` and a mental-health topic, the cover's crisis line."""
-    from .assemble import anchor_for, second_anchor
-    from .completeness import must_print, section_words
-
-    blocks, strip = [], []
-    for selection in selections:
-        parts = [(selection, anchor_for(selection))]
-        if selection.second is not None:
-            parts.append((selection.second, second_anchor(selection)))
-        for part, prefix in parts:
-            topic = part.topic
-            if not topic.mental_health:
-                continue
-            where = f"topic {topic.id} ({topic.lang}, {topic.path.name})"
-            printed = brand.for_lang(topic.lang)
-            numbers = CRISIS_NUMBERS + tuple(
-                n for n in (printed.after_hours, printed.local_crisis) if n)
-            sections = [s for s in must_print(part) if s.has_emergency]
-            for section in sections:
-                blocks.append(Block(f"{prefix}--{section.id}", where, numbers,
-                                    tuple(section_words(section))))
-            if not sections and topic.intro is not None and topic.intro.has_emergency:
-                blocks.append(Block(anchor_for(selection), where, numbers,
-                                    tuple(section_words(topic.intro))))
-        if selection.topic.mental_health:
-            strip.append(anchor_for(selection))
-    if label is None:
-        label = ", ".join(f"topic {s.topic.id} ({s.topic.lang})" for s in selections) or "cover"
-    return Promise(label, tuple(blocks), tuple(strip),
-                   cover=cover and any(s.topic.mental_health for s in selections))

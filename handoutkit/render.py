@@ -38,7 +38,8 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse  # noqa: E402
 
 from . import scratch as _scratch  # noqa: E402
 from . import tagging  # noqa: E402
-from .pagecheck import Promise, check_number_order, verify  # noqa: E402
+from .numberorder import check_number_order  # noqa: E402
+from .pagecheck import Promise, verify  # noqa: E402
 from .refit import refit  # noqa: E402
 
 tagging.install()

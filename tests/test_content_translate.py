@@ -4,7 +4,6 @@ placeholders, the units or the source changed; stale translations listed and lin
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -178,7 +177,7 @@ def test_a_filled_translation_imports_lints_and_builds_in_its_language(run, clin
     english = segment(body(ROOT / "handouts" / "depression-adults.en.md")).units
     spanish_path = ROOT / "handouts" / "depression-adults.es.md"
     spanish = segment(body(spanish_path)).units
-    texts = {e.id: s.text for e, s in zip(english, spanish) if e.kind != "crisis"}
+    texts = {e.id: s.text for e, s in zip(english, spanish, strict=True) if e.kind != "crisis"}
     head = spanish_path.read_text(encoding="utf-8")
     for name in ("title", "summary", "credit"):
         texts[f"header.{name}"] = re.search(rf"^{name}: (.*)$", head, re.M)[1].strip('"')

@@ -81,7 +81,9 @@ def _second_level(data: bytes) -> bytes:
     first = abstract.find("w:lvl", ns)
     second = copy.deepcopy(first)
     second.set(f"{{{W}}}ilvl", "1")
-    second.find("w:ind", ns).set(f"{{{W}}}left", "1080") if second.find("w:ind", ns) is not None else None
+    indent = second.find("w:pPr/w:ind", ns)
+    if indent is not None:
+        indent.set(f"{{{W}}}left", "1080")
     first.addnext(second)
     return etree.tostring(numbering, xml_declaration=True, encoding="UTF-8", standalone=True)
 

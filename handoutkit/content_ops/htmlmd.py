@@ -107,7 +107,7 @@ class _Walker:
         elif tag == "p" or tag == "pre":
             self.paragraph(element)
         elif tag in ("ul", "ol"):
-            lines = self.list_lines(element, 0)
+            lines = self.list_lines(element)
             if lines:
                 self.out.blocks.append(Block("list", "\n".join(lines)))
         elif tag == "table":
@@ -147,7 +147,8 @@ class _Walker:
         self.out.pictures.append(Picture(data, media, alt, caption, self.section))
         self.out.blocks.append(Block("picture", picture=len(self.out.pictures) - 1))
 
-    def list_lines(self, element, depth: int) -> list[str]:
+    def list_lines(self, element) -> list[str]:
+        """A list's lines, a nested list indented under its item by the marker's width."""
         lines: list[str] = []
         ordered = element.tag.lower() == "ol"
         number = 0
@@ -158,12 +159,10 @@ class _Walker:
             marker = f"{number}. " if ordered else "- "
             nested = [c for c in item if isinstance(c.tag, str) and c.tag.lower() in ("ul", "ol")]
             text = self.inline(item, skip=set(nested)).strip() or "\u2014"
-            indent = "  " * depth if not ordered else "   " * depth
-            lines.append(indent + marker + escape_line_start(text))
+            lines.append(marker + escape_line_start(text))
             for child in nested:
-                lines += [("  " if not ordered else "   ") + line
-                          for line in self.list_lines(child, 0)]
-            for img in item.iter("img"):
+                lines += [" " * len(marker) + line for line in self.list_lines(child)]
+            if any(True for _ in item.iterchildren("img")):
                 self.lose("a picture inside a list item (put it on its own line)")
         return lines
 
@@ -178,7 +177,8 @@ class _Walker:
                     self.lose("a table inside a table cell (its words are kept in the cell)")
                 text = self.inline(cell).replace("|", "\\|").strip()
                 cells.append(text)
-                span = int(cell.get("colspan") or 1) if (cell.get("colspan") or "1").isdigit() else 1
+                span = cell.get("colspan") or "1"
+                span = int(span) if span.isdigit() else 1
                 cells += [""] * (min(span, 20) - 1)
             if cells:
                 rows.append(cells)

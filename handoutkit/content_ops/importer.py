@@ -25,7 +25,7 @@ from handoutkit.library import ID_RE_TEXT, Library
 from handoutkit.topic import Topic, parse_topic, slugify
 
 from .crisis import CrisisBlock, mental_health_words, standard_block
-from .htmlmd import ALT_TODO, Block, Converted, convert, data_uri
+from .htmlmd import ALT_TODO, Converted, convert, data_uri
 from .topicfile import write_text, writable_root, yaml_value
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024  # a handout, pictures and all, is far smaller
@@ -472,7 +472,7 @@ def _finish(library, root: Path, source: Path, topic_id: str, lang: str,
         topic = parse_topic(text, target)
     except HandoutsError as exc:
         raise _refuse(source, f"the converted topic cannot be read ({exc})") from None
-    for picture, name in zip(converted.pictures, picture_names):
+    for picture, name in zip(converted.pictures, picture_names, strict=True):
         if not picture.alt:
             report.notes.append(f"picture images/{name} ({picture.where}) has no description: "
                                 "replace the TODO (lint reports it as an error until then)")
@@ -481,7 +481,7 @@ def _finish(library, root: Path, source: Path, topic_id: str, lang: str,
     written: list[Path] = []
     try:
         (root / "handouts" / "images").mkdir(parents=True, exist_ok=True)
-        for picture, name in zip(converted.pictures, picture_names):
+        for picture, name in zip(converted.pictures, picture_names, strict=True):
             path = root / "handouts" / "images" / name
             if path.exists():
                 raise OutputError(f"{path} already exists; nothing was imported")

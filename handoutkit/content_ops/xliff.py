@@ -411,7 +411,7 @@ def _earlier_translation(library: Library, exchange: Exchange, source: Source,
     translated = _source(translation, read_text(translation.path))
     if [u.kind for u in old.units] != [u.kind for u in translated.units]:
         return {}
-    by_old = {o.id: t.text for o, t in zip(old.units, translated.units)}
+    by_old = {o.id: t.text for o, t in zip(old.units, translated.units, strict=True)}
     return {u.id: by_old[u.id] for u in missing if u.id in by_old}
 
 

@@ -63,8 +63,10 @@ def test_word_handout_imports_as_a_topic_and_builds(run, clinic, tmp_path):
     assert result.exit_code == 0, result.output
     topic = clinic / "handouts" / "postpartum.en.md"
     text = topic.read_text(encoding="utf-8")
-    assert written(clinic) == ["handouts/images/postpartum-1.png",
-                               "handouts/images/postpartum-2.png", "handouts/postpartum.en.md"]
+    files = written(clinic)
+    assert files[:3] == ["handouts/images/postpartum-1.png",
+                         "handouts/images/postpartum-2.png", "handouts/postpartum.en.md"]
+    assert len(files) == 4 and files[3].startswith("history/postpartum.en/1.0.")
     assert (clinic / "handouts" / "images" / "postpartum-1.png").read_bytes() == PNG
     assert "title: Feeling Low After a Baby" in text
     assert "mental_health: true" in text and "reviewed_by: Pending" in text

@@ -24,6 +24,7 @@ from handoutkit.header import ID_RE, LANG_RE
 from handoutkit.library import ID_RE_TEXT, Library
 from handoutkit.topic import Topic, parse_topic, slugify
 
+from . import history
 from .crisis import CrisisBlock, mental_health_words, standard_block
 from .htmlmd import ALT_TODO, Converted, convert, data_uri
 from .topicfile import write_text, writable_root, yaml_value
@@ -120,12 +121,19 @@ def _check_package(path: Path, data: bytes) -> zipfile.ZipFile:
     total = 0
     try:
         for part in parts:
+            xml = part.filename.lower().endswith((".xml", ".rels"))
+            tail = b""
             with package.open(part) as stream:
                 while chunk := stream.read(1024 * 1024):
                     total += len(chunk)
                     if total > MAX_UNPACKED_BYTES:
                         raise _refuse(path, "the package expands to far more than a "
                                             "handout holds (a zip bomb?)")
+                    # Word never declares entities; a part that does may expand without end.
+                    if xml and (b"<!DOCTYPE" in tail + chunk or b"<!ENTITY" in tail + chunk):
+                        raise _refuse(path, f"{part.filename} declares entities (not a file "
+                                            "Word writes)")
+                    tail = chunk[-16:]
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError):
         raise _refuse(path, "the file is damaged (a part of the package cannot be "
                             "read)") from None
@@ -426,6 +434,8 @@ def import_file(library: Library, source: Path, topic_id: str, lang: str = "en",
         converted = convert(html_text, _picture_bytes(report, folder))
     except ValueError as exc:
         raise _refuse(source, str(exc)) from None
+    except RecursionError:
+        raise _refuse(source, "the document is nested too deeply to read") from None
     report.lost += converted.lost
     if not any(b.kind in ("paragraph", "list", "table") for b in converted.blocks):
         raise _refuse(source, "no text found to import")
@@ -487,6 +497,7 @@ def _finish(library, root: Path, source: Path, topic_id: str, lang: str,
                 raise OutputError(f"{path} already exists; nothing was imported")
             written.append(write_text_bytes(path, picture.data))
         write_text(target, text)
+        history.keep(root, topic, text)
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)

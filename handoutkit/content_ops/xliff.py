@@ -292,6 +292,9 @@ def import_file(library: Library, xliff: Path, force: bool = False,
                 today: dt.date | None = None) -> Imported:
     """Write TOPIC.LANG.md from a translated XLIFF file (see the module's docstring)."""
     exchange = read_exchange(xliff)
+    if exchange.target_lang == exchange.source_lang:
+        raise TranslationError(f"{xliff}: the target language is the source's "
+                               f"('{exchange.source_lang}'); nothing to import")
     try:
         source = load_source(library, exchange.topic, exchange.source_lang)
     except TopicNotFound as exc:

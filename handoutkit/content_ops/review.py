@@ -150,10 +150,23 @@ def lint_findings(library: Library, topic: Topic, today: dt.date, release: bool
         state = status(library, topic, today)
         if state.state == "out-of-date":
             found.append(("error" if release else "warning", "review", state.message))
+    if topic.translated_from and not topic.translated_from.startswith("en "):
+        # (lint's translation check compares with an English source itself)
+        source_lang, version = topic.translated_from.split()[:2]
+        if library.has(topic.id, source_lang):
+            source = library.topic(topic.id, source_lang)
+            if _version(version) < _version(source.version):
+                found.append(("warning", "translation",
+                              f"translated from the '{source_lang}' version {version}; it is "
+                              f"now version {source.version}: update the translation"))
     if topic.translation_stale:
         found.append(("warning", "translation", "imported with --force from an exchange file "
                       "made before its source changed (translated_from: stale): update it"))
     return found
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
 
 
 def record(library: Library, topic_id: str, lang: str, by: str, day: dt.date,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from handoutkit.errors import HandoutsError, LibraryError, TopicNotFound
+from handoutkit.errors import HandoutsError, TopicNotFound
 from handoutkit.header import LANG_RE
 from handoutkit.library import Library
 from handoutkit.topic import Topic, parse_topic
@@ -103,10 +103,8 @@ def export(library: Library, topic_id: str, source_lang: str, target_lang: str,
                 "the library's history folder; export the whole topic")
         before = {u.id for u in _source_from_text(read_text(old), topic.path).units}
         units = [u for u in units if u.id not in before]
-    try:
-        history.keep(writable_root(library), topic, source.text)
-    except (LibraryError, HandoutsError):
-        pass  # an installed library: `--changed-since` will not know this version
+    if library.roots[0] != library.bundled:  # a clinic's library keeps what it exported
+        history.keep(library.roots[0], topic, source.text)
     crisis = standard_block(library, target_lang)
     root = etree.Element(_q("xliff"), nsmap={None: NS, "mda": MDA})
     root.set("version", "2.1")
@@ -270,6 +268,14 @@ def _inline(element, path: Path, unit_id: str) -> list:
             parts.append(("ph", child.get("id")))
         elif name == "mrk":  # an annotation: its text is the text
             parts += _inline(child, path, unit_id)
+        elif name in ("sm", "em"):  # where an annotation starts and ends: no text
+            pass
+        elif name == "cp":  # a character XML cannot hold as it is
+            try:
+                parts.append(chr(int(child.get("hex") or "", 16)))
+            except ValueError:
+                raise TranslationError(f"{path}: unit {unit_id}: <cp> without a valid "
+                                       "hex code") from None
         else:
             raise TranslationError(f"{path}: unit {unit_id}: the inline code <{name}> is not "
                                    "one of the unit's placeholders (it was changed)")

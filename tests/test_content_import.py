@@ -232,7 +232,8 @@ def test_html_and_markdown_import(run, clinic, tmp_path):
     notes = tmp_path / "anxiety.md"
     notes.write_text("# Worry\n\n## What is anxiety?\n\nAnxiety is worry that does not stop."
                      "\n\n- It can be treated.\n  - Talk therapy helps.\n", encoding="utf-8")
-    result = run("--library", clinic, "import", notes, "--id", "worry", "--lang", "es")
+    # --library may come after the command too, as in `handouts import FILE --library DIR`.
+    result = run("import", notes, "--id", "worry", "--lang", "es", "--library", clinic)
     assert result.exit_code == 0, result.output
     text = (clinic / "handouts" / "worry.es.md").read_text()
     assert "lang: es" in text and "mental_health: true" in text

@@ -15,6 +15,18 @@ from handoutkit.errors import UsageError
 from .common import complete_topic, get_library, json_option
 
 
+def _set_library(ctx: click.Context, param, value: str | None) -> None:
+    if value is not None:
+        ctx.find_root().obj["library_dir"] = value
+
+
+def library_option(func):
+    """--library DIR after the command too (`handouts import FILE --library DIR`)."""
+    return click.option("--library", type=click.Path(file_okay=False), metavar="DIR",
+                        expose_value=False, is_eager=True, callback=_set_library,
+                        help="The clinic's library (as the global --library).")(func)
+
+
 def _topic_lang(spec: str, lang: str | None) -> tuple[str, str]:
     """TOPIC or TOPIC@LANG (a --lang option as the default language)."""
     topic, _, at = spec.partition("@")
@@ -33,6 +45,7 @@ def _day(value: str | None, name: str) -> dt.date:
 # -- import --------------------------------------------------------------------------------
 
 @click.command("import")
+@library_option
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--id", "topic_id", required=True, metavar="ID",
               help="The new topic's id (lower-case letters, digits, hyphens).")
@@ -79,6 +92,7 @@ def translate() -> None:
 
 
 @translate.command("export")
+@library_option
 @click.argument("topic", shell_complete=complete_topic, metavar="TOPIC[@LANG]")
 @click.option("--to", "target", required=True, metavar="L", help="The language to translate into.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
@@ -100,6 +114,7 @@ def translate_export(topic, target, output, changed_since) -> None:
 
 
 @translate.command("import")
+@library_option
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--force", is_flag=True,
               help="Import even when the topic changed since the export; the translation is "
@@ -119,6 +134,7 @@ def translate_import(file, force) -> None:
 # -- review --------------------------------------------------------------------------------
 
 @click.command()
+@library_option
 @click.argument("topic", required=False, shell_complete=complete_topic,
                 metavar="TOPIC[@LANG]")
 @click.option("--by", metavar="NAME", help='Who reviewed it: "Name, credentials".')
@@ -179,6 +195,7 @@ def _print_due(rows, fmt: str) -> None:
 # -- diff ----------------------------------------------------------------------------------
 
 @click.command()
+@library_option
 @click.argument("topic", shell_complete=complete_topic, metavar="TOPIC[@LANG]")
 @click.argument("versions", nargs=-1, metavar="[OLD NEW]")
 @click.option("--since-review", is_flag=True,

@@ -301,3 +301,34 @@ def test_a_hostile_or_foreign_file_is_refused_in_one_line(run, clinic, tmp_path)
         result = run("--library", clinic, "translate", "import", path)
         assert result.exit_code == 1 and words in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_translation_that_would_change_the_layout_is_refused(run, clinic, tmp_path):
+    out = tmp_path / "hw.xlf"
+    tree = export(run, clinic, "hand-washing", "fr", out)
+    unit = _unit_with(tree, "Wet your hands.")
+    _fill_raw(unit, ["Mouillez vos mains.\n\n## Nouvelle section"])
+    tree.write(str(out))
+    result = run("--library", clinic, "translate", "import", out)
+    assert result.exit_code == 1
+    assert f"unit {unit.get('id')}" in result.stderr and "layout" in result.stderr
+    assert not (clinic / "handouts" / "hand-washing.fr.md").exists()
+
+
+def test_one_line_units_stay_on_one_line_and_annotations_are_read(run, clinic, tmp_path):
+    out = tmp_path / "hw.xlf"
+    tree = export(run, clinic, "hand-washing", "fr", out)
+    cell = _unit_with(tree, "Before you eat")
+    _fill_raw(cell, ["Avant de\nmanger | vite"])
+    heading = _unit_with(tree, "How do I wash them?")
+    target = etree.SubElement(heading.find("x:segment", NS), f"{XLIFF}target")
+    target.text = "Comment "
+    mark = etree.SubElement(target, f"{XLIFF}mrk", id="m1", type="comment", value="ok")
+    mark.text = "les laver"
+    mark.tail = " ?"
+    tree.write(str(out))
+    result = run("--library", clinic, "translate", "import", out)
+    assert result.exit_code == 0, result.output
+    text = (clinic / "handouts" / "hand-washing.fr.md").read_text()
+    assert "| Avant de manger \\| vite | Germs get in your mouth |" in text
+    assert "## Comment les laver ? {#how}" in text

@@ -10,6 +10,7 @@ access off. Version 2.1 keeps the 2.0 namespace; a 2.0 file is read too.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -336,13 +337,58 @@ def import_file(library: Library, xliff: Path, force: bool = False,
     for unit in source.units:
         if unit.kind == "crisis" and unit.id not in texts and crisis is not None:
             texts[unit.id] = crisis.box
+    texts = {unit_id: text if text == current[unit_id].text else _fit(current[unit_id], text)
+             for unit_id, text in texts.items()}
+    _same_shape(xliff, source, texts)
     text = _translated_text(source, exchange, texts, bool(stale), today or dt.date.today())
     folder = writable_root(library) / "handouts"
     path = folder / f"{source.topic.id}.{exchange.target_lang}.md"
-    topic = parse_topic(text, path)
+    try:
+        topic = parse_topic(text, path)
+    except HandoutsError as exc:
+        raise TranslationError(f"{xliff}: the translation cannot be read as a topic "
+                               f"({exc})") from None
     folder.mkdir(parents=True, exist_ok=True)
     write_text(path, text)
     return Imported(path, topic, bool(stale), untranslated)
+
+
+ONE_LINE = ("title", "summary", "credit", "heading", "cell", "picture", "caption")
+
+
+def _fit(unit: Unit, text: str) -> str:
+    """A translation as it can stand where its unit stands: on one line for a heading, a
+    table cell or a picture's description and caption, with the characters that would
+    end them escaped."""
+    if unit.kind not in ONE_LINE:
+        return text
+    text = " ".join(text.split())
+    if unit.kind == "cell":
+        text = re.sub(r"(?<!\\)\|", r"\\|", text)
+    elif unit.kind == "picture":
+        text = re.sub(r"(?<!\\)([\[\]])", r"\\\1", text)
+    elif unit.kind == "caption":
+        text = text.replace('"', "\u201d")
+    return text
+
+
+def _same_shape(xliff: Path, source: Source, texts: dict[str, str]) -> None:
+    """The translated body has the source's blocks, in the same order: a unit whose text
+    would open a list, a box or a heading of its own is refused, naming it."""
+    kinds = [u.kind for u in source.body.units]
+
+    def shape(chosen: dict[str, str]) -> list[str]:
+        return [u.kind for u in segment(source.body.fill(chosen)).units]
+
+    if shape(texts) == kinds:
+        return
+    for unit in source.body.units:  # which unit does it (only when one does)
+        if unit.id in texts and shape({unit.id: texts[unit.id]}) != kinds:
+            raise TranslationError(f"{xliff}: unit {unit.id} ({unit.kind} in "
+                                   f"{_where(unit)}) changes the handout's layout (its text "
+                                   "starts a list, a box or a heading); keep it plain text")
+    raise TranslationError(f"{xliff}: the translation changes the handout's layout; keep "
+                           "each unit plain text")
 
 
 def _where(unit: Unit) -> str:

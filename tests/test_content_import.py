@@ -58,7 +58,7 @@ def test_word_tracked_changes_and_comments_are_refused_without_accept_changes(ru
 
 
 def test_word_handout_imports_as_a_topic_and_builds(run, clinic, tmp_path):
-    docx = make_docx(tmp_path / "leaflet.docx", tracked=True, comment=True)
+    docx = make_docx(tmp_path / "leaflet.docx", tracked=True, comment=True, extras=True)
     result = run("--library", clinic, "import", docx, "--id", "postpartum", "--accept-changes")
     assert result.exit_code == 0, result.output
     topic = clinic / "handouts" / "postpartum.en.md"
@@ -97,6 +97,11 @@ def test_word_handout_imports_as_a_topic_and_builds(run, clinic, tmp_path):
     assert "a tracked insertion ('Or call the clinic.'): in section 'How is it treated?'" in out
     assert "comment by Dr Lee: 'Check this dose'" in out
     assert "a link to 'javascript:alert(1)'" in out
+    signs = "in section 'What are the signs?', paragraph 5"
+    assert f"a text box (its words are kept as plain paragraphs): {signs}" in out
+    assert f"a PAGE field (left out): {signs}" in out
+    assert f"an embedded object (a spreadsheet, a drawing ...): {signs}" in out
+    assert "Boxed tip" in text
     assert "Added the standard 'en' crisis block" in out and "suicide" in out
     assert "images/postpartum-2.png (section 'Pictures') has no description" in out
 
@@ -204,6 +209,7 @@ def test_html_and_markdown_import(run, clinic, tmp_path):
 <h2>Why does sleep matter?</h2>
 <p>Sleep helps your <b>mood</b> and <i>memory</i>. See <a href="https://example.org/s">this</a>,
 <a href="tel:+15551234567">call us</a> or <a href="file:///etc/passwd">that</a>.</p>
+<p>Ask your clinician about CBT.</p>
 <h2>What helps?</h2>
 <ol><li>Go to bed at the same time.<ul><li>Even on weekends.</li></ul></li>
 <li># Keep the room dark.</li></ol>
@@ -228,6 +234,8 @@ def test_html_and_markdown_import(run, clinic, tmp_path):
     assert "a picture ('https://example.org/tracker.png' is on the web" in out
     assert "an embedded object (<iframe>): in section 'What helps?'" in out
     assert "a link to 'file:///etc/passwd'" in out
+    assert "'clinician' is jargon: say 'doctor or nurse, or care team'" in out
+    assert "'CBT' is not spelled out at first use" in out
 
     notes = tmp_path / "anxiety.md"
     notes.write_text("# Worry\n\n## What is anxiety?\n\nAnxiety is worry that does not stop."

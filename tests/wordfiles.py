@@ -19,7 +19,7 @@ PNG = base64.b64decode(
 
 
 def make_docx(path: Path, *, tracked: bool = False, comment: bool = False,
-              crisis_words: bool = True) -> Path:
+              crisis_words: bool = True, extras: bool = False) -> Path:
     from docx import Document
 
     doc = Document()
@@ -57,7 +57,7 @@ def make_docx(path: Path, *, tracked: bool = False, comment: bool = False,
     doc.add_picture(io.BytesIO(PNG))
     buffer = io.BytesIO()
     doc.save(buffer)
-    data = _edit(buffer.getvalue(), tracked=tracked, comment=comment)
+    data = _edit(buffer.getvalue(), tracked=tracked, comment=comment, extras=extras)
     path.write_bytes(data)
     return path
 
@@ -88,7 +88,16 @@ def _second_level(data: bytes) -> bytes:
     return etree.tostring(numbering, xml_declaration=True, encoding="UTF-8", standalone=True)
 
 
-def _edit(data: bytes, *, tracked: bool, comment: bool) -> bytes:
+EXTRAS = f"""<w:p xmlns:w="{W}" xmlns:v="urn:schemas-microsoft-com:vml"
+  xmlns:o="urn:schemas-microsoft-com:office:office">
+<w:r><w:pict><v:shape><v:textbox><w:txbxContent><w:p><w:r><w:t>Boxed tip</w:t></w:r></w:p>
+</w:txbxContent></v:textbox></v:shape></w:pict></w:r>
+<w:fldSimple w:instr=" PAGE "><w:r><w:t>7</w:t></w:r></w:fldSimple>
+<w:r><w:object><o:OLEObject ProgID="Excel.Sheet.12" ShapeID="_x0000_i1025"/></w:object></w:r>
+</w:p>"""
+
+
+def _edit(data: bytes, *, tracked: bool, comment: bool, extras: bool) -> bytes:
     """The package with the first picture described, and a tracked change and a comment
     written into word/document.xml when asked."""
     source = zipfile.ZipFile(io.BytesIO(data))
@@ -120,6 +129,11 @@ def _edit(data: bytes, *, tracked: bool, comment: bool) -> bytes:
                                                           f"{{{W}}}author": "Reviewer"})
         run = etree.SubElement(deleted, f"{{{W}}}r")
         etree.SubElement(run, f"{{{W}}}delText").text = " Old advice."
+    if extras:
+        # A text box, a page-number field and an embedded object (an OLE object), under
+        # "What are the signs?".
+        last_item = [p for p in paragraphs if "ListBullet" in etree.tostring(p, encoding=str)][-1]
+        last_item.addnext(etree.fromstring(EXTRAS))
     if comment:
         ref_run = etree.SubElement(target, f"{{{W}}}r")
         etree.SubElement(ref_run, f"{{{W}}}commentReference", {f"{{{W}}}id": "0"})

@@ -183,7 +183,8 @@ def _word_findings(document, comments_xml) -> WordFindings:
         name = etree.QName(element).localname
         namespace = etree.QName(element).namespace
         if name == "p" and namespace == W:
-            paragraph += 1
+            if etree.QName(element.getparent()).localname != "txbxContent":
+                paragraph += 1
             style = element.find(f"{{{W}}}pPr/{{{W}}}pStyle")
             value = (style.get(f"{{{W}}}val") or "") if style is not None else ""
             if re.match(r"(?i)^(heading\s*\d|title)$", value):
@@ -192,8 +193,8 @@ def _word_findings(document, comments_xml) -> WordFindings:
             continue
         where = f"in {section}, paragraph {paragraph}"
         if namespace != W:
-            if name in ("OLEObject",) or (name == "chart"):
-                found.lost.append(f"an embedded object ({name}): {where}")
+            if name == "chart":
+                found.lost.append(f"a chart: {where}")
             continue
         if name in ("ins", "del", "moveFrom", "moveTo"):
             kind = {"ins": "insertion", "del": "deletion", "moveFrom": "move",
@@ -211,10 +212,11 @@ def _word_findings(document, comments_xml) -> WordFindings:
             instruction = (element.get(f"{{{W}}}instr") if name == "fldSimple"
                            else element.text) or ""
             kind = (instruction.split() or ["field"])[0].upper()
+            kept = "left out" if name == "fldSimple" else "only the text it last showed is kept"
             if kind != "HYPERLINK":
-                found.lost.append(f"a {kind} field (only its last shown text is kept): {where}")
-        elif name in ("object", "embed") or name.startswith("embed"):
-            found.lost.append(f"an embedded object: {where}")
+                found.lost.append(f"a {kind} field ({kept}): {where}")
+        elif name == "object" or name.startswith("embed"):
+            found.lost.append(f"an embedded object (a spreadsheet, a drawing ...): {where}")
     if comment_text and not found.comments:
         found.comments = list(comment_text.values())
     return found
@@ -268,6 +270,8 @@ def _read_docx(path: Path, data: bytes, accept_changes: bool, report: Report) ->
         text = str(getattr(message, "message", message))
         if text.lower().startswith("unrecognised") and "style" in text.lower():
             report.notes.append(f"{text}: read as plain text (Word's converter)")
+        elif re.search(r"fldSimple|OLEObject|w:object|txbx", text):
+            continue  # reported above with where it was
         elif "ignored" in text.lower() or "unrecognised" in text.lower():
             report.lost.append(f"{text} (Word's converter)")
     report.word_pictures = pictures

@@ -238,7 +238,7 @@ def test_html_and_markdown_import(run, clinic, tmp_path):
     assert "'CBT' is not spelled out at first use" in out
 
     notes = tmp_path / "anxiety.md"
-    notes.write_text("# Worry\n\n## What is anxiety?\n\nAnxiety is worry that does not stop."
+    notes.write_text("# Worry\n\n## What is anxiety? {#what-is}\n\nAnxiety is worry that does not stop."
                      "\n\n- It can be treated.\n  - Talk therapy helps.\n", encoding="utf-8")
     # --library may come after the command too, as in `handouts import FILE --library DIR`.
     result = run("import", notes, "--id", "worry", "--lang", "es", "--library", clinic)
@@ -246,4 +246,5 @@ def test_html_and_markdown_import(run, clinic, tmp_path):
     text = (clinic / "handouts" / "worry.es.md").read_text()
     assert "lang: es" in text and "mental_health: true" in text
     assert "- It can be treated.\n  - Talk therapy helps." in text
+    assert "## What is anxiety? {#what-is-anxiety}" in text
     assert "::: emergency\n**Si usted o alguien que conoce piensa en el suicidio" in text

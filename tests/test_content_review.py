@@ -175,6 +175,8 @@ def test_review_refuses_bad_input_in_one_line(run, clinic):
             (["review", "psychotherapy", "--by", "Pending someone"], "--by must name"),
             (["review", "psychotherapy", "--by", "A, MD", "--due", "soon"], "not a duration"),
             (["review", "psychotherapy", "--by", "A, MD", "--date", "2999-01-01"], "future"),
+            (["review", "psychotherapy", "--by", "A, MD", "--date", "2026-11-01"],
+             "before the topic's last change (2026-11-29)"),
             (["review", "nosuch", "--by", "A, MD"], "unknown topic")):
         result = run("--library", clinic, *args)
         assert result.exit_code == 1, args

@@ -423,6 +423,9 @@ def import_file(library: Library, source: Path, topic_id: str, lang: str = "en",
             from handoutkit.markdown import MARKDOWN
 
             text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)  # a header of its own
+            # A topic file's section ids (`## Title {#id}`): the import gives its own.
+            text = re.sub(r"^(#{1,6}[ \t].*?)[ \t]*\{[^{}\n]*\}[ \t]*$", r"\1", text,
+                          flags=re.M)
             try:
                 html_text = MARKDOWN.render(text)
             except Exception:  # noqa: BLE001 - markdown-it's limits on hostile input
@@ -501,11 +504,11 @@ def _finish(library, root: Path, source: Path, topic_id: str, lang: str,
                 raise OutputError(f"{path} already exists; nothing was imported")
             written.append(write_text_bytes(path, picture.data))
         write_text(target, text)
-        history.keep(root, topic, text)
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
         raise
+    history.keep(root, topic, text)  # for `diff` against the version first imported
     report.topic, report.path, report.pictures = topic, target, written
     return report
 

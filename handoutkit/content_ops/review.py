@@ -178,6 +178,9 @@ def record(library: Library, topic_id: str, lang: str, by: str, day: dt.date,
     topic = library.topic(topic_id, lang)
     if day > dt.date.today():
         raise ReviewError(f"--date {day} is in the future")
+    if day < topic.updated:
+        raise ReviewError(f"--date {day} is before the topic's last change ({topic.updated}): "
+                          "a review covers the content as it is now")
     root = writable_root(library)
     if topic.path.parent.parent != root:
         raise ReviewError(f"{topic.path} is not in the library being written "

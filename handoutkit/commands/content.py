@@ -80,8 +80,10 @@ def import_command(ctx, file, topic_id, lang, accept_changes, as_json) -> None:
             click.echo(f"{title}:")
             for row in rows:
                 click.echo(f"  - {row}")
-    click.echo(f"Next: edit the topic, then 'handouts lint {topic.id}'; it stays "
-               "'Pending clinical review' until 'handouts review'.")
+    library_dir = ctx.find_root().obj["library_dir"]
+    prefix = f"handouts --library {library_dir}" if library_dir else "handouts"
+    click.echo(f"Next: edit the topic, then '{prefix} lint {topic.id}'; it stays "
+               f"'Pending clinical review' until '{prefix} review {topic.id} --by ...'.")
 
 
 # -- translate -----------------------------------------------------------------------------
@@ -136,7 +138,7 @@ def translate_import(file, force) -> None:
 @click.command()
 @library_option
 @click.argument("topic", required=False, shell_complete=complete_topic,
-                metavar="TOPIC[@LANG]")
+                metavar="[TOPIC[@LANG]]")
 @click.option("--by", metavar="NAME", help='Who reviewed it: "Name, credentials".')
 @click.option("--date", "day", metavar="YYYY-MM-DD", help="The day of the review (today).")
 @click.option("--due", "due_in", is_flag=False, flag_value="", default=None,

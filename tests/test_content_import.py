@@ -216,7 +216,8 @@ def test_html_and_markdown_import(run, clinic, tmp_path):
 <p><img src="data:image/png;base64,{data}" alt="A dark, quiet bedroom"></p>
 <p><img src="https://example.org/tracker.png" alt="x"></p>
 <iframe src="https://example.org/video"></iframe>
-<table><tr><th>Day</th><th>Hours</th></tr><tr><td>Mon | Tue</td><td></td></tr></table>
+<table><tr><th>Day</th><th>Hours</th></tr><tr><td>Mon | Tue</td><td></td></tr>
+<tr><td><img src="data:image/png;base64,{data}" alt="a clock"></td><td>8</td></tr></table>
 </body></html>""", encoding="utf-8")
     result = run("--library", clinic, "import", page, "--id", "sleep-better", "--lang", "en")
     assert result.exit_code == 0, result.output
@@ -234,6 +235,8 @@ def test_html_and_markdown_import(run, clinic, tmp_path):
     assert "a picture ('https://example.org/tracker.png' is on the web" in out
     assert "an embedded object (<iframe>): in section 'What helps?'" in out
     assert "a link to 'file:///etc/passwd'" in out
+    assert "a picture inside a list or a table (put it on a line of its own): in section " \
+        "'What helps?'" in out
     assert "'clinician' is jargon: say 'doctor or nurse, or care team'" in out
     assert "'CBT' is not spelled out at first use" in out
 

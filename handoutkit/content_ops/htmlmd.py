@@ -73,6 +73,7 @@ class _Walker:
         self.out = Converted()
         self.fetch_image = fetch_image
         self.section = "the start of the document"
+        self.in_paragraph = False
 
     def lose(self, what: str) -> None:
         self.out.lost.append(f"{what}: in {self.section}")
@@ -127,7 +128,11 @@ class _Walker:
 
     def paragraph(self, element) -> None:
         pictures = [img for img in element.iter("img")]
-        text = self.inline(element).strip()
+        self.in_paragraph = True  # its pictures follow it, on lines of their own
+        try:
+            text = self.inline(element).strip()
+        finally:
+            self.in_paragraph = False
         if text:
             self.paragraph_text(text)
         for img in pictures:
@@ -162,8 +167,6 @@ class _Walker:
             lines.append(marker + escape_line_start(text))
             for child in nested:
                 lines += [" " * len(marker) + line for line in self.list_lines(child)]
-            if any(True for _ in item.iterchildren("img")):
-                self.lose("a picture inside a list item (put it on its own line)")
         return lines
 
     def table(self, element) -> None:
@@ -204,7 +207,11 @@ class _Walker:
 
     def inline_child(self, child, links: bool) -> str:
         tag = child.tag.lower()
-        if tag in DROPPED or tag == "img":
+        if tag == "img":
+            if not self.in_paragraph:
+                self.lose("a picture inside a list or a table (put it on a line of its own)")
+            return ""
+        if tag in DROPPED:
             return ""
         if tag in OBJECTS:
             self.lose(f"an embedded object (<{tag}>)")

@@ -472,6 +472,9 @@ def _finish(library, root: Path, source: Path, topic_id: str, lang: str,
                             f"mental_health, but the library has no '{lang}' crisis block to "
                             "add: write one (docs/topic-format.md)")
     body, title = _body(converted, picture_names, crisis, crisis_note)
+    if sum(1 for b in converted.blocks if b.kind == "heading") < 2:
+        report.notes.append("no headings (Word's Heading styles) found: the text is one "
+                            "section; add '## ' headings with ids to split it")
     title = title or topic_id.replace("-", " ").capitalize()
     header = {
         "id": topic_id, "lang": lang, "title": title, "level": "basics", "version": "1.0",

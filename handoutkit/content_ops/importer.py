@@ -375,10 +375,15 @@ def _body(converted: Converted, picture_names: list[str], crisis: CrisisBlock | 
     return "\n\n".join(out) + "\n", title
 
 
+def _plain(markdown: str) -> str:
+    """Inline Markdown as plain text: emphasis marks and link addresses dropped."""
+    return re.sub(r"\\(.)", r"\1", re.sub(r"(?<!\\)[*]|(?<!\\)\[|\]\([^)]*\)", "", markdown))
+
+
 def _summary(converted: Converted, title: str) -> str:
     for block in converted.blocks:
         if block.kind == "paragraph":
-            plain = re.sub(r"\\(.)", r"\1", re.sub(r"[*]|\[|\]\([^)]*\)", "", block.text))
+            plain = _plain(block.text)
             sentence = re.split(r"(?<=[.!?])\s", plain, maxsplit=1)[0]
             if len(sentence) <= 200:
                 return sentence
@@ -475,7 +480,7 @@ def _finish(library, root: Path, source: Path, topic_id: str, lang: str,
     if sum(1 for b in converted.blocks if b.kind == "heading") < 2:
         report.notes.append("no headings (Word's Heading styles) found: the text is one "
                             "section; add '## ' headings with ids to split it")
-    title = title or topic_id.replace("-", " ").capitalize()
+    title = _plain(title) if title else topic_id.replace("-", " ").capitalize()
     header = {
         "id": topic_id, "lang": lang, "title": title, "level": "basics", "version": "1.0",
         "updated": today, "summary": _summary(converted, title),

@@ -182,3 +182,21 @@ def test_review_refuses_bad_input_in_one_line(run, clinic):
         assert result.exit_code == 1, args
         assert words in result.stderr and result.stderr.count("\n") == 1
     assert "review_digest" not in header(clinic / "handouts" / "psychotherapy.en.md")
+
+
+def test_review_fields_are_checked_when_read(clinic):
+    from handoutkit.errors import LibraryError
+    from handoutkit.topic import parse_topic
+
+    path = clinic / "handouts" / "psychotherapy.en.md"
+    text = path.read_text(encoding="utf-8")
+    good = text.replace("review_due:", f"reviewed_on: 2026-12-01\nreview_digest: sha256:{'a' * 64}"
+                        "\nreview_due:")
+    topic = parse_topic(good, path)
+    assert (topic.reviewed_on, topic.review_digest) == ("2026-12-01", "sha256:" + "a" * 64)
+    for bad, words in (("review_digest: md5:abc", "must be 'sha256:' and 64 hex digits"),
+                       ("reviewed_on: yesterday", "'yesterday' is not a date"),
+                       ('translated_from: {lang: en, version: "1.0", stale: maybe}',
+                        "must be like")):
+        with pytest.raises(LibraryError, match=re.escape(words)):
+            parse_topic(text.replace("review_due:", bad + "\nreview_due:"), path)

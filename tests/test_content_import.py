@@ -240,6 +240,14 @@ def test_html_and_markdown_import(run, clinic, tmp_path):
     assert "'clinician' is jargon: say 'doctor or nurse, or care team'" in out
     assert "'CBT' is not spelled out at first use" in out
 
+    legacy = tmp_path / "legacy.htm"
+    legacy.write_bytes('<meta charset="windows-1252"><h2>Caf\u00e9 hours</h2><p>Open at 9 \u2013 '
+                       'come in.</p>'.encode("cp1252"))
+    result = run("--library", clinic, "import", legacy, "--id", "legacy")
+    assert result.exit_code == 0, result.output
+    assert "## Café hours {#cafe-hours}\n\nOpen at 9 – come in." in (
+        clinic / "handouts" / "legacy.en.md").read_text(encoding="utf-8")
+
     notes = tmp_path / "anxiety.md"
     notes.write_text("# Worry\n\n## What is anxiety? {#what-is}\n\nAnxiety is worry that does not stop."
                      "\n\n- It can be treated.\n  - Talk therapy helps.\n", encoding="utf-8")

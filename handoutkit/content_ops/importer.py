@@ -311,6 +311,23 @@ def _picture_bytes(report: Report, folder: Path | None):
     return fetch
 
 
+def _decode(path: Path, data: bytes, html: bool) -> str:
+    """The text of an HTML or Markdown file: UTF-8, or for a web page the character set
+    its <meta charset> names (as Word's "Save as web page" writes windows-1252)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    declared = re.search(rb"""<meta[^>]+charset=["']?([\w-]{1,40})""", data[:4096], re.I)
+    if html and declared:
+        try:
+            return data.decode(declared[1].decode("ascii"))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    raise _refuse(path, "not UTF-8 text" + (" (nor the character set it names)"
+                                              if html and declared else ""))
+
+
 def _section_ids(titles: list[str], reserved: set[str]) -> list[str]:
     used = set(reserved)
     ids = []
@@ -420,10 +437,7 @@ def import_file(library: Library, source: Path, topic_id: str, lang: str = "en",
     elif suffix in (".html", ".htm", ".md", ".markdown"):
         if data.startswith(OLE_MAGIC) or data.startswith(b"PK\x03\x04"):
             raise _refuse(source, f"not a {suffix} text file (it is a packaged document)")
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise _refuse(source, "not UTF-8 text") from None
+        text = _decode(source, data, html=suffix in (".html", ".htm"))
         if suffix in (".md", ".markdown"):
             from handoutkit.markdown import MARKDOWN
 

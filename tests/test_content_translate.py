@@ -332,3 +332,22 @@ def test_one_line_units_stay_on_one_line_and_annotations_are_read(run, clinic, t
     text = (clinic / "handouts" / "hand-washing.fr.md").read_text()
     assert "| Avant de manger \\| vite | Germs get in your mouth |" in text
     assert "## Comment les laver ? {#how}" in text
+
+
+def test_a_unit_resegmented_by_a_cat_tool_is_read_whole(run, clinic, tmp_path):
+    out = tmp_path / "hw.xlf"
+    tree = export(run, clinic, "hand-washing", "fr", out)
+    unit = _unit_with(tree, "Rub them with soap")
+    old = unit.find("x:segment", NS)
+    unit.remove(old)
+    for tag, source, target in (("segment", "Rub them with soap for 20", "Frottez-les 20"),
+                                ("ignorable", " ", None),
+                                ("segment", "seconds.", "secondes.")):
+        part = etree.SubElement(unit, f"{XLIFF}{tag}")
+        etree.SubElement(part, f"{XLIFF}source").text = source
+        if target is not None:
+            etree.SubElement(part, f"{XLIFF}target").text = target
+    tree.write(str(out))
+    result = run("--library", clinic, "translate", "import", out)
+    assert result.exit_code == 0, result.output
+    assert "2. Frottez-les 20 secondes." in (clinic / "handouts" / "hand-washing.fr.md").read_text()

@@ -244,16 +244,21 @@ def read_exchange(path: Path) -> Exchange:
     for element in files[0].iter(_q("unit")):
         unit_id = element.get("id") or ""
         data = {d.get("id"): d.text or "" for d in element.iter(_q("data"))}
-        segments = element.findall(_q("segment"))
-        if not segments:
+        # A CAT tool may split a unit into several segments, with the spaces between them
+        # in <ignorable> elements: the unit's text is all of them, in order.
+        parts = [c for c in element if c.tag in (_q("segment"), _q("ignorable"))]
+        if not any(c.tag == _q("segment") for c in parts):
             raise TranslationError(f"{path}: unit {unit_id} has no segment")
         source: list = []
         target: list | None = None
-        for segment_el in segments:
-            source += _inline(segment_el.find(_q("source")), path, unit_id)
-            target_el = segment_el.find(_q("target"))
+        for part in parts:
+            source_part = _inline(part.find(_q("source")), path, unit_id)
+            source += source_part
+            target_el = part.find(_q("target"))
             if target_el is not None:
                 target = (target or []) + _inline(target_el, path, unit_id)
+            elif part.tag == _q("ignorable") and target is not None:
+                target += source_part
         units[unit_id] = FileUnit(unit_id, source, target, data)
     return Exchange(meta["topic"], meta["version"], source_lang, target_lang,
                     meta.get("changed-since"), units)

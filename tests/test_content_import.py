@@ -249,8 +249,9 @@ def test_html_and_markdown_import(run, clinic, tmp_path):
         clinic / "handouts" / "legacy.en.md").read_text(encoding="utf-8")
 
     notes = tmp_path / "anxiety.md"
-    notes.write_text("# Worry\n\n## What is anxiety? {#what-is}\n\nAnxiety is worry that does not stop."
-                     "\n\n- It can be treated.\n  - Talk therapy helps.\n", encoding="utf-8")
+    notes.write_text("# Worry\n\n## What is anxiety? {#what-is}\n\n"
+                     "Anxiety is worry that does not stop.\n\n"
+                     "- It can be treated.\n  - Talk therapy helps.\n", encoding="utf-8")
     # --library may come after the command too, as in `handouts import FILE --library DIR`.
     result = run("import", notes, "--id", "worry", "--lang", "es", "--library", clinic)
     assert result.exit_code == 0, result.output

@@ -14,7 +14,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from conftest import ROOT, pdftotext
+from conftest import ROOT, pdffonts, pdftotext
 from handoutkit.cli import main
 from handoutkit.content_ops import diff as diffs
 from handoutkit.content_ops.review import add_duration, parse_duration
@@ -104,6 +104,9 @@ def test_changed_content_fails_release_naming_the_sections_and_diff_shows_it(run
     text = " ".join(pdftotext(pdf).split())
     assert "What changed: psychotherapy (en)" in text
     assert "updated 2026-11-29" in text and "meet see" in text
+    fonts = pdffonts(pdf)
+    assert fonts and all(f["emb"] == "yes" and re.search(r"\+(Atkinson|Noto)", f["name"])
+                         for f in fonts)
     html = diffs.as_html(diffs.compare("psychotherapy", "en", *diffs.since_review(
         __import__("handoutkit.library", fromlist=["Library"]).Library(clinic),
         "psychotherapy", "en"), topic), TODAY)

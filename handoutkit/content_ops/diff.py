@@ -177,18 +177,22 @@ def as_html(diff: TopicDiff, today: dt.date) -> str:
 
 
 def as_pdf(diff: TopicDiff, library: Library, today: dt.date) -> bytes:
-    """The diff as a PDF, in the library's declared fonts (never the host's)."""
+    """The diff as a PDF, in the declared fonts only (fonts.py: Atkinson Hyperlegible,
+    Noto for every other script), never the host's."""
+    from handoutkit import fonts
+
+    font_set = fonts.find_fonts(library.roots)
+    font_set.activate()  # before WeasyPrint reads fontconfig's configuration
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
-    fonts = library.fonts_dir
     faces = "".join(
-        f'@font-face {{ font-family: "Atkinson Hyperlegible"; src: url("{path.as_uri()}"); '
+        f'@font-face {{ font-family: "{fonts.LATIN_FAMILY}"; src: url("{path.as_uri()}"); '
         f"font-weight: {weight}; font-style: {style}; }}"
-        for name, weight, style in (("Regular", 400, "normal"), ("Bold", 700, "normal"),
-                                    ("Italic", 400, "italic"), ("BoldItalic", 700, "italic"))
-        for path in [fonts / f"AtkinsonHyperlegible-{name}.ttf"] if path.is_file())
+        for path, (_, weight, style) in zip(font_set.latin, fonts.LATIN_FACES, strict=True))
+    stack = ", ".join(f'"{family}"' for family in fonts.family_stack(diff.lang))
     config = FontConfiguration()
-    sheet = CSS(string=faces + PDF_CSS, font_config=config)
+    sheet = CSS(string=faces + PDF_CSS + f"body {{ font-family: {stack}; }}",
+                font_config=config)
     return HTML(string=as_html(diff, today)).write_pdf(stylesheets=[sheet],
                                                        font_config=config)

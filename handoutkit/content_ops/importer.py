@@ -201,7 +201,8 @@ def _word_findings(document, comments_xml) -> WordFindings:
                     "moveTo": "move"}[name]
             words = " ".join("".join(element.itertext()).split())[:40]
             found.changes.append(f"a tracked {kind}{f' ({words!r})' if words else ''}: {where}")
-        elif name in ("rPrChange", "pPrChange"):
+        elif name.endswith("PrChange") or name in ("numberingChange", "cellIns", "cellDel",
+                                                    "cellMerge"):
             found.changes.append(f"a tracked formatting change: {where}")
         elif name == "commentReference":
             text = comment_text.get(element.get(f"{{{W}}}id"), "a comment")

@@ -351,3 +351,21 @@ def test_a_unit_resegmented_by_a_cat_tool_is_read_whole(run, clinic, tmp_path):
     result = run("--library", clinic, "translate", "import", out)
     assert result.exit_code == 0, result.output
     assert "2. Frottez-les 20 secondes." in (clinic / "handouts" / "hand-washing.fr.md").read_text()
+
+
+def test_exports_are_valid_against_the_schema_and_invalid_files_are_refused(run, clinic,
+                                                                           tmp_path):
+    from handoutkit.content_ops.xliff import schema
+
+    for topic, lang in (("hand-washing", "fr"), ("psychotherapy", "es"),
+                        ("suicide-prevention", "ar")):
+        tree = export(run, clinic, topic, lang, tmp_path / f"{topic}.xlf")
+        assert schema().validate(tree), schema().error_log.last_error
+    out = tmp_path / "hand-washing.xlf"
+    tree = etree.parse(str(out))
+    unit = tree.getroot().find(".//x:unit", NS)
+    unit.find("x:segment", NS).insert(0, etree.Element(f"{XLIFF}target"))
+    tree.write(str(out))
+    result = run("--library", clinic, "translate", "import", out)
+    assert result.exit_code == 1
+    assert "not valid XLIFF 2.1" in result.stderr and "target" in result.stderr

@@ -10,6 +10,7 @@ access off. Version 2.1 keeps the 2.0 namespace; a 2.0 file is read too.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,17 @@ PLACEHOLDER_NOTE = ("Keep every placeholder (phone numbers, 911, 988, web addres
 
 class TranslationError(HandoutsError):
     """An XLIFF file that cannot be imported as it is."""
+
+
+SCHEMA = Path(__file__).with_name("xliff-2-profile.xsd")
+
+
+@functools.lru_cache(maxsize=1)
+def schema() -> etree.XMLSchema:
+    """The XLIFF 2 core structure `translate` writes and reads (xliff-2-profile.xsd),
+    loaded without network access."""
+    parser = etree.XMLParser(no_network=True, resolve_entities=False)
+    return etree.XMLSchema(etree.parse(str(SCHEMA), parser))
 
 
 def _q(name: str, ns: str = NS) -> str:
@@ -132,6 +144,7 @@ def export(library: Library, topic_id: str, source_lang: str, target_lang: str,
                                      name=unit.section)
             groups[unit.section] = group
         _unit_element(group, unit, target_lang, crisis)
+    schema().assertValid(root)  # what we write is XLIFF 2.1, checked, not assumed
     data = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     return data, len(units)
 
@@ -229,6 +242,11 @@ def read_exchange(path: Path) -> Exchange:
     if tree.tag != _q("xliff") or tree.get("version") not in ("2.0", "2.1"):
         raise TranslationError(f"{path}: not an XLIFF 2.0 or 2.1 file (made by 'handouts "
                                "translate export')")
+    checker = schema()
+    if not checker.validate(tree):
+        error = checker.error_log.last_error
+        raise TranslationError(f"{path}:{error.line}: not valid XLIFF 2.1 "
+                               f"({' '.join(error.message.split())[:160]})")
     files = tree.findall(_q("file"))
     if len(files) != 1:
         raise TranslationError(f"{path}: holds {len(files)} files; one topic a file")

@@ -2,7 +2,7 @@
 in as the topic in another language.
 
 XLIFF 2.1 (OASIS, 2018) is what current CAT tools read and write (Trados Studio, memoQ,
-Phrase, Crowdin, OmegaT with its plugin, Okapi); the files are built and read with lxml's
+Phrase, Crowdin, Okapi); the files are built and read with lxml's
 element tree, never by joining strings, read back with entities, DTDs and network access
 off, and checked against xliff-2-profile.xsd (the XLIFF 2 core structure used here).
 Version 2.1 keeps the 2.0 namespace; a 2.0 file is read too.

@@ -203,3 +203,20 @@ def test_review_fields_are_checked_when_read(clinic):
                         "must be like")):
         with pytest.raises(LibraryError, match=re.escape(words)):
             parse_topic(text.replace("review_due:", bad + "\nreview_due:"), path)
+
+
+def test_reviewing_a_bundled_topic_makes_the_clinic_its_signed_copy(run, clinic):
+    assert not (clinic / "handouts" / "suicide-prevention.es.md").exists()
+    result = run("--library", clinic, "review", "suicide-prevention@es", "--by",
+                 "Ana Ruiz, RN", "--due", "1y")
+    assert result.exit_code == 0, result.output
+    copy = clinic / "handouts" / "suicide-prevention.es.md"
+    bundled = ROOT / "handouts" / "suicide-prevention.es.md"
+    assert copy.read_text(encoding="utf-8").split("---", 2)[2] == \
+        bundled.read_text(encoding="utf-8").split("---", 2)[2]
+    assert "reviewed_by: Ana Ruiz, RN" in header(copy)
+    assert "reviewed_by: Ana Ruiz" not in header(bundled)
+    lint = run("--library", clinic, "lint", "--release", "suicide-prevention", "--json")
+    mine = [f for f in json.loads(lint.stdout)["findings"]
+            if f["path"] == str(copy) and f["check"] == "review"]
+    assert mine == []

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from handoutkit.errors import HandoutsError, LibraryError
+from handoutkit.errors import HandoutsError, LibraryError, OutputError
 from handoutkit.library import Library
 from handoutkit.topic import Topic
 
@@ -182,9 +182,9 @@ def record(library: Library, topic_id: str, lang: str, by: str, day: dt.date,
         raise ReviewError(f"--date {day} is before the topic's last change ({topic.updated}): "
                           "a review covers the content as it is now")
     root = writable_root(library)
-    if topic.path.parent.parent != root:
-        raise ReviewError(f"{topic.path} is not in the library being written "
-                          f"({root}); copy it there first")
+    # A bundled topic reviewed for a clinic becomes the clinic's own copy, signed; its
+    # pictures still come from the bundled library.
+    target = root / "handouts" / topic.path.name
     text = read_text(topic.path)
     digest = content_digest(library, topic, text)
     next_due = add_duration(day, parse_duration(due or "2y"))
@@ -195,8 +195,12 @@ def record(library: Library, topic_id: str, lang: str, by: str, day: dt.date,
         history.keep(root, topic, text, digest.removeprefix("sha256:"))
     except OSError as exc:
         raise LibraryError(f"cannot keep a copy in {root / history.FOLDER}: {exc}") from None
-    write_text(topic.path, new_text)
-    return topic, topic.path, digest, next_due
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {target.parent}: {exc.strerror}") from None
+    write_text(target, new_text)
+    return topic, target, digest, next_due
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,9 @@ def export(library: Library, topic_id: str, source_lang: str, target_lang: str,
                 "the library's history folder; export the whole topic")
         before = {u.id for u in _source_from_text(read_text(old), topic.path).units}
         units = [u for u in units if u.id not in before]
+        if not units:
+            raise TranslationError(f"no text of {topic_id} ({source_lang}) changed since "
+                                   f"version {changed_since}; nothing to export")
     if library.roots[0] != library.bundled:  # a clinic's library keeps what it exported
         history.keep(library.roots[0], topic, source.text)
     crisis = standard_block(library, target_lang)

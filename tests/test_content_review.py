@@ -169,6 +169,8 @@ def test_review_due_lists_oldest_first_as_csv_and_json(run, clinic):
     assert "later" not in [r["topic"] for r in soon]
     assert [r for r in soon if r["topic"] == "overdue"][0]["message"].startswith(
         "review was due on")
+    one = run("--library", clinic, "review", "overdue", "--due", "--format", "json")
+    assert [r["topic"] for r in json.loads(one.output)] == ["overdue"]
     lint = run("--library", clinic, "lint", "--release", "overdue")
     assert lint.exit_code == 1 and "review was due on" in lint.output
 

@@ -159,8 +159,15 @@ def review(ctx, topic, by, day, due_in, within, fmt) -> None:
     library = get_library(ctx)
     if due_in == "" and by is None:
         rows = reviews.due_list(library, dt.date.today(), within)
+        if topic is not None:  # one topic (in one language, with @LANG)
+            topic_id, _, lang = topic.partition("@")
+            if not library.has(topic_id, lang or None):
+                library.topic(topic_id, lang or "en")  # its message: unknown, or not in LANG
+            rows = [r for r in rows if r.topic == topic_id and (not lang or r.lang == lang)]
         _print_due(rows, fmt)
         return
+    if within is not None or fmt != "text":
+        raise UsageError("--within and --format go with --due alone (the list of reviews due)")
     if topic is None or by is None:
         raise UsageError("give TOPIC and --by \"Name, credentials\" (or --due alone to list "
                          "the reviews due)")

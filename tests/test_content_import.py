@@ -260,3 +260,21 @@ def test_html_and_markdown_import(run, clinic, tmp_path):
     assert "- It can be treated.\n  - Talk therapy helps." in text
     assert "## What is anxiety? {#what-is-anxiety}" in text
     assert "::: emergency\n**Si usted o alguien que conoce piensa en el suicidio" in text
+
+
+def test_the_title_is_found_after_a_logo_and_sections_get_unique_ids(run, clinic, tmp_path):
+    import base64
+
+    logo = base64.b64encode(PNG).decode()
+    page = tmp_path / "page.html"
+    page.write_text(f"<p><img src='data:image/png;base64,{logo}' alt='Clinic logo'></p>"
+                    "<h1>Healthy Habits</h1><h2>Tips</h2><p>Walk every day.</p>"
+                    "<h2>Tips</h2><p>Sleep well.</p><h3>At night</h3><p>Dim the lights.</p>",
+                    encoding="utf-8")
+    result = run("--library", clinic, "import", page, "--id", "habits")
+    assert result.exit_code == 0, result.output
+    text = (clinic / "handouts" / "habits.en.md").read_text()
+    assert "title: Healthy Habits" in text and "## Healthy Habits" not in text
+    assert "## Tips {#tips}" in text and "## Tips {#tips-2}" in text
+    assert "### At night\n\nDim the lights." in text
+    assert text.index("![Clinic logo](images/habits-1.png)") < text.index("## Tips {#tips}")

@@ -363,13 +363,14 @@ def _body(converted: Converted, picture_names: list[str], crisis: CrisisBlock | 
     title = None
     headings = [b for b in blocks if b.kind == "heading"]
     if headings:
+        # The title: Word's Title style, or a first heading alone at the top level (a logo
+        # or a line of text before it stays where it is).
         top = min(h.level for h in headings)
-        first = blocks[0] if blocks[0].kind == "heading" else None
-        if first is not None and (first.title_style or (
-                first.level == top and sum(1 for h in headings if h.level == top) == 1
-                and len(headings) > 1)):
+        first = headings[0]
+        if first.title_style or (first.level == top and len(headings) > 1
+                                 and sum(1 for h in headings if h.level == top) == 1):
             title = first.text
-            blocks = blocks[1:]
+            blocks = [b for b in blocks if b is not first]
             headings = headings[1:]
     section_level = min((h.level for h in headings), default=2)
     reserved = {"intro", "crisis"} if crisis is not None else {"intro"}

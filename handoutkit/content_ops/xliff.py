@@ -33,6 +33,7 @@ MDA = "urn:oasis:names:tc:xliff:metadata:2.0"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 MAX_XLIFF_BYTES = 20 * 1024 * 1024
 
+TERM_RE = re.compile(r"^\*\*[^*]+\*\*\s*[–—-]")  # "**Term** – explanation"
 KIND_NOTES = {
     "title": "The handout's title, printed at the top.",
     "summary": "One sentence that says what the handout covers.",
@@ -174,6 +175,9 @@ def _unit_element(group, unit: Unit, target_lang: str, crisis) -> None:
                     "translate it exactly, keep every number, and have a clinician approve "
                     "it; every topic of the language must then use the same words.")
         etree.SubElement(notes, _q("note"), category="crisis", priority="1").text = text
+    if unit.kind == "item" and TERM_RE.match(unit.text):
+        etree.SubElement(notes, _q("note"), category="format").text = (
+            "A term and its explanation: keep the dash after the bold term.")
     if marks:
         etree.SubElement(notes, _q("note"), category="placeholders").text = PLACEHOLDER_NOTE
         original = etree.SubElement(element, _q("originalData"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from handoutkit.errors import HandoutsError
-from handoutkit.library import Library
+from handoutkit.library import DEFAULT_LANG, Library
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,12 @@ def stale_translations(library: Library, lang: str | None = None) -> list[Stale]
             topic = library.topic(entry.id, entry.lang)
         except HandoutsError:
             continue
-        if not topic.translated_from:
+        if topic.translated_from:
+            source_lang, version = topic.translated_from.split()[:2]
+        elif topic.lang != DEFAULT_LANG:  # no record: its own version against the English
+            source_lang, version = DEFAULT_LANG, topic.version
+        else:
             continue
-        source_lang, version = topic.translated_from.split()[:2]
         if not library.has(topic.id, source_lang):
             continue
         try:

@@ -15,8 +15,6 @@ import lxml.html
 from lxml import etree
 
 SAFE_SCHEMES = ("http://", "https://", "tel:", "mailto:")
-BLOCK_CONTAINERS = {"div", "section", "article", "main", "body", "header", "footer",
-                    "blockquote", "aside", "nav", "center", "figure", "html", "span"}
 DROPPED = {"script", "style", "head", "title", "meta", "link", "noscript", "template"}
 OBJECTS = {"iframe", "object", "embed", "video", "audio", "canvas", "form", "input",
            "button", "select", "textarea", "svg", "math", "applet", "frameset", "frame"}

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from handoutkit.deliver import write_atomic
 from handoutkit.errors import HandoutsError, OutputError
 from handoutkit.header import ID_RE, LANG_RE
 from handoutkit.library import ID_RE_TEXT, Library
@@ -27,7 +28,7 @@ from handoutkit.topic import Topic, parse_topic, slugify
 from . import history
 from .crisis import CrisisBlock, mental_health_words, standard_block
 from .htmlmd import ALT_TODO, Converted, convert, data_uri
-from .topicfile import write_text, writable_root, yaml_value
+from .topicfile import writable_root, write_text, yaml_value
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024  # a handout, pictures and all, is far smaller
 MAX_UNPACKED_BYTES = 200 * 1024 * 1024  # what a .docx may expand to
@@ -526,7 +527,7 @@ def _finish(library, root: Path, source: Path, topic_id: str, lang: str,
             path = root / "handouts" / "images" / name
             if path.exists():
                 raise OutputError(f"{path} already exists; nothing was imported")
-            written.append(write_text_bytes(path, picture.data))
+            written.append(write_atomic(path, picture.data))
         write_text(target, text)
     except BaseException:
         for path in written:
@@ -535,12 +536,6 @@ def _finish(library, root: Path, source: Path, topic_id: str, lang: str,
     history.keep(root, topic, text)  # for `diff` against the version first imported
     report.topic, report.path, report.pictures = topic, target, written
     return report
-
-
-def write_text_bytes(path: Path, data: bytes) -> Path:
-    from handoutkit.deliver import write_atomic
-
-    return write_atomic(path, data)
 
 
 def _measure(library: Library, topic: Topic, report: Report) -> None:

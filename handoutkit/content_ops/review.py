@@ -16,7 +16,7 @@ from handoutkit.library import Library
 from handoutkit.topic import Topic
 
 from . import history
-from .topicfile import read_text, set_fields, split, write_text, writable_root
+from .topicfile import read_text, set_fields, split, writable_root, write_text
 
 PENDING = ("pending", "pendiente")
 DURATION_RE = re.compile(r"^(\d{1,3})([dwmy])$")

@@ -70,9 +70,6 @@ class Segmented:
     pieces: list = field(default_factory=list)
     units: list[Unit] = field(default_factory=list)
 
-    def by_id(self) -> dict[str, Unit]:
-        return {unit.id: unit for unit in self.units}
-
     def fill(self, texts: dict[str, str]) -> str:
         """The body with each unit's text from `texts` (by unit id), or its source."""
         out = []

@@ -25,7 +25,7 @@ from handoutkit.topic import Topic, parse_topic
 
 from . import history
 from .crisis import standard_block
-from .topicfile import read_text, set_fields, split, write_text, writable_root
+from .topicfile import read_text, set_fields, split, writable_root, write_text
 from .units import Placeholder, Segmented, Unit, header_units, protect, segment
 
 NS = "urn:oasis:names:tc:xliff:document:2.0"

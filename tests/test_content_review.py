@@ -125,6 +125,15 @@ def test_a_changed_picture_or_source_also_outdates_the_review(run, clinic):
     _change(topic, "(2022: therapy by video or by phone)", "(2023: therapy by video)")
     assert release_review_errors(run, clinic) == [
         "review out of date: changed sections pictures or sources"]
+    run("--library", clinic, "review", "psychotherapy", "--by", "Dana Lee, MD")
+    assert release_review_errors(run, clinic) == []
+    # The clinic's own drawing in place of the bundled one: the same text, another picture.
+    images = clinic / "handouts" / "images"
+    images.mkdir()
+    bundled = (ROOT / "handouts" / "images" / "therapy-formats.svg").read_text()
+    (images / "therapy-formats.svg").write_text(bundled.replace("</svg>", "<g/></svg>"))
+    assert release_review_errors(run, clinic) == [
+        "review out of date: changed sections pictures or sources"]
 
 
 def test_diff_between_two_versions_and_files(run, clinic, tmp_path):

@@ -156,6 +156,11 @@ class Linter:
             add("error", "metadata", 0, "'review_due' is before 'updated'")
         for severity, check, message in review_findings(topic, self.today, self.release):
             add(severity, check, 0, message)
+        # The review record (`handouts review`): content changed since, stale translation.
+        from .content_ops.review import lint_findings
+        for severity, check, message in lint_findings(self.library, topic, self.today,
+                                                      self.release):
+            add(severity, check, 0, message)
 
         for related in topic.related:
             if related == topic.id:
@@ -170,6 +175,9 @@ class Linter:
         for image in topic.images:
             if not image.alt:
                 add("error", "alt-text", image.line, f"picture {image.src} has no description")
+            elif image.alt.upper().startswith(ALT_TODO):
+                add("error", "alt-text", image.line, f"picture {image.src} has no description "
+                    "yet (the TODO left by 'handouts import'): describe what it shows")
             elif not image.caption:
                 add("warning", "picture", image.line,
                     f"picture {image.src} has no caption: write it in quotes after the file "
@@ -338,6 +346,7 @@ class Linter:
 
 
 PENDING = ("pending", "pendiente")  # reviewed_by of a topic no clinician has reviewed yet
+ALT_TODO = "TODO"  # the description `handouts import` gives a picture that had none
 
 
 def review_findings(topic: Topic, today: dt.date, release: bool) -> list[tuple[str, str, str]]:

@@ -14,10 +14,18 @@ from .common import complete_topic, get_library, json_option, lang_option
 @click.command("list")
 @lang_option("Only topics that have this language (e.g. es).")
 @json_option()
+@click.option("--stale", is_flag=True,
+              help="Only translations made from an older version of their source (or "
+                   "imported with 'translate import --force').")
 @click.pass_context
-def list_topics(ctx: click.Context, lang: str | None, as_json: bool) -> None:
+def list_topics(ctx: click.Context, lang: str | None, as_json: bool, stale: bool) -> None:
     """List the topics in the library."""
     library = get_library(ctx)
+    if stale:
+        from .content import print_stale
+
+        print_stale(library, lang, as_json)
+        return
     rows = []
     for topic_id in library.topic_ids:
         langs = library.languages(topic_id)

@@ -18,6 +18,7 @@ from .options import BuildOptions, Personal, generation_time, printed_date
 from .measures import plain_text
 from .completeness import promise_for
 from .safety import crisis_problems
+from .scaffold import template_text
 from .sandbox import Sandbox, data_uri
 from .select import Selection, pair, parse_spec, select
 
@@ -85,8 +86,10 @@ def check_printable(library: Library, selections: list[Selection], brand: Brand,
             text = topic.path.read_text(encoding="utf-8")
             where = f"topic {topic.id} ({topic.lang}, {topic.path.name})"
             fonts.check_text(font_set, text, where)
-            # The crisis rules of `lint`, on every topic a build prints.
-            problems = crisis_problems(topic, text)
+            # The crisis rules of `lint`, and no template text, on every topic a build prints.
+            problems = crisis_problems(topic, text) + [
+                (line, f"template text left in: '{sentence}' (write your own)")
+                for line, sentence in template_text(text)]
             if problems:
                 line, message = problems[0]
                 at = f"{topic.path}:{line}" if line else str(topic.path)

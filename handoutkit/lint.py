@@ -315,13 +315,11 @@ class Linter:
 
     def _check_template_text(self, topic: Topic) -> None:
         """Text of `handouts new`'s template that the author has not replaced yet."""
-        from .scaffold import PLACEHOLDERS
+        from .scaffold import template_text
 
-        for number, line in enumerate(topic.path.read_text(encoding="utf-8").splitlines(), 1):
-            for placeholder in PLACEHOLDERS:
-                if placeholder in line:
-                    self._add("error", "template", topic.path, number, topic.id,
-                              f"template text left in: '{placeholder}' (write your own)")
+        for number, placeholder in template_text(topic.path.read_text(encoding="utf-8")):
+            self._add("error", "template", topic.path, number, topic.id,
+                      f"template text left in: '{placeholder}' (write your own)")
 
     def _check_reading_level(self, topic: Topic) -> None:
         result = readability(topic)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +138,11 @@ def make(library: Library, selections: list[Selection], options: BuildOptions,
     """
     cover = len(selections) > 1 or force_packet or bool(options.personal)
     settings = prepare(library, options, cover)
+    if not cover and settings.setting.brand.language_assistance:
+        # The language-assistance notice prints after a cover: a brand that asks for it
+        # gets it on every handout, a single one too.
+        cover = True
+        settings = dataclasses.replace(settings, cover=True)
     check_printable(library, selections, settings.setting.brand, options.personal, cache)
     manifest = build_manifest(selections, layout=options.layout, brand=settings.setting.brand.name,
                               paper=options.paper, archival=options.archival,

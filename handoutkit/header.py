@@ -21,7 +21,7 @@ LANG_RE = re.compile(r"^[a-z]{2}(?:-[A-Z][a-z]{3})?$")
 VERSION_RE = re.compile(r"^\d+(?:\.\d+){0,2}$")
 REQUIRED_FIELDS = ("id", "lang", "title", "level", "version", "updated", "summary", "credit")
 OPTIONAL_FIELDS = ("related", "codes", "mental_health", "reviewed_by", "review_due", "url",
-                   "sources", "translated_from", "reviewed_on", "review_digest")
+                   "sources", "translated_from", "reviewed_on", "review_digest", "keywords")
 # `review_digest` (written by `handouts review`): SHA-256 of the reviewed body, pictures
 # and sources.
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -130,6 +130,8 @@ def parse_metadata(header: str, path: Path) -> dict[str, Any]:
     )
     meta["related"] = _as_list(data.get("related"), where("related"))
     meta["codes"] = _as_list(data.get("codes"), where("codes"))
+    # What patients call it ("can't sleep", "hearing voices"): found by `handouts find`.
+    meta["keywords"] = _as_list(data.get("keywords"), where("keywords"))
     # Where the facts (and the steps a picture shows) come from: public guidance with the
     # year; printed in small type and listed in the embedded manifest.
     meta["sources"] = _as_list(data.get("sources"), where("sources"))

@@ -106,6 +106,8 @@ class Topic:
     # the content reviewed ("sha256:...").
     reviewed_on: str | None = None
     review_digest: str | None = None
+    # Words patients use for the topic ("can't sleep", "drinking"), for search.
+    keywords: tuple[str, ...] = ()
 
     def section(self, section_id: str) -> Section | None:
         """The section with this id; SectionNotFound lists the ids there are."""
@@ -323,6 +325,7 @@ def topic_from_json(data: dict, path: Path) -> Topic:
     data["images"] = tuple(Image(*i) for i in data["images"])
     data["related"], data["codes"] = tuple(data["related"]), tuple(data["codes"])
     data["sources"] = tuple(data.get("sources", ()))
+    data["keywords"] = tuple(data.get("keywords", ()))
     return Topic(path=path, **data)
 
 

@@ -25,7 +25,7 @@ from .deliver import remove_stale_temporaries
 from .errors import HandoutsError, UsageError
 from .joblist import Outcome, Row, check
 from .library import Library
-from .options import BuildOptions
+from .options import BuildOptions, shaping_items
 from .resume import Journal, digest, load_key
 
 
@@ -93,10 +93,8 @@ def row_digest(row: Row, library: Library, key: bytes, fingerprints: dict) -> st
                [(r, library.source_digest(r, s.topic.lang)) for r in s.topic.related],
                *([s.second.topic.sha256, s.second.topic.lang] if s.second else []))
               for s in selections]
-    personal = options.personal
-    return digest(key, "row", row.output, topics, fingerprints[look], options.lang,
-                  options.layout, options.paper, options.duplex, options.archival,
-                  [personal.patient, personal.visit_date, personal.clinician, personal.note])
+    # Every option that shapes the packet, derived from the options themselves.
+    return digest(key, "row", row.output, topics, fingerprints[look], shaping_items(options))
 
 
 def is_current(path: Path, wanted: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 # Paper names users type -> the CSS @page size WeasyPrint understands.
@@ -51,6 +51,27 @@ class BuildOptions:
     duplex: bool = False
     archival: bool = False
     jobs: int | None = None  # None: every core
+
+
+# Options that say how a document is made, not what it is: left out of every digest.
+NOT_SHAPING = ("jobs",)
+
+
+def shaping_items(options: BuildOptions) -> list[tuple[str, object]]:
+    """Every option that shapes a document, by name, as plain data for a digest. Derived
+    from BuildOptions' fields: a new option joins every digest made from it (a batch row's,
+    resume.py) unless it is declared in NOT_SHAPING."""
+    items: list[tuple[str, object]] = []
+    for option in fields(options):
+        if option.name in NOT_SHAPING:
+            continue
+        value = getattr(options, option.name)
+        if isinstance(value, Personal):
+            value = [(f.name, getattr(value, f.name)) for f in fields(value)]
+        elif isinstance(value, Path):
+            value = str(value)
+        items.append((option.name, value))
+    return items
 
 
 @dataclass(frozen=True)

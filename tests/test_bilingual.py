@@ -148,3 +148,28 @@ def test_a_job_list_row_may_be_bilingual(tmp_path):
     rows, bad = check_job_list(Library(), jobs)
     assert rows[0].selections[0].second.topic.lang == "en"
     assert len(bad) == 1 and "--bilingual ru: topic 'insomnia'" in str(bad[0])
+
+
+def test_every_second_language_element_carries_its_language(pdfs):
+    """The second language's title, labels, sections and intro are tagged with the second
+    language, in the HTML and in the PDF's structure tree (a title tagged with the first
+    language is read aloud in the wrong voice)."""
+    import re as _re
+
+    from handoutkit.assemble import Setting, assemble
+    from handoutkit.brand import load_brand
+    from handoutkit.build import selections_for
+
+    library = Library()
+    selections = selections_for(library, ["suicide-prevention@vi"], None, "en")
+    html = assemble(selections, Setting(library, load_brand(library.default_brand)))
+    opened = _re.findall(r'<(?:p|div|section)\b[^>]*class="(?:second-title|intro second|'
+                         r'section second[^"]*)"[^>]*>', html)
+    assert any("second-title" in tag for tag in opened)
+    assert opened and all('lang="en"' in tag for tag in opened), opened
+    with pikepdf.open(pdfs["vi"]) as pdf:
+        tagged = [obj for obj in pdf.objects if isinstance(obj, pikepdf.Dictionary)
+                  and obj.get("/S") == "/P" and str(obj.get("/Lang", "")) == "en"]
+        assert tagged  # the second-language title is a paragraph in English
+        assert not [obj for obj in pdf.objects if isinstance(obj, pikepdf.Dictionary)
+                    and obj.get("/S") == "/Sect" and str(obj.get("/Lang", "")) == "vi"]

@@ -30,10 +30,11 @@ def topic(text: str, name: str = "calm.en.md"):
 
 def test_section_words_are_every_text_in_order():
     text = CALM.replace("- Breathe out for 6 counts.",
-                        "- Breathe out for `6` counts.\n\n```\nin 4, out 6\n```\n\n-   \n")
+                        "- Breathe out for `6` counts.\n\n```\nin 4, out 6\n```\n\n"
+                        "Then:\n\n    hold 2\n\n-   \n")
     words = list(section_words(topic(text).section("breathe")))
     assert words == ["Breathe in for 4 counts.", "Breathe out for ", "6", " counts.",
-                     "in 4, out 6"]
+                     "in 4, out 6", "Then:", "hold 2"]
 
 
 def test_must_print_required_sections_and_a_mental_health_topic_s_crisis_box():

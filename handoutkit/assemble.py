@@ -187,6 +187,7 @@ def article_context(
         "groups": section_groups(sections),
         "second": second,
         "partial": not selection.is_whole,
+        "not_available": not_available(selection),
         "related": related,
         "updated": format_date(topic.updated, strings, topic.lang),
         "printed": format_date(printed, strings, topic.lang),
@@ -366,10 +367,24 @@ def _articles(setting: Setting, selections: list[Selection], links) -> list[dict
                             setting.asset_url, links, setting.brand) for s in selections]
 
 
+def not_available(selection: Selection) -> str | None:
+    """--fallback: the note a topic printed in another language than the reader's carries
+    on the cover and under its title, in the language it prints in, naming the reader's
+    language in its own words too ("... not yet available in Spanish (español)")."""
+    wanted = selection.wanted_lang
+    if not wanted:
+        return None
+    printed = selection.topic.lang
+    name, own = language_name(wanted, printed), language_name(wanted, wanted)
+    shown = name if own.casefold() == name.casefold() else f"{name} ({own})"
+    return f"This handout is not yet available in {shown}."
+
+
 def _toc(selections: list[Selection], href, pages: list[int] | None = None) -> list[dict]:
     return [{"title": s.topic.title, "id": s.topic.id, "version": s.topic.version,
              "lang": s.topic.lang, "dir": direction(s.topic.lang),
-             "href": href(s), "page": pages[index] if pages else None}
+             "href": href(s), "page": pages[index] if pages else None,
+             "not_available": not_available(s)}
             for index, s in enumerate(selections)]
 
 

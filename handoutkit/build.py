@@ -39,10 +39,12 @@ class Built:
 
 
 def selections_for(library: Library, specs: list[str], lang: str | None,
-                   bilingual: str | None = None) -> list[Selection]:
+                   bilingual: str | None = None, fallback: str | None = None
+                   ) -> list[Selection]:
     """Parse and resolve every SPEC before anything is rendered; with `bilingual`, each
-    topic is paired with its version in that language (an error if it has none)."""
-    selections = [select(library, parse_spec(spec), lang) for spec in specs]
+    topic is paired with its version in that language (an error if it has none); with
+    `fallback`, a topic not yet written in the reader's language is taken in that one."""
+    selections = [select(library, parse_spec(spec), lang, fallback) for spec in specs]
     if bilingual:
         selections = [pair(library, s, bilingual) for s in selections]
     seen = set()
@@ -107,8 +109,8 @@ _CHECKED_TOPICS: set[tuple[Path, str, bool]] = set()
 def build(library: Library, specs: list[str], options: BuildOptions,
           cache: Cache | None = None) -> bytes:
     """One document (PDF or self-contained HTML) holding the given SPECs."""
-    return make(library, selections_for(library, specs, options.lang, options.bilingual),
-                options, cache).data
+    return make(library, selections_for(library, specs, options.lang, options.bilingual,
+                                        options.fallback), options, cache).data
 
 
 def prepare(library: Library, options: BuildOptions, cover: bool = True) -> PacketSettings:
@@ -186,7 +188,8 @@ def build_each(library: Library, specs: list[str], options: BuildOptions,
     """One document per SPEC in `out_dir`; every SPEC is checked before the first is built."""
     from .deliver import write_atomic
 
-    selections = selections_for(library, specs, options.lang, options.bilingual)
+    selections = selections_for(library, specs, options.lang, options.bilingual,
+                                options.fallback)
     from .deliver import make_folder
 
     make_folder(out_dir)

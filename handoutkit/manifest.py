@@ -35,6 +35,9 @@ def _entry(selection: Selection) -> dict:
              "version": topic.version, "updated": topic.updated.isoformat(),
              "sections": selection.section_ids, "sha256": topic.sha256,
              "sources": list(topic.sources)}
+    if selection.wanted_lang:
+        # --fallback: the reader's language has no version of this topic yet.
+        entry["not_available_in"] = selection.wanted_lang
     if selection.second is not None:
         other = selection.second.topic
         entry["bilingual"] = {"lang": other.lang, "title": other.title,

@@ -43,6 +43,7 @@ class BuildOptions:
 
     lang: str | None = None
     bilingual: str | None = None  # a second language printed after each section
+    fallback: str | None = None  # a topic missing in `lang` prints in this language, marked
     layout: str = DEFAULT_LAYOUT
     paper: str = DEFAULT_PAPER
     brand: Path | None = None

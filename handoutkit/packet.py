@@ -87,7 +87,8 @@ def part_key(selection: Selection, library: Library, print_fingerprint: str,
                  _pictures(second.topic, library)] if second else None
     return make_key("part", print_fingerprint, topic.sha256, topic.lang,
                     selection.section_ids, related, printed.isoformat(),
-                    _pictures(topic, library), *([bilingual] if bilingual else []))
+                    _pictures(topic, library), *([bilingual] if bilingual else []),
+                    *([selection.wanted_lang] if selection.wanted_lang else []))
 
 
 def _pictures(topic, library: Library) -> list[tuple[str, str]]:

@@ -5,6 +5,8 @@ Required sections (the crisis block) are always kept, whatever sections are pick
 
 from __future__ import annotations
 
+import dataclasses
+
 import re
 from dataclasses import dataclass
 
@@ -41,6 +43,9 @@ class Selection:
     # --bilingual: the same topic and sections in a second language, printed section by
     # section after the reader's own.
     second: Selection | None = None
+    # --fallback: the language the reader asked for, when the topic is not written in it
+    # yet and prints in the fallback language instead (marked so on the page).
+    wanted_lang: str | None = None
 
     @property
     def section_ids(self) -> list[str]:
@@ -67,9 +72,16 @@ def parse_spec(text: str) -> Spec:
     return Spec(match["topic"], match["lang"], sections)
 
 
-def select(library: Library, spec: Spec, default_lang: str | None = None) -> Selection:
-    """Resolve a spec against the library; required sections always stay."""
+def select(library: Library, spec: Spec, default_lang: str | None = None,
+           fallback: str | None = None) -> Selection:
+    """Resolve a spec against the library; required sections always stay. With
+    `fallback`, a topic not written in the reader's language yet is taken in the fallback
+    language, and the selection says which language was wanted."""
     lang = spec.lang or default_lang or DEFAULT_LANG
+    if fallback and fallback != lang and library.has(spec.topic) and not library.has(
+            spec.topic, lang) and library.has(spec.topic, fallback):
+        found = select(library, Spec(spec.topic, fallback, spec.sections))
+        return dataclasses.replace(found, wanted_lang=lang)
     topic = library.topic(spec.topic, lang)
     if not spec.sections:
         return Selection(topic, topic.sections)

@@ -147,3 +147,14 @@ def test_the_same_inputs_give_the_same_key():
     assert part(Library()) == part(Library())
     setting = Setting(Library(), load_brand(Library().default_brand))
     assert setting.layout == "standard"
+
+
+def test_a_fallback_part_is_not_the_plain_part():
+    """An English part marked "not yet available in Spanish" is not the English part."""
+    library = Library()
+    look = fingerprint(library, load_brand(library.default_brand), "standard", "letter")
+    day = dt.date(2026, 11, 26)
+    plain = selections_for(library, ["insomnia"], "en")[0]
+    marked = selections_for(library, ["insomnia"], "es", fallback="en")[0]
+    assert marked.topic == plain.topic and marked.wanted_lang == "es"
+    assert part_key(plain, library, look, day) != part_key(marked, library, look, day)

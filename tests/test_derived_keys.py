@@ -34,7 +34,7 @@ def changed(name: str, value, tmp_path: Path):
         other = tmp_path / "other.toml"
         other.write_text('name = "Other"\n', encoding="utf-8")
         return other
-    if name in ("lang", "bilingual"):
+    if name in ("lang", "bilingual", "fallback"):
         return "es" if value != "es" else "ko"
     if name == "layout":
         return "large-print"

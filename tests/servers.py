@@ -67,7 +67,7 @@ def start_server(folder: Path, *args: str, key: str | None = None) -> Server:
     env.pop("HANDOUTS_API_KEYS", None)
     if key:
         keys = folder / "keys"
-        keys.write_text(f"# keys of the tests\n{key}\nsecond-key-0000\n")
+        keys.write_text(f"# keys of the tests\n{key}\nsecond-key-0000-abcd\n")
         cmd += ["--api-keys", str(keys)]
     log = folder / "server.log"
     process = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env,

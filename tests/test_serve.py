@@ -80,7 +80,7 @@ def test_everything_else_needs_a_key(server, path):
         assert answer.status_code == 401, (path, headers)
         assert answer.json()["error"] == "unauthorized"
         assert answer.headers["www-authenticate"].startswith("Bearer")
-    with server.client(key="second-key-0000") as client:  # any key of the file
+    with server.client(key="second-key-0000-abcd") as client:  # any key of the file
         assert client.get(path).status_code == 200
 
 

@@ -30,6 +30,9 @@ LANG_PATTERN = r"^[a-z]{2}(?:-[A-Z][a-z]{3})?$"
 NAME_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 SPEC_PATTERN = (r"^[a-z0-9]+(?:-[a-z0-9]+)*(?:@[a-z]{2}(?:-[A-Z][a-z]{3})?)?"
                 r"(?::[a-z0-9-]+(?:,[a-z0-9-]+)*)?$")
+# UNSAFE_RE as a JSON-schema pattern (lone surrogates cannot be written in one).
+SAFE_TEXT = ("^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f\\u2028\\u2029"
+             "\\u202a-\\u202e\\u2066-\\u2069]*$")
 MAX_SPEC = 200  # characters in one SPEC
 MAX_NAME = 64  # a layout, brand or language name
 MAX_BRAND_FILE = 1024  # a brand given as a file (command line, job list)
@@ -261,7 +264,7 @@ def _personal(data: Mapping, limits: Limits, text: bool) -> Personal:
 def json_schema(limits: Limits = SERVICE_LIMITS) -> dict:
     """The JSON schema of a document request (POST /v1/documents), from the same tables
     as `from_mapping`. Personal details come as one object, `personal`."""
-    safe = "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]*$"
+    safe = SAFE_TEXT
     line = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]*$"
 
     def personal(name: str) -> dict:
@@ -293,7 +296,8 @@ def json_schema(limits: Limits = SERVICE_LIMITS) -> dict:
             "personal": {"type": ["object", "null"], "additionalProperties": False,
                          "properties": {name: personal(name) for name in PERSONAL_FIELDS}},
             "fhir": {"type": ["object", "null"], "additionalProperties": False,
-                     "properties": {name: {"type": "string", "maxLength": 500}
+                     "properties": {name: {"type": "string", "maxLength": 500,
+                                           "pattern": safe}
                                     for name in ("patient_ref", "encounter_ref",
                                                  "author_ref", "url")}},
         }}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import textwrap
 import time
@@ -434,6 +435,7 @@ def api_schema(tmp_path_factory):
 
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
+EXAMPLES = int(os.environ.get("HANDOUTS_SCHEMATHESIS_EXAMPLES", "15"))  # per operation
 
 
 @pytest.mark.parametrize("mode", ["positive", "negative"])
@@ -450,7 +452,7 @@ def test_9_schemathesis_finds_no_failure(api_schema, mode):
         strategy = operation.as_strategy(generation_mode=GenerationMode(mode))
 
         @hypothesis.given(strategy)
-        @hypothesis.settings(max_examples=15, deadline=None, database=None,
+        @hypothesis.settings(max_examples=EXAMPLES, deadline=None, database=None,
                              suppress_health_check=list(hypothesis.HealthCheck))
         def check(case):
             case.call_and_validate(headers=AUTH)

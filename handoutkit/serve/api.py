@@ -134,6 +134,37 @@ def query(request: Request, name: str, pattern: str | None = None) -> str | None
     return value
 
 
+# The query parameters each route takes; any other is refused, naming it.
+PARAMS = {
+    "/healthz": (), "/readyz": (), "/metrics": (), "/v1/openapi.json": (),
+    "/v1/topics": ("lang", "code"), "/v1/topics/{id}": ("lang",),
+    "/v1/topics/{id}.pdf": ("lang", "layout", "paper", "brand"),
+    "/v1/topics/{id}.html": ("lang", "layout", "paper", "brand"),
+    "/v1/documents": (),
+    # The HL7 Infobutton URL-based guide's parameters a health record may send; only the
+    # first ones change the answer.
+    "/infobutton": ("mainSearchCriteria.v.c", "mainSearchCriteria.v.cs",
+                    "mainSearchCriteria.v.dn", "informationRecipient.languageCode.c",
+                    "knowledgeResponseType", "informationRecipient",
+                    "mainSearchCriteria.v.ot", "taskContext.c.c",
+                    "patientPerson.administrativeGenderCode.c", "age.v.v", "age.v.u",
+                    "ageGroup.v.c", "performer", "performer.languageCode.c",
+                    "encounter.c.c", "subTopic.v.c", "subTopic.v.cs", "subTopic.v.dn"),
+}
+
+
+def check_params(request: Request, route: str, status: int = 422) -> None:
+    """Refuse a query parameter the route does not take."""
+    allowed = PARAMS[route]
+    for name in request.query_params:
+        if name not in allowed:
+            shown = _shown(name)
+            takes = ", ".join(allowed) or "none"
+            raise ApiError(status, "bad_input" if status == 422 else "bad_request",
+                           f"unknown query parameter '{shown}'; this route takes: {takes}",
+                           field=shown)
+
+
 def path_id(request: Request) -> str:
     """A topic id from the path: anything but an id is an unknown topic."""
     topic_id = request.path_params["id"]
@@ -150,10 +181,12 @@ def service_of(request: Request) -> Service:
 
 
 async def healthz(request: Request) -> Response:
+    check_params(request, "/healthz")
     return JSONResponse({"status": "ok", "version": __version__})
 
 
 async def readyz(request: Request) -> Response:
+    check_params(request, "/readyz")
     """200 once every worker is warm; 503 while starting or stopping. `broken` names the
     topic files that do not parse (left out of listings; requests needing them get 422)."""
     service = service_of(request)
@@ -175,12 +208,14 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
+    check_params(request, "/metrics")
     service = service_of(request)
     service.require_key(request)
     return service.metrics.response(service.pool)
 
 
 async def openapi(request: Request) -> Response:
+    check_params(request, "/v1/openapi.json")
     service_of(request).require_key(request)
     from .openapi import document
 
@@ -188,6 +223,7 @@ async def openapi(request: Request) -> Response:
 
 
 async def list_topics(request: Request) -> Response:
+    check_params(request, "/v1/topics")
     service = service_of(request)
     service.require_key(request)
     lang, code = query(request, "lang", LANG_PATTERN), query(request, "code")
@@ -216,6 +252,7 @@ def topic_summary(library, topic_id: str, lang: str | None) -> dict:
 
 
 async def show_topic(request: Request) -> Response:
+    check_params(request, "/v1/topics/{id}")
     service = service_of(request)
     service.require_key(request)
     topic_id = path_id(request)
@@ -280,6 +317,7 @@ async def topic_file(request: Request) -> Response:
     service = service_of(request)
     service.require_key(request)
     fmt = "pdf" if request.url.path.endswith(".pdf") else "html"
+    check_params(request, f"/v1/topics/{{id}}.{fmt}")
     params = {name: request.query_params[name] for name in ("lang", "layout", "paper", "brand")
               if name in request.query_params}
     try:
@@ -312,6 +350,7 @@ PREVIEW_CSP = ("default-src 'none'; style-src 'unsafe-inline'; font-src data:; "
 
 
 async def create_document(request: Request) -> Response:
+    check_params(request, "/v1/documents")
     service = service_of(request)
     service.require_key(request)
     data = await read_json(request, service.settings.max_body)
@@ -349,6 +388,7 @@ async def infobutton(request: Request) -> Response:
 
     service = service_of(request)
     service.require_key(request)
+    check_params(request, "/infobutton", status=400)
     for name, value in request.query_params.multi_items():
         if len(value) > 200 or UNSAFE_RE.search(value):
             raise ApiError(400, "bad_request", f"{_shown(name)} must be short text without "

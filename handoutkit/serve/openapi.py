@@ -6,7 +6,8 @@ and openapi-spec-validator on it."""
 from __future__ import annotations
 
 from ..options import FORMATS, PAPERS
-from ..request import LANG_PATTERN, MAX_NAME, NAME_PATTERN, SERVICE_LIMITS, Limits, json_schema
+from ..request import (LANG_PATTERN, MAX_NAME, NAME_PATTERN, SAFE_TEXT, SERVICE_LIMITS, Limits,
+                       json_schema)
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 TEXT = {400: "Bad request (JSON that does not parse or is nested too deep; a bad "
@@ -48,6 +49,15 @@ TOPIC_FILE_PARAMS = [
 JSON_OBJECT = {"application/json": {"schema": {"type": "object"}}}
 
 
+INFOBUTTON_EXTRA = ("mainSearchCriteria.v.ot", "taskContext.c.c",
+                    "patientPerson.administrativeGenderCode.c", "age.v.v", "age.v.u",
+                    "ageGroup.v.c", "performer", "performer.languageCode.c", "encounter.c.c",
+                    "subTopic.v.c", "subTopic.v.cs", "subTopic.v.dn")
+
+
+INFO_TEXT = {"type": "string", "maxLength": 200, "pattern": SAFE_TEXT}
+
+
 def document(version: str, limits: Limits = SERVICE_LIMITS) -> dict:
     """The OpenAPI document of this version of the service."""
     return {
@@ -80,25 +90,25 @@ def _paths() -> dict:
     return {
         "/healthz": {"get": {"summary": "Alive", "security": [],
                              "responses": {"200": {"description": "Alive",
-                                                   "content": JSON_OBJECT}}}},
+                                                   "content": JSON_OBJECT},
+                                           **_errors(422)}}},
         "/readyz": {"get": {"summary": "Every render worker is warm (`broken`: topic files "
                                        "that do not parse)", "security": [],
                             "responses": {"200": probe,
                                           "503": {"description": "Starting or stopping",
-                                                  "content": JSON_OBJECT}}}},
+                                                  "content": JSON_OBJECT},
+                                          **_errors(422)}}},
         "/metrics": {"get": {"summary": "Prometheus metrics",
                              "responses": {"200": {"description": "Text format",
                                                    "content": {"text/plain": {}}},
-                                           **_errors(*SECURED)}}},
+                                           **_errors(*SECURED, 422)}}},
         "/v1/topics": {"get": {
             "summary": "The topics (by language or ICD-10-CM code, closest first); topic "
                        "files that do not parse are left out",
             "parameters": [
                 dict(LANG, description="Only topics in this language"),
                 _query("code", "An ICD-10-CM code, like F41.1", type="string",
-                       minLength=1, maxLength=64,
-                       pattern="^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029"
-                               "\\u202a-\\u202e\\u2066-\\u2069]*$")],
+                       minLength=1, maxLength=64, pattern=SAFE_TEXT)],
             "responses": {"200": {"description": "Topics", "content": JSON_OBJECT},
                           **_errors(*SECURED, 422)}}},
         "/v1/topics/{id}": {"get": {
@@ -134,16 +144,20 @@ def _paths() -> dict:
             "summary": "HL7 Infobutton (URL-based), answered as MedlinePlus Connect",
             "parameters": [
                 _query("mainSearchCriteria.v.c", "ICD-10-CM code", required=True,
-                       type="string", minLength=1, maxLength=200, pattern="\\S"),
+                       type="string", maxLength=200,
+                       allOf=[{"pattern": SAFE_TEXT}, {"pattern": "\\S"}]),
                 _query("mainSearchCriteria.v.cs", "2.16.840.1.113883.6.90 (ICD-10-CM)",
                        type="string", enum=["2.16.840.1.113883.6.90"]),
-                _query("mainSearchCriteria.v.dn", "The code's display name",
-                       type="string", maxLength=200),
+                _query("mainSearchCriteria.v.dn", "The code's display name", **INFO_TEXT),
                 _query("informationRecipient.languageCode.c", "en, es, zh-TW, spa, ...",
-                       type="string", maxLength=200),
+                       **INFO_TEXT),
                 _query("knowledgeResponseType", "text/xml (Atom, the default) or "
                        "application/json", type="string",
                        enum=["text/xml", "application/json"]),
+                _query("informationRecipient", "PAT (patient, the default) or PROV",
+                       **INFO_TEXT),
+                *[_query(name, "Accepted from health records; does not change the answer",
+                         **INFO_TEXT) for name in INFOBUTTON_EXTRA],
             ],
             "responses": {"200": {"description": "Atom feed or its JSON form",
                                   "content": {"text/xml": {}, "application/json": {}}},

@@ -57,12 +57,13 @@ class Server:
             self.process.wait()
 
 
-def start_server(folder: Path, *args: str, key: str | None = None) -> Server:
+def start_server(folder: Path, *args: str, key: str | None = None,
+                 env: dict | None = None) -> Server:
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     cmd = [sys.executable, "-m", "handoutkit", "serve", "--port", str(port), *args]
     env = dict(os.environ, SOURCE_DATE_EPOCH="1795651200",
-               HANDOUTS_CACHE_DIR=str(folder / "cache"))
+               HANDOUTS_CACHE_DIR=str(folder / "cache"), **(env or {}))
     env.pop("HANDOUTS_LIBRARY", None)
     env.pop("HANDOUTS_API_KEYS", None)
     if key:

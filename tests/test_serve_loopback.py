@@ -1,5 +1,6 @@
-"""`handouts serve` on the loopback address against slow clients (issue 23, case 5) and
-stopped with SIGTERM while renders longer than 10 s are in flight (case 6)."""
+"""`handouts serve` attacked on the loopback address (issue 23): keys taken back and
+failed attempts limited (case 3), bodies and metrics bounded (4), slow clients (5), and a
+SIGTERM while renders longer than 10 s are in flight (6)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ import httpx
 import pytest
 
 from servers import start_server
+
+KEY = "loopback-key-3b6e0c9d1f"
+OTHER = "loopback-other-8a2d4e6f10"
 
 
 def alive(pid: int) -> bool:
@@ -173,3 +177,95 @@ def test_6_a_second_sigterm_stops_at_once(tmp_path):
     assert not any(alive(pid) for pid in workers)
     assert list(tmp.glob("handouts-*")) == []
     assert "AssertionError" not in server.log_text()
+
+
+# -- 3. access taken back, attempts limited (on its own server: it blocks the address) --------
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("keyed")
+    srv = start_server(folder, "--workers", "1", key=KEY)
+    srv.keys = folder / "keys"
+    srv.keys.write_text(f"  # an indented comment\n{KEY}\n{OTHER}\n")
+    yield srv
+    srv.stop()
+
+
+def session_cookie(server, key: str) -> str:
+    """Sign in on the staff page; the session cookie (Secure, so sent by hand here)."""
+    with httpx.Client(base_url=server.url) as client:
+        page = client.get("/")
+        csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+        signed = client.post("/signin", data={"key": key, "csrf": csrf},
+                             headers={"Cookie": "handouts_session="
+                                      + page.cookies["handouts_session"]})
+        assert signed.status_code == 303, signed.text
+        return signed.cookies["handouts_session"]
+
+
+def test_3_a_removed_key_and_its_sessions_end(keyed):
+    cookie = session_cookie(keyed, OTHER)
+    with httpx.Client(base_url=keyed.url) as client:
+        assert client.get("/v1/topics/ocd", headers={"Cookie": f"handouts_session={cookie}"}
+                          ).status_code == 200
+        assert client.get("/v1/topics", headers={"Authorization": "Bearer  # an indented "
+                                                 "comment"}).status_code == 401
+        keyed.keys.write_text(f"{KEY}\n")
+        time.sleep(1.5)  # looked at again within a second or so
+        assert client.get("/v1/topics", headers={"Authorization": f"Bearer {OTHER}"}
+                          ).status_code == 401
+        assert client.get("/v1/topics/ocd", headers={"Cookie": f"handouts_session={cookie}"}
+                          ).status_code == 401
+        assert client.get("/v1/topics", headers={"Authorization": f"Bearer {KEY}"}
+                          ).status_code == 200
+        keyed.keys.write_text(f"{KEY}\n{OTHER}\n")
+        time.sleep(1.5)
+
+
+def test_3_sighup_reads_the_keys_at_once(keyed):
+    with httpx.Client(base_url=keyed.url) as client:
+        assert client.get("/v1/topics", headers={"Authorization": f"Bearer {OTHER}"}
+                          ).status_code == 200
+        keyed.keys.write_text(f"{KEY}\n")
+        os.utime(keyed.keys, (1, 1))  # the same size, an old time: only SIGHUP tells
+        keyed.process.send_signal(signal.SIGHUP)
+        time.sleep(0.2)
+        assert client.get("/v1/topics", headers={"Authorization": f"Bearer {OTHER}"}
+                          ).status_code == 401
+
+
+def test_3_sign_out_ends_the_session(keyed):
+    cookie = session_cookie(keyed, KEY)
+    headers = {"Cookie": f"handouts_session={cookie}"}
+    with httpx.Client(base_url=keyed.url) as client:
+        page = client.get("/", headers=headers)
+        csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+        out = client.post("/signout", data={"csrf": csrf}, headers=headers)
+        assert out.status_code == 303
+        assert client.get("/v1/topics/ocd", headers=headers).status_code == 401
+
+
+def test_4_made_up_methods_add_no_series(keyed):
+    with httpx.Client(base_url=keyed.url) as client:
+        for i in range(300):
+            client.request(f"M{i:04d}X", "/v1/topics")
+        text = client.get("/metrics", headers={"Authorization": f"Bearer {KEY}"}).text
+    assert "M0001X" not in text and 'method="other"' in text
+    assert len(text) < 20_000
+
+
+def test_3_failed_attempts_are_limited(keyed):
+    """Last: it blocks the loopback address for a minute."""
+    with httpx.Client(base_url=keyed.url) as client:
+        statuses = [client.get("/v1/topics", headers={"Authorization": f"Bearer x{i:020d}"}
+                               ).status_code for i in range(300)]
+        first = statuses.index(429)  # 10 failures in a minute, with the tests' above
+        assert 1 <= first <= 10 and set(statuses[:first]) == {401}
+        assert set(statuses[first:]) == {429}
+        late = client.get("/v1/topics", headers={"Authorization": f"Bearer {KEY}"})
+        assert late.status_code == 429 and int(late.headers["retry-after"]) > 0
+        page = client.get("/")
+        csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+        signin = client.post("/signin", data={"key": KEY, "csrf": csrf}, headers={
+            "Cookie": "handouts_session=" + page.cookies["handouts_session"]})
+        assert signin.status_code == 429

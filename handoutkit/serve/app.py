@@ -5,7 +5,8 @@ Routes (see /v1/openapi.json): /healthz, /readyz, /metrics, /v1/topics, /v1/topi
 
 Everything except /healthz, /readyz, the staff page's sign-in and its static files needs
 `Authorization: Bearer KEY` (or the staff page's session cookie), unless the service runs
-on localhost with no keys. Errors are JSON `{"error", "detail", "request_id"}` carrying the
+on localhost with no keys. Keys and sessions can be taken back (access.py); every body is
+bounded before it is read (Guard); SIGTERM drains (run). Errors are JSON `{"error", "detail", "request_id"}` carrying the
 command line's messages. Patient details travel only in request bodies and rendered
 documents: never in logs, metrics, error messages or the cache.
 """

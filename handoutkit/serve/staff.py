@@ -3,9 +3,11 @@ patient's details, then previews the HTML, downloads the PDF or opens it to prin
 
 Server-rendered with Jinja2 (autoescaped) and a few lines of plain JavaScript that filter
 the list as one types; everything works without it. Staff sign in once with an API key and
-get a signed, HTTP-only, SameSite=Strict, Secure session cookie that remembers a digest of
-the key (removing the key from the file ends the session). Every form carries a CSRF token
-kept in the session, and POSTs from another origin are refused.
+get a signed, HTTP-only, SameSite=Strict, Secure session cookie holding a random id of a
+session kept by the service (access.Sessions): signing out ends it on the server, and
+removing the key from the file ends every session signed in with it. Failed sign-ins count
+against the client address. Every form carries a CSRF token kept in the session, and POSTs
+from another origin are refused. The document form is read by the one request parser.
 """
 
 from __future__ import annotations

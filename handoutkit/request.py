@@ -46,9 +46,10 @@ UNSAFE_RE = re.compile("[\ud800-\udfff\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029"
 class RequestError(UsageError):
     """A request's mistake; `field` names the field (a 4xx in the service)."""
 
-    def __init__(self, field_name: str, message: str):
+    def __init__(self, field_name: str, message: str, exit_code: int = UsageError.exit_code):
         super().__init__(message)
         self.field = field_name
+        self.exit_code = exit_code  # a SPEC that does not parse: 1, as the engine's errors
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,7 @@ def _specs(value: object, limits: Limits, text: bool) -> tuple[str, ...]:
         try:
             parse_spec(spec)
         except SpecError as exc:
-            raise RequestError("specs", str(exc)) from None
+            raise RequestError("specs", str(exc), exc.exit_code) from None
     return tuple(value)
 
 

@@ -153,8 +153,19 @@ def test_2_deep_json_is_400(client):
     assert answer.status_code == 400 and "nested deeper" in answer.json()["detail"]
 
 
-def test_2_a_worker_survives_any_input():
+def test_2_a_worker_survives_any_input(monkeypatch):
+    from handoutkit import build
     from handoutkit.serve.jobs import WorkerConfig, run_job
+
+    def broken(*args, **kwargs):
+        raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+
+    with monkeypatch.context() as patch:  # whatever the engine raises, one line back
+        patch.setattr(build, "make", broken)
+        reply = run_job(WorkerConfig(None, cache=False), {"specs": ["ocd"]})
+    assert reply == {"ok": False, "error": "internal", "exit_code": 3, "hits": 0,
+                     "misses": reply["misses"],
+                     "detail": "rendering failed (UnicodeEncodeError)"}
 
     reply = run_job(WorkerConfig(None, cache=False), {"specs": ["ocd"], "layout": "x\ud800"})
     assert reply["ok"] is False and reply["error"] == "RequestError"

@@ -219,7 +219,7 @@ async def openapi(request: Request) -> Response:
     service_of(request).require_key(request)
     from .openapi import document
 
-    return JSONResponse(document(__version__))
+    return JSONResponse(document(__version__, limits_of(service_of(request).settings)))
 
 
 async def list_topics(request: Request) -> Response:

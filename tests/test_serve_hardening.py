@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import textwrap
 import time
 from pathlib import Path
 

@@ -50,7 +50,8 @@ def serve(ctx, host, port, workers, api_keys, queue, timeout, no_cache, public_u
       handouts serve --host 0.0.0.0 --api-keys /etc/handouts/keys
     """
     try:
-        from handoutkit.serve.app import Settings, read_keys, run
+        from handoutkit.serve.access import read_keys
+        from handoutkit.serve.app import Settings, run
     except ImportError as exc:
         raise HandoutsError(f"the service needs its packages: pip install 'handouts[serve]' "
                             f"({exc.name} is missing)") from None

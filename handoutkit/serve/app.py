@@ -20,7 +20,6 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -29,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import HandoutsError
+from .access import KeyRing, Limiter, Sessions
 from .jobs import WorkerConfig
 from .pool import Pool, QueueFull, WorkerLost
 
@@ -85,9 +85,6 @@ class ApiError(Exception):
         super().__init__(detail)
         self.status, self.error, self.detail, self.headers = status, error, detail, headers
         self.field = field
-
-
-from .access import KeyRing, Limiter, Sessions, key_id, read_keys  # noqa: E402,F401
 
 
 def manifest_digest(manifest: dict) -> str:

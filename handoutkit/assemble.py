@@ -17,6 +17,7 @@ from .blocks import crisis_lines
 from .brand import Brand
 from .errors import LibraryError, SandboxError
 from .library import Library
+from .bidi import isolate_numbers
 from .linebreak import keep_words
 from .options import DEFAULT_LAYOUT, DEFAULT_PAPER, PAPERS, Personal, printed_date
 from .sandbox import Sandbox
@@ -466,7 +467,7 @@ def _render(setting: Setting, selections: list[Selection], *, packet: bool,
             seconds = {id(s.second): second_anchor(s) for s in selections if s.second}
             check_html(html, [s.second for s in selections if s.second],
                        lambda second: seconds[id(second)])
-        return html
+        return isolate_numbers(html)
     except jinja2.TemplateNotFound as exc:
         raise LibraryError(f"layout '{layout}': template not found: {exc.name}") from None
     except jinja2.TemplateSyntaxError as exc:

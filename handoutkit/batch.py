@@ -41,8 +41,15 @@ class Summary:
 
     @property
     def failed(self) -> bool:
-        """Whether any row failed (the exit code is then 1)."""
+        """Whether any row failed (see `exit_code`)."""
         return self.count("failed") > 0
+
+    @property
+    def exit_code(self) -> int:
+        """0 when no row failed; 3 when a row's packet could not be made right (rendering,
+        the safety promise); else 1."""
+        codes = [o.exit_code for o in self.outcomes if o.status == "failed"]
+        return 0 if not codes else (3 if 3 in codes else 1)
 
     def line(self) -> str:
         """The closing line of a run: built, skipped and failed rows."""
@@ -154,12 +161,13 @@ def _run_task(index: int) -> Outcome:
         _run_steps(task)
         return Outcome(row.line, row.output, "built")
     except OSError as exc:
-        reason = exc.strerror or exc
+        reason, code = exc.strerror or exc, 1
     except HandoutsError as exc:
-        reason = exc
+        reason, code = exc, exc.exit_code
     except Exception as exc:  # noqa: BLE001 - one row's surprise never stops the batch
-        reason = f"unexpected error ({type(exc).__name__}); please report it"
-    return Outcome(row.line, row.output, "failed", f"line {row.line} ({row.output}): {reason}")
+        reason, code = f"unexpected error ({type(exc).__name__}); please report it", 1
+    return Outcome(row.line, row.output, "failed", f"line {row.line} ({row.output}): {reason}",
+                   code)
 
 
 def _run_steps(task: Task) -> None:
@@ -250,7 +258,8 @@ def run(library: Library, job_list: Path, out_dir: Path, *, jobs: int, cache: Ca
 
 
 def _warm_cache(library: Library, rows: list[Row], cache: Cache, jobs: int) -> None:
-    """Render every part the rows need once, on all cores, before the rows run."""
+    """Render every part the rows need once, on all cores, before the rows run (a group
+    with a part that fails is left to its rows)."""
     from .build import prepare
     from .packet import ensure_parts
     from .workers import Renderer
@@ -266,5 +275,10 @@ def _warm_cache(library: Library, rows: list[Row], cache: Cache, jobs: int) -> N
         unique = list({(s.topic.id, s.topic.lang, tuple(s.section_ids),
                         s.second.topic.lang if s.second else None): s
                        for s in selections}.values())
-        with Renderer(settings.sandbox, library.roots[0], jobs) as renderer:
-            ensure_parts(settings, unique, renderer, cache)
+        try:
+            with Renderer(settings.sandbox, library.roots[0], jobs) as renderer:
+                ensure_parts(settings, unique, renderer, cache)
+        except HandoutsError:
+            # A part that cannot be made right (a layout that hides the crisis block) fails
+            # the rows that need it, each with its own message; the other rows go on.
+            continue

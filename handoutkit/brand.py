@@ -26,6 +26,14 @@ NOTICE_LANGS = ("es", "zh-Hant", "tl", "vi", "ar", "fr", "ko", "ru", "de", "ht",
 MAX_NOTICE_LANGS = 30
 # What a `[lang.XX]` table may give in another language (`[lang.es] footer = "..."`).
 TEXT_FIELDS = ("name", "phone", "address", "website", "footer", "after_hours", "local_crisis")
+# The longest each text field may be, in characters: what fits the place it prints in (a
+# 42 KB after-hours line once made a 26-page handout).
+MAX_LENGTH = {"name": 80, "logo": 200, "color": 7, "phone": 40, "address": 160,
+              "website": 100, "footer": 240, "after_hours": 160, "local_crisis": 160,
+              "online_url": 200}
+# Text printed in the brand colour (headings, rules) must reach this contrast with the
+# white page (WCAG 2 AA for body-size text).
+MIN_TEXT_CONTRAST = 4.5
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,8 @@ def load_brand(path: str | Path) -> Brand:
                 raise LibraryError(f"{path}: '{name}' must be true or false (no quotes)")
         elif not isinstance(value, str):
             raise LibraryError(f"{path}: '{name}' must be text in quotes")
+        else:
+            _check_length(path, name, value)
     if not data.get("name", "").strip():
         raise LibraryError(f"{path}: 'name' (the clinic's name) is required")
     color = data.get("color", "#1f5f8b")
@@ -135,8 +145,28 @@ def _languages(path: Path, per_language: object) -> tuple:
                                    f"(only {', '.join(TEXT_FIELDS)})")
             if not isinstance(value, str):
                 raise LibraryError(f"{path}: [lang.{code}] '{name}' must be text in quotes")
+            _check_length(path, f"[lang.{code}] {name}", value, MAX_LENGTH[name])
         languages.append((code, tuple((k, v.strip()) for k, v in table.items())))
     return tuple(languages)
+
+
+def _check_length(path: Path, name: str, value: str, limit: int | None = None) -> None:
+    limit = limit or MAX_LENGTH.get(name, 200)
+    if len(value.strip()) > limit:
+        raise LibraryError(f"{path}: '{name}' is {len(value.strip()):,} characters long; "
+                           f"at most {limit} fit where it prints")
+
+
+def check_contrast(brand: Brand) -> None:
+    """Refuse a brand whose colour, used for headings and rules, is too pale (or dark) to
+    read on the white page: the measured ratio and the one needed."""
+    from .measures import contrast_ratio
+
+    ratio = contrast_ratio(brand.color)
+    if ratio < MIN_TEXT_CONTRAST:
+        raise LibraryError(f"{brand.path}: brand colour {brand.color} has contrast "
+                           f"{ratio:.2f}:1 with the white page; text needs at least "
+                           f"{MIN_TEXT_CONTRAST}:1 (WCAG AA): choose a darker colour")
 
 
 def _notice_langs(path: Path, value: object) -> tuple[str, ...]:

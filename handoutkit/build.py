@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,12 +10,16 @@ from typing import TYPE_CHECKING, Iterator
 
 from . import fonts
 from .assemble import Setting, assemble, document_title, file_url, load_strings
-from .brand import FIELDS as BRAND_FIELDS, Brand, load_brand
+from .brand import FIELDS as BRAND_FIELDS, Brand, check_contrast, load_brand
 from .cache import Cache
 from .errors import LibraryError, SpecError
 from .library import DEFAULT_LANG, Library
 from .manifest import build_manifest
 from .options import BuildOptions, Personal, generation_time, printed_date
+from .measures import plain_text
+from .completeness import promise_for
+from .safety import crisis_problems
+from .scaffold import template_text
 from .sandbox import Sandbox, data_uri
 from .select import Selection, pair, parse_spec, select
 
@@ -57,7 +62,7 @@ def output_name(selection: Selection) -> str:
 
 
 def check_printable(library: Library, selections: list[Selection], brand: Brand,
-                    personal: Personal) -> None:
+                    personal: Personal, cache: Cache | None = None) -> None:
     """Everything that will be printed is printable as written, before anything renders:
     personal details (no control or bidi override characters), the brand and the topics
     only use characters the declared fonts have. A TextError names the field or file."""
@@ -78,13 +83,25 @@ def check_printable(library: Library, selections: list[Selection], brand: Brand,
         fonts.check_text(font_set, text, f"language-assistance.toml: [{code}] 'line'")
     topics = [t for s in selections for t in (s.topic, s.second.topic if s.second else None) if t]
     for topic in topics:
-        if (topic.path, topic.sha256) not in _CHECKED_TOPICS:
-            fonts.check_text(font_set, topic.path.read_text(encoding="utf-8"),
-                             f"topic {topic.id} ({topic.lang}, {topic.path.name})")
-            _CHECKED_TOPICS.add((topic.path, topic.sha256))
+        if (topic.path, topic.sha256, topic.mental_health) not in _CHECKED_TOPICS:
+            text = topic.path.read_text(encoding="utf-8")
+            where = f"topic {topic.id} ({topic.lang}, {topic.path.name})"
+            fonts.check_text(font_set, text, where)
+            # The crisis rules of `lint`, and no template text, on every topic a build prints.
+            problems = crisis_problems(topic, text) + [
+                (line, f"template text left in: '{sentence}' (write your own)")
+                for line, sentence in template_text(text)]
+            if problems:
+                line, message = problems[0]
+                at = f"{topic.path}:{line}" if line else str(topic.path)
+                raise LibraryError(f"{at}: {message}; nothing was written")
+            _CHECKED_TOPICS.add((topic.path, topic.sha256, topic.mental_health))
+    crisis_text = "".join(plain_text(s) for t in topics if t.mental_health
+                          for s in t.sections if s.required and s.has_emergency)
+    fonts.check_outlines(font_set, library.roots, "0123456789" + crisis_text, cache)
 
 
-_CHECKED_TOPICS: set[tuple[Path, str]] = set()
+_CHECKED_TOPICS: set[tuple[Path, str, bool]] = set()
 
 
 def build(library: Library, specs: list[str], options: BuildOptions,
@@ -100,6 +117,7 @@ def prepare(library: Library, options: BuildOptions, cover: bool = True) -> Pack
     from .packet import PacketSettings
 
     brand = load_brand(options.brand or library.default_brand)
+    check_contrast(brand)
     setting = Setting(library, brand, options.layout, options.paper, options.duplex,
                       printed_date(), data_uri if options.format == "html" else file_url)
     return PacketSettings(setting, Sandbox([*library.roots, brand.path.parent]),
@@ -120,7 +138,12 @@ def make(library: Library, selections: list[Selection], options: BuildOptions,
     """
     cover = len(selections) > 1 or force_packet or bool(options.personal)
     settings = prepare(library, options, cover)
-    check_printable(library, selections, settings.setting.brand, options.personal)
+    if not cover and settings.setting.brand.language_assistance:
+        # The language-assistance notice prints after a cover: a brand that asks for it
+        # gets it on every handout, a single one too.
+        cover = True
+        settings = dataclasses.replace(settings, cover=True)
+    check_printable(library, selections, settings.setting.brand, options.personal, cache)
     manifest = build_manifest(selections, layout=options.layout, brand=settings.setting.brand.name,
                               paper=options.paper, archival=options.archival,
                               generated=generation_time())
@@ -130,8 +153,14 @@ def make(library: Library, selections: list[Selection], options: BuildOptions,
     if strings is None:
         raise LibraryError(f"the layouts have no wording for language '{lang}' (strings.toml)")
     title = document_title(selections, strings)
+    promise = promise_for(selections, settings.setting.brand, cover=cover)
     if options.format == "html":
         html = assemble(selections, settings.setting, personal=options.personal, cover=cover)
+        from .render import render_pdf
+
+        # The page a patient prints from the browser: laid out and checked, not written.
+        render_pdf(html, sandbox=settings.sandbox, base_url=library.roots[0], lang=lang,
+                   promise=promise, write=False)
         return Built(html.encode("utf-8"), manifest, title)
     if not options.archival:
         from .packet import build_packet
@@ -147,7 +176,8 @@ def make(library: Library, selections: list[Selection], options: BuildOptions,
 
     pdf = render_pdf(html(), sandbox=settings.sandbox, base_url=library.roots[0], lang=lang,
                      variant=ARCHIVAL_VARIANT, manifest=manifest,
-                     even_html=(lambda: html(pad_to_even=True)) if options.duplex else None)
+                     even_html=(lambda: html(pad_to_even=True)) if options.duplex else None,
+                     promise=promise)
     return Built(pdf, manifest, title)
 
 

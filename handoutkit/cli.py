@@ -14,7 +14,7 @@ import sys
 import click
 
 from handoutkit import __version__
-from handoutkit.commands import batch, build, records, serve, topics
+from handoutkit.commands import batch, build, content, records, serve, topics
 from handoutkit.commands.common import LIBRARY_HELP, get_library  # noqa: F401 (re-export)
 from handoutkit.errors import INTERNAL_ERROR, HandoutsError, printable
 
@@ -74,7 +74,8 @@ def main(ctx: click.Context, library_dir: str | None) -> None:
 
 for command in (topics.list_topics, topics.show, build.build, topics.lint, topics.find,
                 topics.new, topics.init, batch.batch, batch.print_command, records.inspect,
-                records.cache, serve.serve):
+                records.cache, serve.serve, content.import_command, content.translate,
+                content.review, content.diff):
     main.add_command(command)
 
 

@@ -91,3 +91,8 @@ def find(library: Library, codes: list[str], lang: str = "en") -> dict[str, list
                     found[topic.id] = match
         results[original] = sorted(found.values(), key=lambda m: (RANK[m.kind], m.topic_id))
     return results
+
+
+def is_code(text: str) -> bool:
+    """Whether `text` reads as an ICD-10-CM code ('F41.1', 'f411', 'F32'), not a word."""
+    return bool(CODE_RE.match(re.sub(r"[\s.]", "", text).upper()))

@@ -14,8 +14,12 @@ CATEGORY_SYSTEM = "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentrefere
 def document_reference(pdf: bytes, manifest: dict, *, title: str, patient_ref: str,
                        encounter_ref: str | None = None, author_ref: str | None = None,
                        url: str | None = None) -> dict:
-    """The DocumentReference: the PDF inline as base64 `data`, or by `url`."""
+    """The DocumentReference: the PDF inline as base64 `data`, or by `url`. A packet's
+    attachment is titled by its topics ("Psychotherapy; Insomnia"), as an EHR's list of
+    documents shows it, not by the packet's printed title."""
     generated = manifest["generated"]
+    if len(manifest["topics"]) > 1:
+        title = "; ".join(t["title"] for t in manifest["topics"])
     topics = "; ".join(f"{t['title']} ({t['id']} {t['version']}, {t['lang']})"
                        for t in manifest["topics"])
     attachment = {

@@ -233,3 +233,53 @@ def check_personal(fonts: FontSet, fields: dict[str, str | None]) -> None:
     for name, value in fields.items():
         if value:
             check_text(fonts, value, name)
+
+
+# -- outlines --------------------------------------------------------------------------------
+
+def check_outlines(fonts: FontSet, roots, chars: str, cache=None) -> None:
+    """Refuse a font of a library's `fonts/` folder whose glyph for a digit or for a
+    character of a crisis block has no outline (it would print blank), naming the font and
+    the characters. Checked once per set of font files and characters (kept in `cache`)."""
+    from .cache import make_key
+
+    folders = [Path(r) / "fonts" for r in roots]
+    files = tuple(p for p in fonts.all_files if any(p.is_relative_to(f.resolve()) or
+                                                    p.is_relative_to(f) for f in folders))
+    wanted = "".join(sorted({c for c in chars if not c.isspace() and not _ignorable(c)}))
+    if not files or not wanted:
+        return
+    key = make_key("outlines", [f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files],
+                   wanted)
+    if cache is not None and cache.get(key) is not None:
+        return
+    for path in files:
+        blank = _blank_glyphs(path, wanted)
+        if blank:
+            shown = ", ".join(f"'{c}'" for c in blank[:10])
+            raise LibraryError(
+                f"font {path}: the glyphs for {shown} have no outline and would print blank "
+                "(digits and crisis-block text must print); replace the font file")
+    if cache is not None:
+        cache.put(key, b"ok")
+
+
+@functools.lru_cache(maxsize=64)
+def _blank_glyphs(path: Path, chars: str) -> list[str]:
+    """The characters of `chars` the font maps to a glyph with no outline."""
+    from fontTools.pens.boundsPen import BoundsPen
+    from fontTools.ttLib import TTFont
+
+    with TTFont(path, fontNumber=0, lazy=True) as font:
+        cmap = font.getBestCmap() or {}
+        glyphs = font.getGlyphSet()
+        blank = []
+        for char in chars:
+            name = cmap.get(ord(char))
+            if name is None:
+                continue
+            pen = BoundsPen(glyphs)
+            glyphs[name].draw(pen)
+            if pen.bounds is None:
+                blank.append(char)
+        return blank

@@ -21,7 +21,10 @@ LANG_RE = re.compile(r"^[a-z]{2}(?:-[A-Z][a-z]{3})?$")
 VERSION_RE = re.compile(r"^\d+(?:\.\d+){0,2}$")
 REQUIRED_FIELDS = ("id", "lang", "title", "level", "version", "updated", "summary", "credit")
 OPTIONAL_FIELDS = ("related", "codes", "mental_health", "reviewed_by", "review_due", "url",
-                   "sources", "translated_from")
+                   "sources", "translated_from", "reviewed_on", "review_digest", "keywords")
+# `review_digest` (written by `handouts review`): SHA-256 of the reviewed body, pictures
+# and sources.
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 def split_front_matter(text: str, path: Path) -> tuple[str, str, int]:
@@ -127,6 +130,8 @@ def parse_metadata(header: str, path: Path) -> dict[str, Any]:
     )
     meta["related"] = _as_list(data.get("related"), where("related"))
     meta["codes"] = _as_list(data.get("codes"), where("codes"))
+    # What patients call it ("can't sleep", "hearing voices"): found by `handouts find`.
+    meta["keywords"] = _as_list(data.get("keywords"), where("keywords"))
     # Where the facts (and the steps a picture shows) come from: public guidance with the
     # year; printed in small type and listed in the embedded manifest.
     meta["sources"] = _as_list(data.get("sources"), where("sources"))
@@ -140,14 +145,25 @@ def parse_metadata(header: str, path: Path) -> dict[str, Any]:
         raise LibraryError(f"{where('url')} must start with https://")
     meta["translated_from"] = _translated_from(data.get("translated_from"),
                                                where("translated_from"))
+    meta["translation_stale"] = bool(isinstance(data.get("translated_from"), dict)
+                                     and data["translated_from"].get("stale"))
+    meta["reviewed_on"] = (_as_date(data["reviewed_on"], where("reviewed_on")).isoformat()
+                           if data.get("reviewed_on") else None)
+    digest = str(data["review_digest"]).strip() if data.get("review_digest") else None
+    if digest and not DIGEST_RE.match(digest):
+        raise LibraryError(f"{where('review_digest')} must be 'sha256:' and 64 hex digits "
+                           "(written by 'handouts review')")
+    meta["review_digest"] = digest
     return meta
 
 
 def _translated_from(source: Any, where: str) -> str | None:
-    """`translated_from: {lang: en, version: "1.0"}` as 'en 1.0', or None when absent."""
+    """`translated_from: {lang: en, version: "1.0"}` as 'en 1.0', or None when absent;
+    `stale: true` in it marks a translation imported against a changed source."""
     if source is None:
         return None
-    if not (isinstance(source, dict) and set(source) == {"lang", "version"}
+    if not (isinstance(source, dict) and set(source) - {"stale"} == {"lang", "version"}
+            and isinstance(source.get("stale", False), bool)
             and LANG_RE.match(str(source["lang"]))
             and isinstance(source["version"], str) and VERSION_RE.match(source["version"])):
         raise LibraryError(f"{where} must be like " '{lang: en, version: "1.0"}')

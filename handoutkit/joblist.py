@@ -54,6 +54,7 @@ class Outcome:
     output: str
     status: str  # "built" | "skipped" | "failed"
     message: str = ""
+    exit_code: int = 1  # of a failed row: 3 when its packet broke the safety promise
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict]]:

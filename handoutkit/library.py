@@ -7,6 +7,8 @@ the library bundled with the tool fills in whatever it does not have.
 
 from __future__ import annotations
 
+import dataclasses
+
 import difflib
 import os
 import re
@@ -117,8 +119,27 @@ class Library:
             hint = f"; did you mean {', '.join(close)}?" if close else "; see 'handouts list'"
             raise TopicNotFound(f"unknown topic '{topic_id}'{hint}")
         topic = load_topic(entry.path, self.cache)
+        if not topic.mental_health:
+            topic = self._mental_health(topic, entry)
         self._loaded[key] = topic
         return topic
+
+    def _mental_health(self, topic: Topic, entry: TopicFile) -> Topic:
+        """The topic, marked mental-health when it is one whatever its header says: a
+        clinic's copy of a bundled mental-health topic, a chapter F code, or a topic that
+        speaks of suicide or self-harm (safety.py). Its crisis block is then required."""
+        from .safety import mental_health_reason
+
+        bundled = None
+        if not entry.path.is_relative_to(self.bundled):
+            for lang in dict.fromkeys((entry.lang, DEFAULT_LANG)):
+                path = self.bundled / "handouts" / f"{entry.id}.{lang}.md"
+                if path.is_file():
+                    bundled = load_topic(path, self.cache)
+                    break
+        if mental_health_reason(topic, bundled) is None:
+            return topic
+        return dataclasses.replace(topic, mental_health=True)
 
     def topics(self, lang: str | None = None) -> list[Topic]:
         """Every topic (in one language, or all), sorted by id then language."""

@@ -33,6 +33,8 @@ from .errors import RenderError
 from .fonts import find_fonts
 from .library import Library
 from .options import Personal
+from .completeness import promise_for
+from .pagecheck import Promise
 from .pdfjoin import (face_key, join_fonts, join_outlines, join_structure, open_pdf,
                       stamp_overlay, subset_font, take_document_info)
 from .sandbox import Sandbox
@@ -139,13 +141,16 @@ def _cover_and_numbers(settings, selections, keys, parts, renderer, cache, print
         numbers_key = make_key("numbers", print_fp, page_langs, sorted(blanks))
         cover = cache.get(cover_key) if cover_key and settings.cover else None
         numbers = cache.get(numbers_key)
-        htmls = {}
+        htmls, promises = {}, []
         if cover is None and settings.cover:
             htmls["cover"] = assemble_cover(selections, settings.setting, settings.personal,
                                             plan.starts)
+            promises.append(Promise("the packet's cover", cover=any(
+                s.topic.mental_health for s in selections)))
         if numbers is None:
             htmls["numbers"] = assemble_numbers(settings.setting, page_langs, blanks)
-        rendered = dict(zip(htmls, renderer.render(list(htmls.values()))))
+            promises.append(None)
+        rendered = dict(zip(htmls, renderer.render(list(htmls.values()), promises)))
         if "cover" in rendered:
             cover = rendered["cover"]
             if cover_key:
@@ -193,7 +198,10 @@ def ensure_parts(settings: PacketSettings, selections: list[Selection], renderer
             missing.setdefault(keys[index], index)  # the same part is rendered once
     if missing:
         htmls = [assemble_part(selections[i], settings.setting) for i in missing.values()]
-        rendered = dict(zip(missing, renderer.render(htmls)))
+        # Each part is checked as laid out when it is made; a cached part was checked then.
+        promises = [promise_for([selections[i]], settings.setting.brand)
+                    for i in missing.values()]
+        rendered = dict(zip(missing, renderer.render(htmls, promises)))
         for key, pdf in rendered.items():
             cache.put(key, pdf)
         parts = [pdf if pdf is not None else rendered[key] for key, pdf in zip(keys, parts)]

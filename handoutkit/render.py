@@ -38,6 +38,8 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse  # noqa: E402
 
 from . import scratch as _scratch  # noqa: E402
 from . import tagging  # noqa: E402
+from .numberorder import check_number_order  # noqa: E402
+from .pagecheck import Promise, verify  # noqa: E402
 from .refit import refit  # noqa: E402
 
 tagging.install()
@@ -211,9 +213,15 @@ def render_pdf(
     variant: str | None = "pdf/ua-1",
     manifest: dict | None = None,
     even_html: Callable[[], str] | None = None,
+    promise: Promise | None = None,
+    write: bool = True,
 ) -> bytes:
     """Render assembled HTML to PDF bytes; anything refused or broken raises RenderError.
 
+    The laid-out pages are checked before anything is drawn (pagecheck.py): the crisis
+    blocks, strips and cover line of `promise`, and numbers in reading order on
+    right-to-left lines; a failure raises PromiseError. `write` False lays the document
+    out and checks it only (self-contained HTML output), returning b"".
     `lang` is the document's language (archival XMP declares it).
     `manifest` is attached as JSON (an associated file in PDF/A-3). `even_html` gives the
     HTML to lay out instead when the first layout has an odd number of pages (duplex:
@@ -248,6 +256,14 @@ def render_pdf(
         html, document = refit(html, layout)
         if even_html is not None and len(document.pages) % 2:
             html, document = refit(even_html(), layout)
+        # What prints is what is checked: the laid-out pages, before anything is written.
+        if promise is not None:
+            verify(document, promise)
+        else:
+            check_number_order(document, "the document")
+        if not write:
+            _check(fetcher, collect)
+            return b""
         # Some resources (images inside SVG) are only fetched while the PDF is drawn.
         pdf = document.write_pdf(**options)
         _check(fetcher, collect)

@@ -77,6 +77,15 @@ PLACEHOLDERS = (
     "Say when to call the care team.",
 )
 
+
+
+def template_text(text: str) -> list[tuple[int, str]]:
+    """(line, sentence) for each of the template's stand-in sentences left in `text`."""
+    return [(number, placeholder)
+            for number, line in enumerate(text.splitlines(), 1)
+            for placeholder in PLACEHOLDERS if placeholder in line]
+
+
 LAYOUT_TEMPLATE = """\
 {#- Your clinic's layout: it extends the bundled standard layout. Add CSS in the style
     block after the include, or override the `header` and `closing` blocks of

@@ -6,6 +6,11 @@ the elements inside it. A page may hold text in another language than the docume
 Screen readers pick their voice from `/Lang` (PDF/UA, ISO 32000 14.9.2), so every
 structure element made from an HTML element with its own `lang` carries it.
 
+Table header cells get their scope too: WeasyPrint writes `/TH` with no `/Scope`, so which
+header belongs to which cell is not machine-determinable (PDF/UA-1 7.5). A header cell's
+scope is its HTML `scope` attribute, else `Column` (the tools' tables have one header
+row).
+
 Imported by render.py once WeasyPrint is loaded; it wraps WeasyPrint's one function that
 turns a box into structure elements, and changes nothing else.
 """
@@ -17,6 +22,8 @@ from weasyprint.layout.absolute import AbsolutePlaceholder
 from weasyprint.pdf import tags
 
 _original = tags._build_box_tree
+SCOPES = {"row": "/Row", "col": "/Column", "column": "/Column", "rowgroup": "/Row",
+          "colgroup": "/Column"}
 
 
 def _build_box_tree(box, parent, pdf, page_number, nums, annotations, tags_):
@@ -29,6 +36,9 @@ def _build_box_tree(box, parent, pdf, page_number, nums, annotations, tags_):
     for structure in _original(box, parent, pdf, page_number, nums, annotations, tags_):
         if lang and "Lang" not in structure:
             structure["Lang"] = pydyf.String(lang)
+        if structure.get("S") == "/TH" and "A" in structure and "Scope" not in structure["A"]:
+            scope = (element.get("scope") or "") if element is not None else ""
+            structure["A"]["Scope"] = SCOPES.get(scope.lower(), "/Column")
         yield structure
 
 

@@ -100,6 +100,14 @@ class Topic:
     translated_from: str | None = None
     # Where the facts come from: public guidance with the year ("NIMH: Depression (2024)").
     sources: tuple[str, ...] = ()
+    # A translation imported with `translate import --force` against a changed source.
+    translation_stale: bool = False
+    # The last clinical review (`handouts review`): its day (YYYY-MM-DD) and the digest of
+    # the content reviewed ("sha256:...").
+    reviewed_on: str | None = None
+    review_digest: str | None = None
+    # Words patients use for the topic ("can't sleep", "drinking"), for search.
+    keywords: tuple[str, ...] = ()
 
     def section(self, section_id: str) -> Section | None:
         """The section with this id; SectionNotFound lists the ids there are."""
@@ -317,6 +325,7 @@ def topic_from_json(data: dict, path: Path) -> Topic:
     data["images"] = tuple(Image(*i) for i in data["images"])
     data["related"], data["codes"] = tuple(data["related"]), tuple(data["codes"])
     data["sources"] = tuple(data.get("sources", ()))
+    data["keywords"] = tuple(data.get("keywords", ()))
     return Topic(path=path, **data)
 
 

@@ -56,10 +56,11 @@ def _release() -> None:
 
 
 def _render_job(args):
-    html, roots, base_url = args
+    html, roots, base_url, promise = args
     from .render import render_pdf
 
-    return render_pdf(html, sandbox=Sandbox(roots), base_url=base_url)
+    return render_pdf(html, sandbox=Sandbox(roots), base_url=base_url, promise=promise)
+
 
 class Renderer:
     """Renders documents, on up to `jobs` cores when there are several.
@@ -86,14 +87,17 @@ class Renderer:
         if self._pool is not None:
             self._pool.close()
 
-    def render(self, htmls: list[str]) -> list[bytes]:
+    def render(self, htmls: list[str], promises: list | None = None) -> list[bytes]:
         """Each HTML document as PDF bytes, in order: in this process for one document,
-        on the worker pool for several."""
+        on the worker pool for several. `promises` (pagecheck.Promise, or None) says what
+        each document's laid-out pages must print."""
         if not htmls:
             return []  # nothing to lay out: WeasyPrint is not even imported
         from . import render  # noqa: F401  (imported before forking: workers start warm)
 
-        args = [(html, self.sandbox.roots, self.base_url) for html in htmls]
+        promises = list(promises) if promises is not None else [None] * len(htmls)
+        args = [(html, self.sandbox.roots, self.base_url, promise)
+                for html, promise in zip(htmls, promises)]
         if self._pool is None and (self.jobs <= 1 or len(htmls) <= 1):
             return [_render_job(a) for a in args]
         if self._pool is None:

@@ -58,10 +58,11 @@ class Server:
 
 
 def start_server(folder: Path, *args: str, key: str | None = None,
-                 env: dict | None = None) -> Server:
+                 library: Path | None = None, env: dict | None = None) -> Server:
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    cmd = [sys.executable, "-m", "handoutkit", "serve", "--port", str(port), *args]
+    cmd = [sys.executable, "-m", "handoutkit", *(["--library", str(library)] if library else []),
+           "serve", "--port", str(port), *args]
     env = dict(os.environ, SOURCE_DATE_EPOCH="1795651200",
                HANDOUTS_CACHE_DIR=str(folder / "cache"), **(env or {}))
     env.pop("HANDOUTS_LIBRARY", None)

@@ -104,6 +104,10 @@ def test_fhir_document_reference_validates(archival):
     assert attachment["hash"] == base64.b64encode(hashlib.sha1(pdf).digest()).decode()
     assert base64.b64decode(attachment["data"]) == pdf
     assert "Psychotherapy" in data["description"] and "insomnia" in data["description"]
+    # A packet is listed in the EHR by its topics, not by the printed "Your health information".
+    assert attachment["title"] == "; ".join(t["title"] for t in json.loads(
+        PdfReader(out).attachments["handouts-manifest.json"][0])["topics"])
+    assert "Psychotherapy" in attachment["title"] and ";" in attachment["title"]
     # The models do check: a DocumentReference without content is refused.
     from pydantic import ValidationError
 

@@ -65,9 +65,9 @@ def test_find_cli():
     assert data["F32.9"][0] == {"code": "F32.9", "topic": "depression-adults",
                                 "title": "Depression in Adults", "matched": "F32",
                                 "match": "broader", "lang": "en"}
-    bad = runner.invoke(main, ["find", "hello"])
-    assert bad.exit_code == 1
-    assert bad.stderr.strip() == "Error: 'hello' is not an ICD-10-CM code (like F41.1)"
+    # Words that are not codes are searched as words patients use (test_search.py).
+    words = runner.invoke(main, ["find", "qwertyuiop"])
+    assert words.exit_code == 0 and words.output.strip() == "no topic matches 'qwertyuiop'"
 
 
 def test_init_then_new_then_build(tmp_path):
@@ -93,15 +93,14 @@ def test_init_then_new_then_build(tmp_path):
     topic = library.topic("sleep-hygiene")
     assert topic.section("crisis").required and topic.section("crisis").has_emergency
     assert "Notes between these marks" not in path.read_text().split("-->")[-1]
-    # The new library uses its own layout and still has the bundled topics.
+    # The template's stand-in sentences fail lint, and the build, until the author
+    # replaces them ...
     out = tmp_path / "x.pdf"
-    result = runner.invoke(main, ["--library", str(clinic), "build", "sleep-hygiene",
-                                  "psychotherapy:what-is", "--layout", "clinic", "-o", str(out)])
-    assert result.exit_code == 0, result.stderr
-    text = " ".join(pdftotext(out).split())
-    assert "What is sleep hygiene?" in text and "What is psychotherapy?" in text
-    assert "988" in text and "Notes between these marks" not in text
-    # The template's stand-in sentences fail lint until the author replaces them ...
+    build = ["--library", str(clinic), "build", "sleep-hygiene", "psychotherapy:what-is",
+             "--layout", "clinic", "-o", str(out)]
+    refused = runner.invoke(main, build)
+    assert refused.exit_code == 1 and not out.exists()
+    assert "template text left in" in refused.stderr and "sleep-hygiene.en.md" in refused.stderr
     lint = runner.invoke(main, ["--library", str(clinic), "lint", "sleep-hygiene"])
     assert lint.exit_code == 1
     assert "[crisis]" not in lint.output
@@ -113,6 +112,12 @@ def test_init_then_new_then_build(tmp_path):
     path.write_text(written)
     lint = runner.invoke(main, ["--library", str(clinic), "lint", "sleep-hygiene"])
     assert "[template]" not in lint.output, lint.output
+    # The new library uses its own layout and still has the bundled topics.
+    result = runner.invoke(main, build)
+    assert result.exit_code == 0, result.stderr
+    text = " ".join(pdftotext(out).split())
+    assert "What is sleep hygiene?" in text and "What is psychotherapy?" in text
+    assert "988" in text and "Notes between these marks" not in text
 
 
 def test_new_rejects_bad_ids(tmp_path):

@@ -110,3 +110,16 @@ def test_a_clinic_line_must_hold_the_phone(make_library):
     brand = load_brand(library.default_brand)
     with pytest.raises(LibraryError, match=r"\[es\] 'line' must hold \{phone\} once"):
         notice(library, brand.__class__(**{**brand.__dict__, "language_assistance": ("es",)}))
+
+
+def test_a_single_handout_without_personal_details_carries_the_notice(tmp_path):
+    """A brand that asks for the notice gets it on every handout, not only on packets."""
+    out = tmp_path / "single.pdf"
+    out.write_bytes(build(Library(), ["psychotherapy"],
+                          BuildOptions(brand=brand_file(tmp_path, "true"))))
+    text = " ".join(" ".join(page_texts(out)).split())
+    assert "Language assistance" in text and f"Llame al {PHONE}" in text
+    plain = tmp_path / "plain.pdf"
+    plain.write_bytes(build(Library(), ["psychotherapy"],
+                            BuildOptions(brand=brand_file(tmp_path, "false"))))
+    assert "Language assistance" not in " ".join(page_texts(plain))

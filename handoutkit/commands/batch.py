@@ -23,7 +23,8 @@ Lines file with one row per patient.
 
 Bad rows are reported with their line and skipped; rows whose packet is already
 complete and current are skipped without rendering, so a stopped run can be re-run.
-The exit code is 1 if any row failed.
+The exit code is 1 if any row failed, 3 if a row's packet broke the safety promise
+or could not be rendered (README, exit codes).
 
 \b
 Columns ('output' and 'topics' are required):
@@ -58,7 +59,7 @@ def batch(ctx, job_list, out_dir, jobs, shard_spec, no_cache) -> None:
                   shard_spec=shard_spec, report=report)
     report.close()
     click.echo(summary.line(), err=True)
-    ctx.exit(1 if summary.failed else 0)
+    ctx.exit(summary.exit_code)
 
 
 class _Progress:

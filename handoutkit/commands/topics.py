@@ -14,10 +14,18 @@ from .common import complete_topic, get_library, json_option, lang_option
 @click.command("list")
 @lang_option("Only topics that have this language (e.g. es).")
 @json_option()
+@click.option("--stale", is_flag=True,
+              help="Only translations made from an older version of their source (or "
+                   "imported with 'translate import --force').")
 @click.pass_context
-def list_topics(ctx: click.Context, lang: str | None, as_json: bool) -> None:
+def list_topics(ctx: click.Context, lang: str | None, as_json: bool, stale: bool) -> None:
     """List the topics in the library."""
     library = get_library(ctx)
+    if stale:
+        from .content import print_stale
+
+        print_stale(library, lang, as_json)
+        return
     rows = []
     for topic_id in library.topic_ids:
         langs = library.languages(topic_id)
@@ -67,16 +75,35 @@ def show(ctx: click.Context, topic: str, lang: str, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("codes", nargs=-1, required=True, metavar="CODE...")
+@click.argument("terms", nargs=-1, required=True, metavar="CODE...|WORDS...")
 @click.option("--lang", default="en", show_default=True, metavar="L",
               help="Language of the titles shown.")
 @json_option()
 @click.pass_context
-def find(ctx, codes, lang, as_json) -> None:
-    """Find topics for ICD-10-CM codes (F41.1, f411, F32.9 ...), closest first."""
+def find(ctx, terms, lang, as_json) -> None:
+    """Find topics for ICD-10-CM codes (F41.1, f411, F32.9 ...), closest first; or for
+    words patients use ("sleep", "hearing voices", "can't eat"), best first, in every
+    language a topic has.
+
+    \b
+    Examples:
+      handouts find F41.1 F32.9
+      handouts find panic attack
+      handouts find "can't sleep" --json
+    """
+    from handoutkit.codes import is_code
+
+    library = get_library(ctx)
+    if all(is_code(term) for term in terms):
+        _find_codes(library, list(terms), lang, as_json)
+    else:
+        _find_words(library, " ".join(terms), lang, as_json)
+
+
+def _find_codes(library, codes: list[str], lang: str, as_json: bool) -> None:
     from handoutkit.codes import find as find_topics
 
-    results = find_topics(get_library(ctx), list(codes), lang)
+    results = find_topics(library, codes, lang)
     if as_json:
         click.echo(json.dumps({code: [m.as_dict() for m in matches]
                                for code, matches in results.items()}, indent=2,
@@ -89,6 +116,22 @@ def find(ctx, codes, lang, as_json) -> None:
         for m in matches:
             fallback = f"; in {m.lang}: no {lang} version yet" if m.lang != lang else ""
             click.echo(f"{code}: {m.topic_id}  ({m.title}; {m.kind} match on {m.code}{fallback})")
+
+
+def _find_words(library, query: str, lang: str, as_json: bool) -> None:
+    from handoutkit.search import search
+
+    hits = search(library, query, lang)
+    if as_json:
+        click.echo(json.dumps({"query": query, "topics": [h.as_dict() for h in hits]},
+                              indent=2, ensure_ascii=False))
+        return
+    if not hits:
+        click.echo(f"no topic matches '{query}'")
+        return
+    for hit in hits:
+        other = f"; in {hit.lang}: no {lang} version yet" if hit.lang != lang else ""
+        click.echo(f"{hit.topic_id}  ({hit.title}; matched in {', '.join(hit.fields)}{other})")
 
 
 def _limit_options(func):

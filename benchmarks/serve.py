@@ -145,6 +145,8 @@ def main() -> None:
     parser.add_argument("--command-seconds", type=float, default=15)
     parser.add_argument("--leak-requests", type=int, default=5000,
                         help="Requests for the memory check (0 skips it).")
+    parser.add_argument("--no-chromium", action="store_true",
+                        help="Skip the Chromium comparison.")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="handouts-bench-"))
@@ -152,8 +154,14 @@ def main() -> None:
     env.pop("HANDOUTS_API_KEYS", None)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    # As a hospital runs it: with a keys file (looked at again for changes) and a key on
+    # every request.
+    key = "benchmark-key-" + os.urandom(8).hex()
+    (folder / "keys").write_text(f"# benchmark\n{key}\n")
+    auth = {"Authorization": f"Bearer {key}"}
     server = subprocess.Popen([*handouts_cmd(), "serve", "--port", str(port), "--workers",
-                               str(args.workers), "--queue", "64"], env=env,
+                               str(args.workers), "--queue", "64", "--api-keys",
+                               str(folder / "keys")], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         started = time.monotonic()
@@ -172,7 +180,7 @@ def main() -> None:
 
         def service_request(index: int) -> None:
             if not hasattr(local, "client"):
-                local.client = httpx.Client(base_url=url, timeout=60)
+                local.client = httpx.Client(base_url=url, timeout=60, headers=auth)
             answer = local.client.post("/v1/documents", json=body(index))
             if answer.status_code != 200 or not answer.content.startswith(b"%PDF"):
                 raise RuntimeError(f"{answer.status_code} {answer.text[:200]}")
@@ -227,10 +235,10 @@ def main() -> None:
 
         chromium = None
         browser = shutil.which("chromium") or shutil.which("chromium-browser")
-        if browser:
+        if browser and not args.no_chromium:
             html = folder / "packet.html"
             answer = httpx.post(url + "/v1/documents", json=dict(body(0), format="html"),
-                                timeout=60)
+                                timeout=60, headers=auth)
             html.write_bytes(answer.content)
 
             def chromium_request(index: int) -> None:

@@ -15,15 +15,18 @@ from pathlib import Path
 from typing import Iterator
 
 from .build import selections_for
-from .checks import brand_problem, output_name_problem, personal_problem
+from .checks import brand_problem, output_name_problem
 from .fonts import check_personal, find_fonts
 from .errors import HandoutsError, JobListError, printable
 from .library import Library
-from .options import DEFAULT_LAYOUT, DEFAULT_PAPER, JOB_COLUMNS, PAPERS, BuildOptions, Personal
+from .options import JOB_COLUMNS, BuildOptions
+from .request import FIELDS as REQUEST_FIELDS, BuildRequest
+
+# The columns that are the build request itself (the rest say where and how many).
+REQUEST_COLUMNS = ("topics",) + tuple(c for c in REQUEST_FIELDS if c in JOB_COLUMNS)
 from .select import Selection
 
 COLUMNS = JOB_COLUMNS
-TRUE, FALSE = ("1", "true", "yes", "y"), ("", "0", "false", "no", "n")
 
 
 @dataclass(frozen=True)
@@ -127,17 +130,10 @@ def _json_text(name: str, value: object) -> str:
     raise ValueError(f"'{name}' must be text, not {kind}")
 
 
-def _flag(value: str, name: str) -> bool:
-    if value.lower() in TRUE:
-        return True
-    if value.lower() in FALSE:
-        return False
-    raise ValueError(f"'{name}' must be true or false, not '{value}'")
-
-
 def parse_row(line: int, data: dict, base: Path) -> Row:
-    """One job list row as a Row (its SPECs not yet resolved); ValueError names what is
-    wrong."""
+    """One job list row as a Row (its SPECs not yet resolved); a ValueError or
+    RequestError names what is wrong. The build request itself is read by the one parser
+    of every door (handoutkit.request)."""
     if "__error__" in data:
         raise ValueError(data["__error__"])
     unknown = [k for k in data if k not in COLUMNS]
@@ -153,33 +149,20 @@ def parse_row(line: int, data: dict, base: Path) -> Row:
         raise ValueError(problem)
     if not output.lower().endswith(".pdf"):
         raise ValueError(f"'output' must end with .pdf, not '{output}'")
-    specs = tuple(data.get("topics", "").split())
-    if not specs:
+    if not data.get("topics", "").split():
         raise ValueError("'topics' is empty")
     copies_text = data.get("copies", "") or "1"
     if not (copies_text.isascii() and copies_text.isdigit()) or not 1 <= int(copies_text) <= 999:
         raise ValueError(f"'copies' must be a whole number from 1 to 999, not '{copies_text}'")
-    brand = data.get("brand") or None
-    if brand:
-        problem = brand_problem(brand, base)
+    request = BuildRequest.from_mapping(
+        {("specs" if k == "topics" else k): v for k, v in data.items() if k in REQUEST_COLUMNS},
+        text=True, brand_files=True)
+    if request.brand:
+        problem = brand_problem(request.brand, base)
         if problem:
             raise ValueError(problem)
-    options = BuildOptions(
-        lang=data.get("lang") or None,
-        bilingual=data.get("bilingual") or None,
-        layout=data.get("layout") or DEFAULT_LAYOUT,
-        paper=data.get("paper") or DEFAULT_PAPER,
-        brand=(base / brand) if brand else None,
-        personal=Personal(data.get("patient") or None, data.get("visit_date") or None,
-                          data.get("clinician") or None, data.get("note") or None),
-        duplex=_flag(data.get("duplex", ""), "duplex"),
-        archival=_flag(data.get("archival", ""), "archival"),
-    )
-    problem = personal_problem(options.personal)
-    if problem:
-        raise ValueError(problem)
-    if options.paper not in PAPERS:
-        raise ValueError(f"'paper' must be {' or '.join(PAPERS)}, not '{options.paper}'")
+    options = request.options(brand=(base / request.brand) if request.brand else None)
+    specs = request.specs
     return Row(line, output, specs, options, int(copies_text), data.get("printer") or None,
                data.get("patient_ref") or None, data.get("encounter_ref") or None,
                data.get("author_ref") or None)

@@ -58,18 +58,18 @@ class Server:
 
 
 def start_server(folder: Path, *args: str, key: str | None = None,
-                 library: Path | None = None) -> Server:
+                 library: Path | None = None, env: dict | None = None) -> Server:
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     cmd = [sys.executable, "-m", "handoutkit", *(["--library", str(library)] if library else []),
            "serve", "--port", str(port), *args]
     env = dict(os.environ, SOURCE_DATE_EPOCH="1795651200",
-               HANDOUTS_CACHE_DIR=str(folder / "cache"))
+               HANDOUTS_CACHE_DIR=str(folder / "cache"), **(env or {}))
     env.pop("HANDOUTS_LIBRARY", None)
     env.pop("HANDOUTS_API_KEYS", None)
     if key:
         keys = folder / "keys"
-        keys.write_text(f"# keys of the tests\n{key}\nsecond-key-0000\n")
+        keys.write_text(f"# keys of the tests\n{key}\nsecond-key-0000-abcd\n")
         cmd += ["--api-keys", str(keys)]
     log = folder / "server.log"
     process = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env,

@@ -54,7 +54,7 @@ def build(ctx, specs, output, out_dir, fmt, fhir_file, **given) -> None:
     _check_outputs(output, out_dir, fmt, fhir_file, given["patient_ref"])
     cache = Cache(enabled=not given["no_cache"])
     library = get_library(ctx, cache)
-    options = _build_options(library, fmt, given)
+    options = _build_options(library, fmt, dict(given, specs=specs))
     if out_dir is not None:
         from handoutkit.build import build_each
 
@@ -98,17 +98,14 @@ def _check_outputs(output, out_dir, fmt, fhir_file, patient_ref) -> None:
 
 
 def _build_options(library, fmt: str, given: dict):
-    """BuildOptions from the command's options; defaults for what was not given."""
-    from handoutkit.checks import check_personal
-    from handoutkit.options import BuildOptions, Personal
+    """BuildOptions from the command's options, read by the one parser of a build request
+    (handoutkit.request); defaults for what was not given."""
+    from handoutkit.request import BuildRequest
 
-    personal = Personal(given["patient"], given["visit_date"], given["clinician"], given["note"])
-    check_personal(personal)
-    look = {"layout": given["layout"], "paper": given["paper"]}
-    return BuildOptions(
-        lang=given["lang"], bilingual=given["bilingual"], format=fmt, duplex=given["duplex"],
-        archival=given["archival"],
-        brand=library.brand_file(given["brand"]) if given["brand"] else None,
-        personal=personal, jobs=given["jobs"],
-        **{name: value for name, value in look.items() if value is not None},
-    )
+    fields = {name: given[name] for name in ("lang", "bilingual", "layout", "paper", "brand",
+                                              "duplex", "archival", "patient", "visit_date",
+                                              "clinician", "note")}
+    request = BuildRequest.from_mapping(dict(fields, specs=list(given["specs"]), format=fmt),
+                                        text=True, brand_files=True)
+    return request.options(library.brand_file(request.brand) if request.brand else None,
+                           jobs=given["jobs"])

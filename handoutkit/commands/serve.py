@@ -25,12 +25,24 @@ from handoutkit.errors import HandoutsError
 @click.option("--timeout", type=click.FloatRange(min=0.01), default=30.0, show_default=True,
               help="Seconds a render may take before its worker is replaced.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the topic cache.")
+@click.option("--public-url", metavar="URL",
+              help="The address clients reach the service at, like "
+                   "https://handouts.example.org: links are made from it (relative links "
+                   "without it; never from the request's Host header); https adds HSTS.")
+@click.option("--read-timeout", type=click.FloatRange(min=0.1), default=10.0,
+              show_default=True, help="Seconds a client may take to send a request's "
+                                      "headers, and again its body.")
+@click.option("--forwarded-allow-ips", metavar="IPS",
+              help="Proxies (comma-separated addresses) trusted to give the client's address "
+                   "in X-Forwarded-For; without it the connection's address counts.")
 @click.pass_context
-def serve(ctx, host, port, workers, api_keys, queue, timeout, no_cache) -> None:
+def serve(ctx, host, port, workers, api_keys, queue, timeout, no_cache, public_url,
+          read_timeout, forwarded_allow_ips) -> None:
     """Run the HTTP service: JSON API (/v1), HL7 Infobutton, FHIR, a staff page at /.
 
-    Staff sessions are signed with HANDOUTS_SESSION_SECRET (give every replica the same
-    one); without it, a random secret signs them until the service stops.
+    Staff sessions are signed with HANDOUTS_SESSION_SECRET; without it, a random secret
+    signs them until the service stops. The keys file is read again when it changes (or
+    on SIGHUP); SIGTERM lets renders in flight finish, then stops.
 
     \b
     Examples:
@@ -38,7 +50,8 @@ def serve(ctx, host, port, workers, api_keys, queue, timeout, no_cache) -> None:
       handouts serve --host 0.0.0.0 --api-keys /etc/handouts/keys
     """
     try:
-        from handoutkit.serve.app import Settings, read_keys, run
+        from handoutkit.serve.access import read_keys
+        from handoutkit.serve.app import Settings, run
     except ImportError as exc:
         raise HandoutsError(f"the service needs its packages: pip install 'handouts[serve]' "
                             f"({exc.name} is missing)") from None
@@ -51,8 +64,17 @@ def serve(ctx, host, port, workers, api_keys, queue, timeout, no_cache) -> None:
                                 f"{getattr(exc, 'strerror', None) or exc}") from None
         if not keys:
             raise HandoutsError(f"the API keys file {api_keys} holds no key")
+    if public_url:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(public_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise click.BadParameter("give an http:// or https:// address, like "
+                                     "https://handouts.example.org", param_hint="--public-url")
     run(Settings(host=host, port=port, workers=workers or os.cpu_count() or 1,
                  library_dir=ctx.find_root().obj["library_dir"], keys=keys, queue=queue,
-                 timeout=timeout, cache=not no_cache,
+                 timeout=timeout, cache=not no_cache, keys_file=api_keys,
+                 public_url=public_url, read_timeout=read_timeout,
+                 forwarded_allow_ips=forwarded_allow_ips,
                  session_secret=os.environ.get("HANDOUTS_SESSION_SECRET")
                  or secrets.token_hex(32)))

@@ -1,7 +1,11 @@
 """`handouts serve`: the engine behind an HTTP service (JSON API, HL7 Infobutton, FHIR, a
 staff page), rendering on warm worker processes with the same code as `build` and `batch`.
 
-    app.py        the Starlette application: routes, keys, limits, errors, access log
+    app.py        the Starlette application: routes, limits (Guard), errors, access log
+    access.py     keys re-read on change or SIGHUP, server-side sessions, attempt limits
+    slow.py       uvicorn's h11 protocol with a deadline for request headers
+    api.py        the JSON API and Infobutton routes (requests read by handoutkit.request)
+    openapi.py    the OpenAPI document, its request schema from handoutkit.request
     pool.py       warm worker processes, a bounded queue, timeouts, replacement
     jobs.py       what a worker runs: `handoutkit.build.make`, as `build` does
     infobutton.py HL7 Infobutton answers shaped as MedlinePlus Connect's (JSON, Atom)

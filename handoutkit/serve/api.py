@@ -9,23 +9,27 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .. import __version__
 from ..errors import HandoutsError
-from ..options import FORMATS, PAPERS
-from .app import (DIGEST_HEADER, FHIR_FIELDS, FHIR_JSON, PERSONAL_FIELDS, ApiError, Service,
-                  Settings, engine_error, manifest_digest)
+from ..request import (FIELDS, LANG_PATTERN, NAME_PATTERN, PERSONAL_FIELDS, UNSAFE_RE,
+                       BuildRequest, Limits, RequestError, _shown)
+from .app import (DIGEST_HEADER, FHIR_FIELDS, FHIR_JSON, ApiError, Service, Settings,
+                  engine_error, manifest_digest)
 
 
 # -- request parsing ---------------------------------------------------------------------
 
+MAX_DEPTH = 8  # nesting of a JSON body: a request needs 3
+
+
 async def read_json(request: Request, limit: int) -> dict:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
-        raise ApiError(413, "too_large", f"the request body is over {limit} bytes")
+    """The JSON object of the body (its size is bounded by app.Guard before and while it
+    is read; `limit` is checked again here for callers outside the service)."""
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
@@ -33,73 +37,79 @@ async def read_json(request: Request, limit: int) -> dict:
             raise ApiError(413, "too_large", f"the request body is over {limit} bytes")
     try:
         data = json.loads(body or b"null")
+    except RecursionError:
+        data = None
+        too_deep = True
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "bad_json", "the request body is not valid JSON") from None
+    else:
+        too_deep = _depth(data) > MAX_DEPTH
+    if too_deep:
+        raise ApiError(400, "bad_json", f"the request body is nested deeper than "
+                       f"{MAX_DEPTH} levels")
     if not isinstance(data, dict):
         raise ApiError(422, "bad_input", "the request body must be a JSON object")
     return data
 
 
-def document_job(data: dict, settings: Settings) -> tuple[dict, dict | None]:
-    """Check a POST /v1/documents body; the render job and the FHIR references."""
-    def fail(detail: str):
-        raise ApiError(422, "bad_input", detail)
+def _depth(value, level: int = 1) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max([_depth(v, level + 1) for v in value.values()] or [level])
+    if isinstance(value, list):
+        return max([_depth(v, level + 1) for v in value] or [level])
+    return level
 
-    known = {"specs", "lang", "bilingual", "layout", "paper", "brand", "duplex", "archival", "personal",
-             "format", "fhir"}
-    unknown = sorted(set(data) - known)
+
+def request_error(exc: RequestError) -> ApiError:
+    return ApiError(422, "bad_input", str(exc), field=exc.field)
+
+
+def document_job(data: dict, settings: Settings) -> tuple[dict, dict | None]:
+    """Check a POST /v1/documents body with the one parser of a build request; the render
+    job and the FHIR references."""
+    unknown = [k for k in data if k not in DOCUMENT_FIELDS]
     if unknown:
-        fail(f"unknown field '{unknown[0]}'; the fields are: {', '.join(sorted(known))}")
-    specs = data.get("specs")
-    if isinstance(specs, str):
-        specs = specs.split()
-    if not isinstance(specs, list) or not specs or not all(isinstance(s, str) for s in specs):
-        fail("'specs' must be a list of SPECs like [\"psychotherapy\", "
-             "\"insomnia:what-is\"]")
-    if len(specs) > settings.max_specs:
-        fail(f"too many SPECs: {len(specs)} (at most {settings.max_specs})")
-    job: dict = {"specs": specs}
-    for name in ("lang", "bilingual", "layout", "brand"):
-        value = data.get(name)
-        if value is not None and (not isinstance(value, str) or len(value) > 64):
-            fail(f"'{name}' must be a short text")
-        if value:
-            job[name] = value
-    paper = data.get("paper")
-    if paper is not None and paper not in PAPERS:
-        fail(f"'paper' must be one of: {', '.join(PAPERS)}")
-    job["paper"] = paper
-    fmt = data.get("format", "pdf")
-    if fmt not in FORMATS:
-        fail(f"'format' must be one of: {', '.join(FORMATS)}")
-    job["format"] = fmt
-    for name in ("duplex", "archival"):
-        value = data.get(name, False)
-        if not isinstance(value, bool):
-            fail(f"'{name}' must be true or false")
-        job[name] = value
-    personal = data.get("personal") or {}
-    if not isinstance(personal, dict):
-        fail("'personal' must be an object with patient, visit_date, clinician, note")
-    bad = sorted(set(personal) - set(PERSONAL_FIELDS))
-    if bad:
-        fail(f"unknown personal field '{bad[0]}'; they are: {', '.join(PERSONAL_FIELDS)}")
-    for name, value in personal.items():
-        limit = settings.max_note if name == "note" else settings.max_field
-        if value is not None and not isinstance(value, str):
-            fail(f"personal '{name}' must be text")
-        if value and len(value) > limit:
-            fail(f"personal '{name}' is longer than {limit} characters")
-    job["personal"] = {k: v for k, v in personal.items() if v}
-    fhir = data.get("fhir")
-    if fhir is not None:
-        if not isinstance(fhir, dict) or not all(isinstance(v, str) and len(v) <= 500
-                                                 for v in fhir.values()):
-            fail(f"'fhir' must be an object with text fields: {', '.join(FHIR_FIELDS)}")
-        bad = sorted(set(fhir) - set(FHIR_FIELDS))
+        raise ApiError(422, "bad_input", f"unknown field '{_shown(unknown[0])}'; the fields "
+                       f"are: {', '.join(DOCUMENT_FIELDS)}", field=_shown(unknown[0]))
+    data = dict(data)
+    personal = data.pop("personal", None)
+    fhir = data.pop("fhir", None)
+    if personal is not None:
+        if not isinstance(personal, dict):
+            raise ApiError(422, "bad_input", "'personal' must be an object with "
+                           f"{', '.join(PERSONAL_FIELDS)}", field="personal")
+        bad = [k for k in personal if k not in PERSONAL_FIELDS]
         if bad:
-            fail(f"unknown fhir field '{bad[0]}'; they are: {', '.join(FHIR_FIELDS)}")
-    return job, fhir
+            raise ApiError(422, "bad_input", f"unknown personal field '{_shown(bad[0])}'; "
+                           f"they are: {', '.join(PERSONAL_FIELDS)}", field="personal")
+        data.update(personal)
+    try:
+        request = BuildRequest.from_mapping(data, limits=limits_of(settings))
+    except RequestError as exc:
+        raise request_error(exc) from None
+    if fhir is not None:
+        if not isinstance(fhir, dict):
+            raise ApiError(422, "bad_input", "'fhir' must be an object with text fields: "
+                           f"{', '.join(FHIR_FIELDS)}", field="fhir")
+        bad = [k for k in fhir if k not in FHIR_FIELDS]
+        if bad:
+            raise ApiError(422, "bad_input", f"unknown fhir field '{_shown(bad[0])}'; they "
+                           f"are: {', '.join(FHIR_FIELDS)}", field="fhir")
+        for name, value in fhir.items():
+            if not isinstance(value, str) or len(value) > 500 or UNSAFE_RE.search(value):
+                raise ApiError(422, "bad_input", f"fhir '{name}' must be text of at most "
+                               "500 characters", field="fhir")
+    return request.as_mapping(), fhir
+
+
+# The fields of POST /v1/documents: a build request, its personal details as one object.
+DOCUMENT_FIELDS = (*(f for f in FIELDS if f not in PERSONAL_FIELDS), "personal", "fhir")
+
+
+def limits_of(settings: Settings) -> Limits:
+    return Limits(specs=settings.max_specs, field=settings.max_field, note=settings.max_note)
 
 
 def download_name(manifest: dict, fmt: str) -> str:
@@ -111,6 +121,59 @@ def download_name(manifest: dict, fmt: str) -> str:
     return f"{topic['id']}{'' if topic['lang'] == 'en' else '.' + topic['lang']}.{fmt}"
 
 
+def query(request: Request, name: str, pattern: str | None = None) -> str | None:
+    """A query parameter, checked: given empty, too long, unsafe or not of its pattern is a
+    422 naming it; absent is None."""
+    if name not in request.query_params:
+        return None
+    value = request.query_params[name]
+    if not value or len(value) > 64 or UNSAFE_RE.search(value) or (
+            pattern and not re.match(pattern, value)):
+        raise ApiError(422, "bad_input", f"'{name}' is not a valid value: '{_shown(value)}'",
+                       field=name)
+    return value
+
+
+# The query parameters each route takes; any other is refused, naming it.
+PARAMS = {
+    "/healthz": (), "/readyz": (), "/metrics": (), "/v1/openapi.json": (),
+    "/v1/topics": ("lang", "code"), "/v1/topics/{id}": ("lang",),
+    "/v1/topics/{id}.pdf": ("lang", "layout", "paper", "brand"),
+    "/v1/topics/{id}.html": ("lang", "layout", "paper", "brand"),
+    "/v1/documents": (),
+    # The HL7 Infobutton URL-based guide's parameters a health record may send; only the
+    # first ones change the answer.
+    "/infobutton": ("mainSearchCriteria.v.c", "mainSearchCriteria.v.cs",
+                    "mainSearchCriteria.v.dn", "informationRecipient.languageCode.c",
+                    "knowledgeResponseType", "informationRecipient",
+                    "mainSearchCriteria.v.ot", "taskContext.c.c",
+                    "patientPerson.administrativeGenderCode.c", "age.v.v", "age.v.u",
+                    "ageGroup.v.c", "performer", "performer.languageCode.c",
+                    "encounter.c.c", "subTopic.v.c", "subTopic.v.cs", "subTopic.v.dn"),
+}
+
+
+def check_params(request: Request, route: str, status: int = 422) -> None:
+    """Refuse a query parameter the route does not take."""
+    allowed = PARAMS[route]
+    for name in request.query_params:
+        if name not in allowed:
+            shown = _shown(name)
+            takes = ", ".join(allowed) or "none"
+            raise ApiError(status, "bad_input" if status == 422 else "bad_request",
+                           f"unknown query parameter '{shown}'; this route takes: {takes}",
+                           field=shown)
+
+
+def path_id(request: Request) -> str:
+    """A topic id from the path: anything but an id is an unknown topic."""
+    topic_id = request.path_params["id"]
+    if len(topic_id) > 100 or not re.match(NAME_PATTERN, topic_id):
+        raise ApiError(404, "unknown_topic", f"unknown topic '{_shown(topic_id)}'; see "
+                       "GET /v1/topics")
+    return topic_id
+
+
 # -- routes ------------------------------------------------------------------------------
 
 def service_of(request: Request) -> Service:
@@ -118,35 +181,54 @@ def service_of(request: Request) -> Service:
 
 
 async def healthz(request: Request) -> Response:
+    check_params(request, "/healthz")
     return JSONResponse({"status": "ok", "version": __version__})
 
 
 async def readyz(request: Request) -> Response:
-    pool = service_of(request).pool
+    check_params(request, "/readyz")
+    """200 once every worker is warm; 503 while starting or stopping. `broken` names the
+    topic files that do not parse (left out of listings; requests needing them get 422)."""
+    service = service_of(request)
+    pool = service.pool
+    try:
+        broken = sorted(service.health.broken(service.library()))
+    except HandoutsError as exc:
+        broken = [str(exc)]
+    body = {"status": "ready", "workers": pool.size}
+    if broken:
+        body["broken"] = broken
+    if service.draining:
+        return JSONResponse(dict(body, status="stopping"), status_code=503,
+                            headers={"Retry-After": "5"})
     if pool.ready:
-        return JSONResponse({"status": "ready", "workers": pool.size})
-    return JSONResponse({"status": "starting", "workers": pool.size}, status_code=503)
+        return JSONResponse(body)
+    return JSONResponse(dict(body, status="starting"), status_code=503,
+                        headers={"Retry-After": "5"})
 
 
 async def metrics(request: Request) -> Response:
+    check_params(request, "/metrics")
     service = service_of(request)
     service.require_key(request)
     return service.metrics.response(service.pool)
 
 
 async def openapi(request: Request) -> Response:
+    check_params(request, "/v1/openapi.json")
     service_of(request).require_key(request)
     from .openapi import document
 
-    return JSONResponse(document(__version__))
+    return JSONResponse(document(__version__, limits_of(service_of(request).settings)))
 
 
 async def list_topics(request: Request) -> Response:
+    check_params(request, "/v1/topics")
     service = service_of(request)
     service.require_key(request)
-    library = service.library()
-    lang, code = request.query_params.get("lang"), request.query_params.get("code")
+    lang, code = query(request, "lang", LANG_PATTERN), query(request, "code")
     try:
+        library = service.usable_library()
         if code:
             from ..codes import find
 
@@ -170,17 +252,21 @@ def topic_summary(library, topic_id: str, lang: str | None) -> dict:
 
 
 async def show_topic(request: Request) -> Response:
+    check_params(request, "/v1/topics/{id}")
     service = service_of(request)
     service.require_key(request)
-    library = service.library()
-    topic_id = request.path_params["id"]
+    topic_id = path_id(request)
+    lang = query(request, "lang", LANG_PATTERN) or "en"
     try:
-        lang = request.query_params.get("lang") or "en"
+        library = service.library()
         if not library.has(topic_id):
             library.topic(topic_id, lang)  # raises: unknown topic, with close matches
         versions = {}
         for language in library.languages(topic_id):
-            t = library.topic(topic_id, language)
+            try:
+                t = library.topic(topic_id, language)
+            except HandoutsError:
+                continue  # a broken file of another language: this one is answered
             versions[language] = {"version": t.version, "updated": t.updated.isoformat(),
                                   "title": t.title}
         topic = library.topic(topic_id, lang)
@@ -193,36 +279,31 @@ async def show_topic(request: Request) -> Response:
         "languages": library.languages(topic_id), "versions": versions,
         "sections": [{"id": s.id, "title": s.title, "required": s.required}
                      for s in topic.sections],
-        "links": {"pdf": f"/v1/topics/{topic.id}.pdf?lang={topic.lang}",
-                  "html": f"/v1/topics/{topic.id}.html?lang={topic.lang}"},
+        "links": {"pdf": f"{service.link_base()}v1/topics/{topic.id}.pdf?lang={topic.lang}",
+                  "html": f"{service.link_base()}v1/topics/{topic.id}.html?lang={topic.lang}"},
     })
 
 
-def topic_etag(library, topic_id: str, params, fmt: str) -> str:
-    """The plain handout's ETag, known before rendering: a digest of its manifest (less
-    the time it was made) with the printed date and everything else that shapes its
-    pages (layout files, brand, fonts, tool version)."""
+def topic_etag(library, request: BuildRequest) -> str:
+    """The plain handout's ETag, known before rendering, from the digests the cache keys
+    its parts by (packet.part_key: the topic file, its related topics and pictures, the
+    sections) and the print fingerprint (brand and logo, layouts, strings, fonts, tool
+    version), with the printed date, the format and the manifest's topic versions."""
     from ..brand import load_brand
-    from ..options import printed_date
     from ..build import selections_for
-    from ..manifest import build_manifest
-    from ..packet import fingerprint
+    from ..options import printed_date
+    from ..packet import fingerprint, part_key
     from .jobs import find_brand
 
-    layout = params.get("layout") or "standard"
-    paper = params.get("paper") or "letter"
-    if paper not in PAPERS:
-        raise ApiError(422, "bad_input", f"'paper' must be one of: {', '.join(PAPERS)}")
-    if layout not in library.layout_names:
-        raise ApiError(422, "bad_input", f"unknown layout '{layout}'; the layouts are: "
-                       f"{', '.join(library.layout_names)}")
-    brand = load_brand(find_brand(library, params.get("brand")) or library.default_brand)
-    selections = selections_for(library, [topic_id], params.get("lang"))
-    manifest = build_manifest(selections, layout=layout, brand=brand.name, paper=paper,
-                              archival=False, generated=dt.datetime(2000, 1, 1))
-    manifest.pop("generated")
-    blob = json.dumps([manifest, printed_date().isoformat(), fmt,
-                       fingerprint(library, brand, layout, paper)], sort_keys=True)
+    request.check_library(library)
+    brand = load_brand(find_brand(library, request.brand) or library.default_brand)
+    printed = printed_date()
+    print_fp = fingerprint(library, brand, request.layout, request.paper)
+    selections = selections_for(library, list(request.specs), request.lang)
+    parts = [part_key(s, library, print_fp, printed) for s in selections]
+    versions = [(s.topic.id, s.topic.lang, s.topic.version) for s in selections]
+    blob = json.dumps([parts, versions, print_fp, printed.isoformat(), request.format,
+                       request.layout, request.paper, __version__], sort_keys=True)
     return '"' + hashlib.sha256(blob.encode()).hexdigest()[:32] + '"'
 
 
@@ -236,21 +317,25 @@ async def topic_file(request: Request) -> Response:
     service = service_of(request)
     service.require_key(request)
     fmt = "pdf" if request.url.path.endswith(".pdf") else "html"
-    topic_id = request.path_params["id"]
-    params = request.query_params
+    check_params(request, f"/v1/topics/{{id}}.{fmt}")
+    params = {name: request.query_params[name] for name in ("lang", "layout", "paper", "brand")
+              if name in request.query_params}
+    try:
+        job = BuildRequest.from_mapping(dict(params, specs=[path_id(request)], format=fmt),
+                                        limits=limits_of(service.settings))
+    except RequestError as exc:
+        raise request_error(exc) from None
     library = service.library()
     try:
-        etag = topic_etag(library, topic_id, params, fmt)
+        etag = topic_etag(library, job)
+    except RequestError as exc:
+        raise request_error(exc) from None
     except HandoutsError as exc:
         raise engine_error(exc) from None
     headers = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate"}
     if etag_matches(request, etag):
         return Response(status_code=304, headers=headers)
-    job = {"specs": [topic_id], "format": fmt, "paper": params.get("paper")}
-    for name in ("lang", "layout", "brand"):
-        if params.get(name):
-            job[name] = params[name]
-    reply = await service.render(job)
+    reply = await service.render(job.as_mapping())
     headers[DIGEST_HEADER] = manifest_digest(reply["manifest"])
     headers["Content-Disposition"] = f'inline; filename="{download_name(reply["manifest"], fmt)}"'
     if fmt == "html":
@@ -265,6 +350,7 @@ PREVIEW_CSP = ("default-src 'none'; style-src 'unsafe-inline'; font-src data:; "
 
 
 async def create_document(request: Request) -> Response:
+    check_params(request, "/v1/documents")
     service = service_of(request)
     service.require_key(request)
     data = await read_json(request, service.settings.max_body)
@@ -302,15 +388,20 @@ async def infobutton(request: Request) -> Response:
 
     service = service_of(request)
     service.require_key(request)
-    library = service.library()
+    check_params(request, "/infobutton", status=400)
+    for name, value in request.query_params.multi_items():
+        if len(value) > 200 or UNSAFE_RE.search(value):
+            raise ApiError(400, "bad_request", f"{_shown(name)} must be short text without "
+                           "control characters", field=_shown(name))
+    base = service.link_base()
     try:
+        library = service.usable_library()
         query = ib.parse(request.query_params, library)
-        found = ib.entries(query, library, str(request.base_url))
+        found = ib.entries(query, library, base)
         brand = load_brand(library.default_brand).name
     except HandoutsError as exc:
         raise engine_error(exc) from None
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    base = str(request.base_url)
     if query.response_type == "application/json":
         return JSONResponse(ib.as_json(query, found, base, brand, now))
     return Response(ib.as_atom(query, found, base, brand, now),

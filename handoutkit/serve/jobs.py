@@ -8,6 +8,7 @@ the cover that holds them is never cached (the engine's rule), and they are neve
 
 from __future__ import annotations
 
+import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,23 +35,26 @@ def find_brand(library, name: str | None) -> Path | None:
 
 
 def run_job(config: WorkerConfig, job: dict) -> dict:
-    """One document, as `handouts build` makes it. Returns the bytes, manifest and title,
-    or the engine's error (its class name and one-line message)."""
+    """One document, as `handouts build` makes it. The job is read again by the one
+    parser of a build request, so nothing unchecked reaches the engine. Returns the bytes,
+    manifest and title, or the engine's error (its class name and one-line message); any
+    other failure is an `internal` error, never the end of the worker."""
     from ..build import make, selections_for
-    from ..options import BuildOptions, Personal
     from ..cache import Cache
     from ..library import Library
+    from ..request import SERVICE_LIMITS, BuildRequest
 
     cache = Cache(enabled=config.cache)
     try:
+        if TEST_DELAY:
+            import time
+
+            time.sleep(TEST_DELAY)
         library = Library(config.library_dir, cache=cache)  # rescanned: edits show at once
-        options = BuildOptions(
-            lang=job.get("lang"), bilingual=job.get("bilingual"), layout=job.get("layout") or BuildOptions.layout,
-            paper=job.get("paper") or BuildOptions.paper,
-            brand=find_brand(library, job.get("brand")),
-            personal=Personal(**job.get("personal", {})), format=job.get("format", "pdf"),
-            duplex=bool(job.get("duplex")), archival=bool(job.get("archival")), jobs=1)
-        selections = selections_for(library, list(job["specs"]), options.lang,
+        request = BuildRequest.from_mapping(job, limits=SERVICE_LIMITS)
+        request.check_library(library)
+        options = request.options(find_brand(library, request.brand), jobs=1)
+        selections = selections_for(library, list(request.specs), options.lang,
                                     options.bilingual)
         built = make(library, selections, options, cache)
         return {"ok": True, "data": built.data, "manifest": built.manifest,
@@ -59,6 +63,15 @@ def run_job(config: WorkerConfig, job: dict) -> dict:
         return {"ok": False, "error": type(exc).__name__, "detail": str(exc),
                 "exit_code": exc.exit_code,
                 "hits": cache.stats.hits, "misses": cache.stats.misses}
+    except Exception as exc:  # noqa: BLE001 - reported as one line; the worker lives on
+        return {"ok": False, "error": "internal", "exit_code": 3,
+                "detail": f"rendering failed ({type(exc).__name__})",
+                "hits": cache.stats.hits, "misses": cache.stats.misses}
+
+
+# Seconds every job waits before it starts: only for the tests of a graceful stop, which
+# need renders longer than a stop takes.
+TEST_DELAY = float(os.environ.get("HANDOUTS_TEST_RENDER_DELAY", "0") or 0)
 
 
 def warm_up(config: WorkerConfig) -> None:
@@ -68,12 +81,18 @@ def warm_up(config: WorkerConfig) -> None:
 
     library = Library(config.library_dir)
     if library.topic_ids:
-        run_job(config, {"specs": library.topic_ids[:2], "personal": {"patient": "-"}})
+        global TEST_DELAY
+        delay, TEST_DELAY = TEST_DELAY, 0
+        run_job(config, {"specs": library.topic_ids[:2], "patient": "-"})
+        TEST_DELAY = delay
 
 
 def worker_main(conn, config: WorkerConfig) -> None:
     """The worker's loop: warm up, say so, then answer jobs until the pipe closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops its workers itself
+    # The server stops its workers itself, after their renders in flight: a SIGTERM or
+    # Ctrl-C sent to the whole process group must not cut them short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     warm_up(config)
     conn.send({"ready": True})
     while True:

@@ -1,114 +1,134 @@
-"""The OpenAPI 3.1 description served at /v1/openapi.json."""
+"""The OpenAPI 3.1 description served at /v1/openapi.json: exactly what the service
+accepts and answers. The document request's schema comes from the one parser of a build
+request (handoutkit.request), so the two cannot drift apart; a test runs schemathesis
+and openapi-spec-validator on it."""
 
 from __future__ import annotations
 
+from ..options import FORMATS, PAPERS
+from ..request import (LANG_PATTERN, MAX_NAME, NAME_PATTERN, SAFE_TEXT, SERVICE_LIMITS, Limits,
+                       json_schema)
+
 ERROR = {"$ref": "#/components/schemas/Error"}
+TEXT = {400: "Bad request (JSON that does not parse or is nested too deep; a bad "
+             "Infobutton request)",
+        401: "No or wrong API key",
+        404: "Unknown topic",
+        408: "The body did not arrive within the read timeout",
+        413: "Body over the route's limit",
+        422: "Bad input: the field is named in `field`",
+        429: "Too many failed key checks from this address: retry after Retry-After",
+        500: "Rendering failed or a worker was lost",
+        503: "Starting, stopping or busy: retry after Retry-After seconds"}
+SECURED = (401, 429)
 
 
 def _errors(*codes: int) -> dict:
-    text = {400: "Bad request", 401: "No or wrong API key", 404: "Unknown topic",
-            413: "Body too large", 422: "Bad input (SPEC, section, field)",
-            500: "Rendering failed or a worker was lost",
-            503: "Queue full: retry after Retry-After seconds"}
-    return {str(c): {"description": text[c],
+    return {str(c): {"description": TEXT[c],
                      "content": {"application/json": {"schema": ERROR}}} for c in codes}
 
 
-def _query(name: str, description: str, **schema) -> dict:
-    return {"name": name, "in": "query", "required": False, "description": description,
+def _query(name: str, description: str, required: bool = False, **schema) -> dict:
+    return {"name": name, "in": "query", "required": required, "description": description,
             "schema": schema or {"type": "string"}}
 
 
+NAME = {"type": "string", "pattern": NAME_PATTERN, "maxLength": MAX_NAME}
+TOPIC_ID = {"name": "id", "in": "path", "required": True, "description": "A topic id",
+            "schema": {"type": "string", "pattern": NAME_PATTERN, "maxLength": 100}}
+LANG = _query("lang", "A language of the library (default en)", type="string",
+              pattern=LANG_PATTERN, maxLength=MAX_NAME)
 TOPIC_FILE_PARAMS = [
-    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
-    _query("lang", "Language (default en)"),
-    _query("layout", "standard or large-print"),
-    _query("paper", "Paper size", type="string", enum=["letter", "a4"]),
-    _query("brand", "A brand of the library (layouts/brands/NAME.toml); default the "
-           "library's brand"),
-    {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}},
+    TOPIC_ID, LANG,
+    _query("layout", "A layout of the library: standard, large-print, ...", **NAME),
+    _query("paper", "Paper size", type="string", enum=list(PAPERS)),
+    _query("brand", "default, or a brand of the library (layouts/brands/NAME.toml)", **NAME),
+    {"name": "If-None-Match", "in": "header", "required": False,
+     "schema": {"type": "string", "maxLength": 200}},
 ]
+JSON_OBJECT = {"application/json": {"schema": {"type": "object"}}}
 
 
-def document(version: str) -> dict:
+INFOBUTTON_EXTRA = ("mainSearchCriteria.v.ot", "taskContext.c.c",
+                    "patientPerson.administrativeGenderCode.c", "age.v.v", "age.v.u",
+                    "ageGroup.v.c", "performer", "performer.languageCode.c", "encounter.c.c",
+                    "subTopic.v.c", "subTopic.v.cs", "subTopic.v.dn")
+
+
+INFO_TEXT = {"type": "string", "maxLength": 200, "pattern": SAFE_TEXT}
+
+
+def document(version: str, limits: Limits = SERVICE_LIMITS) -> dict:
     """The OpenAPI document of this version of the service."""
     return {
         "openapi": "3.1.0",
         "info": {"title": "handouts", "version": version,
                  "description": "Patient-education handouts as tagged PDFs, HTML and FHIR "
                                 "DocumentReferences, and HL7 Infobutton answers."},
-        "components": _components(),
+        "components": _components(limits),
         "security": [{"bearer": []}],
         "paths": _paths(),
     }
 
 
-def _components() -> dict:
+def _components(limits: Limits) -> dict:
     return {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {
-            "Error": {"type": "object", "required": ["error", "detail"], "properties": {
-                "error": {"type": "string"}, "detail": {"type": "string"},
-                "request_id": {"type": "string"}}},
-            "DocumentRequest": {
-                "type": "object", "required": ["specs"], "additionalProperties": False,
-                "properties": {
-                    "specs": {"type": "array", "items": {"type": "string"},
-                              "description": "TOPIC[@LANG][:SECTION,SECTION...], as "
-                                             "`handouts build`"},
-                    "lang": {"type": "string"},
-                    "bilingual": {"type": "string", "description": "a second language "
-                                  "printed after each section (as `build --bilingual`)"},
-                    "layout": {"type": "string", "examples": ["standard", "large-print"]},
-                    "paper": {"type": "string", "enum": ["letter", "a4"]},
-                    "brand": {"type": "string"},
-                    "format": {"type": "string", "enum": ["pdf", "html"]},
-                    "duplex": {"type": "boolean"},
-                    "archival": {"type": "boolean"},
-                    "personal": {"type": "object", "additionalProperties": False,
-                                 "properties": {k: {"type": "string"} for k in
-                                                ("patient", "visit_date", "clinician",
-                                                 "note")}},
-                    "fhir": {"type": "object", "additionalProperties": False,
-                             "properties": {k: {"type": "string"} for k in
-                                            ("patient_ref", "encounter_ref",
-                                             "author_ref", "url")}},
-                }},
+            "Error": {"type": "object", "required": ["error", "detail", "request_id"],
+                      "properties": {"error": {"type": "string"},
+                                     "detail": {"type": "string"},
+                                     "request_id": {"type": "string"},
+                                     "field": {"type": "string"}}},
+            "DocumentRequest": json_schema(limits),
         },
     }
 
 
 def _paths() -> dict:
+    probe = {"description": "Ready", "content": JSON_OBJECT}
     return {
         "/healthz": {"get": {"summary": "Alive", "security": [],
-                             "responses": {"200": {"description": "Alive"}}}},
-        "/readyz": {"get": {"summary": "Every render worker is warm", "security": [],
-                            "responses": {"200": {"description": "Ready"},
-                                          "503": {"description": "Starting"}}}},
+                             "responses": {"200": {"description": "Alive",
+                                                   "content": JSON_OBJECT},
+                                           **_errors(422)}}},
+        "/readyz": {"get": {"summary": "Every render worker is warm (`broken`: topic files "
+                                       "that do not parse)", "security": [],
+                            "responses": {"200": probe,
+                                          "503": {"description": "Starting or stopping",
+                                                  "content": JSON_OBJECT},
+                                          **_errors(422)}}},
         "/metrics": {"get": {"summary": "Prometheus metrics",
-                             "responses": {"200": {"description": "Text format"}}}},
+                             "responses": {"200": {"description": "Text format",
+                                                   "content": {"text/plain": {}}},
+                                           **_errors(*SECURED, 422)}}},
         "/v1/topics": {"get": {
-            "summary": "The topics (by language or ICD-10-CM code, closest first)",
-            "parameters": [_query("lang", "Only topics in this language"),
-                           _query("code", "An ICD-10-CM code, like F41.1")],
-            "responses": {"200": {"description": "Topics"}, **_errors(401, 422)}}},
+            "summary": "The topics (by language or ICD-10-CM code, closest first); topic "
+                       "files that do not parse are left out",
+            "parameters": [
+                dict(LANG, description="Only topics in this language"),
+                _query("code", "An ICD-10-CM code, like F41.1", type="string",
+                       minLength=1, maxLength=64, pattern=SAFE_TEXT)],
+            "responses": {"200": {"description": "Topics", "content": JSON_OBJECT},
+                          **_errors(*SECURED, 422)}}},
         "/v1/topics/{id}": {"get": {
             "summary": "A topic: sections, languages, versions",
             "parameters": TOPIC_FILE_PARAMS[:2],
-            "responses": {"200": {"description": "The topic"}, **_errors(401, 404)}}},
+            "responses": {"200": {"description": "The topic", "content": JSON_OBJECT},
+                          **_errors(*SECURED, 404, 422)}}},
         "/v1/topics/{id}.pdf": {"get": {
             "summary": "The plain handout (no personal details), with an ETag",
             "parameters": TOPIC_FILE_PARAMS,
             "responses": {"200": {"description": "PDF",
                                   "content": {"application/pdf": {}}},
                           "304": {"description": "Not modified"},
-                          **_errors(401, 404, 422, 500, 503)}}},
+                          **_errors(*SECURED, 404, 422, 500, 503)}}},
         "/v1/topics/{id}.html": {"get": {
             "summary": "The plain handout as one self-contained HTML file",
             "parameters": TOPIC_FILE_PARAMS,
             "responses": {"200": {"description": "HTML", "content": {"text/html": {}}},
                           "304": {"description": "Not modified"},
-                          **_errors(401, 404, 422, 500, 503)}}},
+                          **_errors(*SECURED, 404, 422, 500, 503)}}},
         "/v1/documents": {"post": {
             "summary": "A handout or packet, personalised: PDF, HTML or a FHIR R4 "
                        "DocumentReference (Accept: application/fhir+json)",
@@ -119,16 +139,30 @@ def _paths() -> dict:
                                "SHA-256 of its embedded manifest",
                 "content": {"application/pdf": {}, "text/html": {},
                             "application/fhir+json": {}}},
-                **_errors(400, 401, 404, 413, 422, 500, 503)}}},
+                **_errors(400, *SECURED, 404, 408, 413, 422, 500, 503)}}},
         "/infobutton": {"get": {
             "summary": "HL7 Infobutton (URL-based), answered as MedlinePlus Connect",
             "parameters": [
-                _query("mainSearchCriteria.v.c", "ICD-10-CM code"),
-                _query("mainSearchCriteria.v.cs", "2.16.840.1.113883.6.90 (ICD-10-CM)"),
-                _query("mainSearchCriteria.v.dn", "The code's display name"),
-                _query("informationRecipient.languageCode.c", "en, es, ..."),
-                _query("knowledgeResponseType", "text/xml (Atom) or application/json"),
+                _query("mainSearchCriteria.v.c", "ICD-10-CM code", required=True,
+                       type="string", maxLength=200,
+                       allOf=[{"pattern": SAFE_TEXT}, {"pattern": "\\S"}]),
+                _query("mainSearchCriteria.v.cs", "2.16.840.1.113883.6.90 (ICD-10-CM)",
+                       type="string", enum=["2.16.840.1.113883.6.90"]),
+                _query("mainSearchCriteria.v.dn", "The code's display name", **INFO_TEXT),
+                _query("informationRecipient.languageCode.c", "en, es, zh-TW, spa, ...",
+                       **INFO_TEXT),
+                _query("knowledgeResponseType", "text/xml (Atom, the default) or "
+                       "application/json", type="string",
+                       enum=["text/xml", "application/json"]),
+                _query("informationRecipient", "PAT (patient, the default) or PROV",
+                       **INFO_TEXT),
+                *[_query(name, "Accepted from health records; does not change the answer",
+                         **INFO_TEXT) for name in INFOBUTTON_EXTRA],
             ],
-            "responses": {"200": {"description": "Atom feed or its JSON form"},
-                          **_errors(400, 401, 422)}}},
+            "responses": {"200": {"description": "Atom feed or its JSON form",
+                                  "content": {"text/xml": {}, "application/json": {}}},
+                          **_errors(400, *SECURED, 422)}}},
     }
+
+
+__all__ = ["document", "FORMATS"]

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Callable
 
 from .jobs import WorkerConfig, worker_main
@@ -30,9 +32,11 @@ class WorkerLost(Exception):
 
 
 class Worker:
-    def __init__(self, config: WorkerConfig, on_restart: Callable[[], None]):
+    def __init__(self, config: WorkerConfig, on_restart: Callable[[], None],
+                 closing: Callable[[], bool] = lambda: False):
         self.config = config
         self.on_restart = on_restart
+        self.closing = closing
         self.process = None
         self.conn = None
         self.ready = False
@@ -60,19 +64,25 @@ class Worker:
 
     def replace(self) -> None:
         self.kill()
+        if self.closing():
+            return  # the service is stopping: no new worker
         self.on_restart()
         self._start()
 
     def kill(self) -> None:
-        if self.process is not None and self.process.is_alive():
-            self.process.kill()
-        if self.process is not None:
-            self.process.join(5)
+        process = self.process
+        if process is None or process._popen is None:  # never started
+            return
+        if process.is_alive():
+            process.kill()
+        process.join(5)
         if self.conn is not None:
             self.conn.close()
 
     def call(self, job: dict, timeout: float) -> dict:
         """Send one job and wait for its answer (on a thread: this blocks)."""
+        if self.closing():
+            raise WorkerLost("the service is stopping")
         if not self.process.is_alive():
             self.replace()  # died while idle: nobody's request is lost
         self.wait_ready()
@@ -86,12 +96,15 @@ class Worker:
         self.replace()
         raise WorkerLost(reason)
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 10) -> None:
+        """Ask the worker to exit (it removes its temporary folder), then make sure."""
+        if self.process is None or self.process._popen is None:
+            return
         try:
             self.conn.send(None)
         except (OSError, ValueError):
             pass
-        self.process.join(10)
+        self.process.join(wait)
         self.kill()
 
 
@@ -104,13 +117,15 @@ class Pool:
         self.workers: list[Worker] = []
         self.waiting = 0
         self.ready = False
+        self.closed = False
         self._idle: asyncio.Queue[Worker] | None = None
         self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="render")
 
     def start(self) -> None:
         """Start the workers; `ready` turns true once every one of them is warm."""
         self._idle = asyncio.Queue()
-        self.workers = [Worker(self.config, self.on_restart) for _ in range(self.size)]
+        self.workers = [Worker(self.config, self.on_restart, lambda: self.closed)
+                        for _ in range(self.size)]
         for worker in self.workers:
             self._idle.put_nowait(worker)
 
@@ -142,7 +157,20 @@ class Pool:
         return await asyncio.wrap_future(future)
 
     def close(self) -> None:
-        self.ready = False
+        """Stop every worker (idle ones exit at once, busy ones are killed: by now their
+        time is up) and remove the temporary folders of any that did not exit cleanly.
+        Safe to call twice."""
+        if self.closed:
+            return
+        self.ready, self.closed = False, True
         for worker in self.workers:
-            worker.stop()
+            worker.stop(wait=2)
         self._executor.shutdown(wait=False, cancel_futures=True)
+        from .. import scratch
+
+        claimed = scratch._claimed.get("folder")
+        base = Path(claimed).parent if claimed else Path(tempfile.gettempdir())
+        try:
+            scratch.remove_stale(base)
+        except OSError:
+            pass

@@ -3,9 +3,11 @@ patient's details, then previews the HTML, downloads the PDF or opens it to prin
 
 Server-rendered with Jinja2 (autoescaped) and a few lines of plain JavaScript that filter
 the list as one types; everything works without it. Staff sign in once with an API key and
-get a signed, HTTP-only, SameSite=Strict, Secure session cookie that remembers a digest of
-the key (removing the key from the file ends the session). Every form carries a CSRF token
-kept in the session, and POSTs from another origin are refused.
+get a signed, HTTP-only, SameSite=Strict, Secure session cookie holding a random id of a
+session kept by the service (access.Sessions): signing out ends it on the server, and
+removing the key from the file ends every session signed in with it. Failed sign-ins count
+against the client address. Every form carries a CSRF token kept in the session, and POSTs
+from another origin are refused. The document form is read by the one request parser.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def _check_form(request: Request, form) -> None:
     origin = request.headers.get("origin")
     if origin and origin != "null":
         host = urlsplit(origin).netloc
-        if host != request.headers.get("host"):
+        public = request.app.state.service.settings.public_url
+        if host != (urlsplit(public).netloc if public else request.headers.get("host")):
             raise ApiError(403, "forbidden", "a form from another site was refused")
     token = form.get("csrf", "")
     expected = request.session.get("csrf", "")
@@ -135,30 +138,37 @@ async def home(request: Request) -> Response:
     service = request.app.state.service
     if not service.authorized(request):
         return _page(request, "signin.html.j2", error=None)
-    library = service.library()
+    library = service.usable_library()
     return _page(request, "staff.html.j2",
                  **_context(service, library, query=request.query_params.get("q", "")))
 
 
 async def sign_in(request: Request) -> Response:
-    from .app import key_id, key_matches
+    """A key for a session kept on the server (the cookie holds only its random id).
+    Failed sign-ins count against the client address (429 after too many)."""
+    from .access import key_id
 
     service = request.app.state.service
-    form = await request.form()
+    service.check_attempts(request)
+    form = await request.form(max_files=0, max_fields=10)
     _check_form(request, form)
-    key = key_matches(str(form.get("key", "")).strip(), service.settings.keys)
+    key = service.keyring.match(str(form.get("key", "")).strip())
     if key is None:
+        service.limiter.failed(service.client_address(request))
         return _page(request, "signin.html.j2", status=401,
                      error="That key is not right. Check it and try again.")
+    service.sessions.close(request.session.get("sid"))
     request.session.clear()
-    request.session["key"] = key_id(key)
+    request.session["sid"] = service.sessions.open(key_id(key))
     request.session["csrf"] = secrets.token_urlsafe(32)
     return RedirectResponse("/", status_code=303)
 
 
 async def sign_out(request: Request) -> Response:
-    form = await request.form()
+    """Ends the session on the server: its cookie, kept or copied, opens nothing."""
+    form = await request.form(max_files=0, max_fields=10)
     _check_form(request, form)
+    request.app.state.service.sessions.close(request.session.get("sid"))
     request.session.clear()
     return RedirectResponse("/", status_code=303)
 
@@ -201,6 +211,9 @@ async def make_document(request: Request) -> Response:
         for name in ("lang", "layout", "paper"):
             if form.get(name):
                 body[name] = str(form.get(name))
+        for name in ("patient", "visit_date", "clinician", "note"):
+            if not body["personal"][name]:
+                del body["personal"][name]
         job, _ = document_job(body, service.settings)
         reply = await service.render(job)
     except (HandoutsError, ApiError) as exc:
@@ -208,7 +221,7 @@ async def make_document(request: Request) -> Response:
             raise
         detail = exc.detail if isinstance(exc, ApiError) else str(exc)
         return _page(request, "staff.html.j2", status=422,
-                     **_context(service, library, form, error=detail))
+                     **_context(service, service.usable_library(), form, error=detail))
     disposition = "attachment" if action == "download" else "inline"
     return document_response(reply, job["format"], None, disposition)
 

@@ -185,7 +185,7 @@ def check(library: Library, path: Path) -> tuple[list[Row], list[Outcome]]:
                 raise ValueError(f"'output' {row.output} is also on line {seen[row.output]}")
             row = replace(row, selections=tuple(
                 selections_for(library, list(row.specs), row.options.lang,
-                               row.options.bilingual)))
+                               row.options.bilingual, row.options.fallback)))
             personal = row.options.personal
             check_personal(find_fonts(library.roots), {
                 "patient": personal.patient, "visit_date": personal.visit_date,

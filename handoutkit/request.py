@@ -21,7 +21,7 @@ from .options import DEFAULT_LAYOUT, DEFAULT_PAPER, FORMATS, PAPERS, BuildOption
 PERSONAL_FIELDS = ("patient", "visit_date", "clinician", "note")
 FLAGS = ("duplex", "archival")
 # Every field a request may carry, in the order the messages list them.
-FIELDS = ("specs", "lang", "bilingual", "layout", "paper", "brand", "format", *FLAGS,
+FIELDS = ("specs", "lang", "bilingual", "fallback", "layout", "paper", "brand", "format", *FLAGS,
           *PERSONAL_FIELDS)
 TRUE, FALSE = ("1", "true", "yes", "y"), ("", "0", "false", "no", "n")
 
@@ -72,6 +72,7 @@ class BuildRequest:
     specs: tuple[str, ...]
     lang: str | None = None
     bilingual: str | None = None
+    fallback: str | None = None  # a topic missing in `lang` prints in this language, marked
     layout: str = DEFAULT_LAYOUT
     paper: str = DEFAULT_PAPER
     brand: str | None = None
@@ -102,7 +103,7 @@ class BuildRequest:
 
         specs = _specs(given("specs"), limits, text)
         values: dict = {"specs": specs}
-        for name in ("lang", "bilingual"):
+        for name in ("lang", "bilingual", "fallback"):
             value = given(name)
             if value is not None:
                 values[name] = _match(name, value, LANG_PATTERN, MAX_NAME,
@@ -131,7 +132,7 @@ class BuildRequest:
         """The request as JSON-able fields that `from_mapping` reads back as they are."""
         data: dict = {"specs": list(self.specs), "layout": self.layout, "paper": self.paper,
                       "format": self.format, "duplex": self.duplex, "archival": self.archival}
-        for name in ("lang", "bilingual", "brand"):
+        for name in ("lang", "bilingual", "fallback", "brand"):
             if getattr(self, name) is not None:
                 data[name] = getattr(self, name)
         for name in PERSONAL_FIELDS:
@@ -149,7 +150,8 @@ class BuildRequest:
     def options(self, brand: Path | None = None, jobs: int | None = None) -> BuildOptions:
         """The engine's options for this request (`brand`: the brand file, resolved by
         the door that knows where brands may come from)."""
-        return BuildOptions(lang=self.lang, bilingual=self.bilingual, layout=self.layout,
+        return BuildOptions(lang=self.lang, bilingual=self.bilingual, fallback=self.fallback,
+                            layout=self.layout,
                             paper=self.paper, brand=brand, personal=self.personal,
                             format=self.format, duplex=self.duplex, archival=self.archival,
                             jobs=jobs)
@@ -286,6 +288,9 @@ def json_schema(limits: Limits = SERVICE_LIMITS) -> dict:
             "lang": lang,
             "bilingual": dict(lang, description="a second language printed after each "
                                                 "section (as `build --bilingual`)"),
+            "fallback": dict(lang, description="a topic not yet written in `lang` prints in "
+                                               "this language, marked so (as `build "
+                                               "--fallback`)"),
             "layout": {"type": ["string", "null"], "pattern": NAME_PATTERN,
                        "maxLength": MAX_NAME, "examples": ["standard", "large-print"]},
             "paper": {"enum": [*PAPERS, None]},

@@ -42,9 +42,11 @@ def mental_health_reason(topic: Topic, bundled: Topic | None = None) -> str | No
     return None
 
 
-def crisis_problems(topic: Topic, text: str | None = None) -> list[tuple[int, str]]:
+def crisis_problems(topic: Topic, text: str | None = None, *,
+                    lint: bool = False) -> list[tuple[int, str]]:
     """What breaks the crisis rules in a topic, as (line, message); `text` is the topic
-    file's text (read from its path when not given)."""
+    file's text (read from its path when not given). A build prints a mental-health
+    topic's crisis box even from a section not marked required; `lint` asks for the mark."""
     problems: list[tuple[int, str]] = []
     if text is None:
         text = topic.path.read_text(encoding="utf-8")
@@ -64,10 +66,15 @@ def crisis_problems(topic: Topic, text: str | None = None) -> list[tuple[int, st
                                  "(<!-- -->), which never prints; take it out of the note"))
                 break
     if topic.mental_health:
-        crisis = [s for s in topic.sections if s.required and s.has_emergency]
-        if not crisis:
+        crisis = [s for s in topic.sections if s.has_emergency and (s.required or not lint)]
+        if not crisis and not lint and topic.intro is not None and topic.intro.has_emergency:
+            crisis = [topic.intro]
+        if not crisis and lint:
             problems.append((0, "mental-health topic without a required section holding an "
                              "::: emergency callout"))
+        elif not crisis:
+            problems.append((0, "a mental-health topic must print its crisis block (an "
+                             "'::: emergency' callout in a section marked {.required})"))
         else:
             words = plain_text(crisis[0])
             for number in CRISIS_NUMBERS:

@@ -16,8 +16,8 @@ def topic(text: str, name: str = "calm.en.md"):
     return parse_topic(text, Path("/library/handouts") / name)
 
 
-def problems(text: str) -> list[tuple[int, str]]:
-    return crisis_problems(topic(text), text)
+def problems(text: str, lint: bool = True) -> list[tuple[int, str]]:
+    return crisis_problems(topic(text), text, lint=lint)
 
 
 def test_a_whole_crisis_block_breaks_no_rule():
@@ -64,6 +64,11 @@ def test_a_mental_health_topic_needs_its_crisis_section():
                                   "an ::: emergency callout")]
     not_required = CALM.replace("{#crisis .required}", "{#crisis}")
     assert problems(not_required)[0][1].startswith("mental-health topic without")
+    # A build prints the crisis box of a section not marked required all the same.
+    assert problems(not_required, lint=False) == []
+    assert problems(text, lint=False) == [(0, "a mental-health topic must print its crisis "
+                                              "block (an '::: emergency' callout in a section "
+                                              "marked {.required})")]
 
 
 def test_a_topic_that_is_not_mental_health_needs_no_crisis_section():

@@ -22,6 +22,10 @@ from .common import (complete_lang, complete_spec, engine_options, fhir_options,
 @click.option("--bilingual", metavar="LANG2", shell_complete=complete_lang,
               help="Print each section again in LANG2 after the reader's language (e.g. en, "
                    "for family and the care team); every topic must have a LANG2 version.")
+@click.option("--fallback", metavar="LANG", shell_complete=complete_lang,
+              help="A topic not yet written in the reader's language prints in LANG "
+                   "(usually en), marked 'not yet available in <language>' on the cover, "
+                   "under its title and in the manifest. Without it, such a topic is an error.")
 @personal_options
 @click.option("--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf",
               show_default=True, help="PDF, or one self-contained HTML file.")
@@ -62,7 +66,7 @@ def build(ctx, specs, output, out_dir, fmt, fhir_file, **given) -> None:
             click.echo(f"Wrote {path}", err=True)
         return
     built = make(library, selections_for(library, list(specs), options.lang,
-                                         options.bilingual), options, cache)
+                                         options.bilingual, options.fallback), options, cache)
     write_output(output, built.data)
     if output != "-":
         click.echo(f"Wrote {output}", err=True)
@@ -102,9 +106,9 @@ def _build_options(library, fmt: str, given: dict):
     (handoutkit.request); defaults for what was not given."""
     from handoutkit.request import BuildRequest
 
-    fields = {name: given[name] for name in ("lang", "bilingual", "layout", "paper", "brand",
-                                              "duplex", "archival", "patient", "visit_date",
-                                              "clinician", "note")}
+    fields = {name: given[name] for name in ("lang", "bilingual", "fallback", "layout", "paper",
+                                              "brand", "duplex", "archival", "patient",
+                                              "visit_date", "clinician", "note")}
     request = BuildRequest.from_mapping(dict(fields, specs=list(given["specs"]), format=fmt),
                                         text=True, brand_files=True)
     return request.options(library.brand_file(request.brand) if request.brand else None,

@@ -137,7 +137,7 @@ def query(request: Request, name: str, pattern: str | None = None) -> str | None
 # The query parameters each route takes; any other is refused, naming it.
 PARAMS = {
     "/healthz": (), "/readyz": (), "/metrics": (), "/v1/openapi.json": (),
-    "/v1/topics": ("lang", "code"), "/v1/topics/{id}": ("lang",),
+    "/v1/topics": ("lang", "code", "q"), "/v1/topics/{id}": ("lang",),
     "/v1/topics/{id}.pdf": ("lang", "layout", "paper", "brand"),
     "/v1/topics/{id}.html": ("lang", "layout", "paper", "brand"),
     "/v1/documents": (),
@@ -227,9 +227,16 @@ async def list_topics(request: Request) -> Response:
     service = service_of(request)
     service.require_key(request)
     lang, code = query(request, "lang", LANG_PATTERN), query(request, "code")
+    words = query(request, "q")
     try:
         library = service.usable_library()
-        if code:
+        if words:
+            from ..search import search
+
+            rows = [dict(topic_summary(library, hit.topic_id, lang), score=hit.score,
+                         matched_in=list(hit.fields)) for hit in search(library, words,
+                                                                        lang or "en")]
+        elif code:
             from ..codes import find
 
             matches = find(library, [code], lang or "en")[code]

@@ -55,7 +55,7 @@ def run_job(config: WorkerConfig, job: dict) -> dict:
         request.check_library(library)
         options = request.options(find_brand(library, request.brand), jobs=1)
         selections = selections_for(library, list(request.specs), options.lang,
-                                    options.bilingual)
+                                    options.bilingual, options.fallback)
         built = make(library, selections, options, cache)
         return {"ok": True, "data": built.data, "manifest": built.manifest,
                 "title": built.title, "hits": cache.stats.hits, "misses": cache.stats.misses}

@@ -103,12 +103,16 @@ def _paths() -> dict:
                                                    "content": {"text/plain": {}}},
                                            **_errors(*SECURED, 422)}}},
         "/v1/topics": {"get": {
-            "summary": "The topics (by language or ICD-10-CM code, closest first); topic "
+            "summary": "The topics (by language, ICD-10-CM code or words, best first); topic "
                        "files that do not parse are left out",
             "parameters": [
                 dict(LANG, description="Only topics in this language"),
                 _query("code", "An ICD-10-CM code, like F41.1", type="string",
-                       minLength=1, maxLength=64, pattern=SAFE_TEXT)],
+                       minLength=1, maxLength=64, pattern=SAFE_TEXT),
+                _query("q", "Words patients use (\"can't sleep\", \"panic attack\"): "
+                       "titles, keywords, summaries, headings and text of every language a "
+                       "topic has, best first", type="string", minLength=1, maxLength=200,
+                       pattern=SAFE_TEXT)],
             "responses": {"200": {"description": "Topics", "content": JSON_OBJECT},
                           **_errors(*SECURED, 422)}}},
         "/v1/topics/{id}": {"get": {

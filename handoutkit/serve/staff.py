@@ -67,8 +67,9 @@ def _page(request: Request, template: str, status: int = 200, **context) -> HTML
 
 
 def _matches(library, query: str) -> list[str] | None:
-    """Topic ids whose title or id holds the query, or that fit it as a code; None
-    when there is no query."""
+    """Topic ids that fit the query as a code, then by the words patients use (titles,
+    keywords, summaries, headings and text: search.py), best first; None when there is
+    no query."""
     query = query.strip()
     if not query:
         return None
@@ -80,12 +81,10 @@ def _matches(library, query: str) -> list[str] | None:
             found = [m.topic_id for m in find(library, [query])[query]]
         except CodeError:
             pass
-    lowered = query.lower()
-    for topic_id in library.topic_ids:
-        titles = {library.topic(topic_id, lang).title.lower()
-                  for lang in library.languages(topic_id)}
-        if topic_id not in found and (lowered in topic_id or any(lowered in t for t in titles)):
-            found.append(topic_id)
+    from ..search import search
+
+    found += [hit.topic_id for hit in search(library, query, limit=50)
+              if hit.topic_id not in found]
     return found
 
 
@@ -108,7 +107,7 @@ def _topics(library, shown: list[str] | None, form=None) -> list[dict]:
 def _context(service, library, form=None, query: str = "", error: str | None = None) -> dict:
     values = {name: (form.get(name) or "") if form is not None else ""
               for name in ("patient", "visit_date", "clinician", "note", "lang", "layout",
-                           "paper")}
+                           "paper", "fallback")}
     shown = _matches(library, query)
     return {
         "signed_in": True, "needs_key": not service.open, "query": query,
@@ -211,6 +210,8 @@ async def make_document(request: Request) -> Response:
         for name in ("lang", "layout", "paper"):
             if form.get(name):
                 body[name] = str(form.get(name))
+        if form.get("fallback"):
+            body["fallback"] = "en"  # "English where missing", on by default
         for name in ("patient", "visit_date", "clinician", "note"):
             if not body["personal"][name]:
                 del body["personal"][name]

@@ -68,3 +68,28 @@ def test_find_words_on_the_command_line():
     assert set(data["topics"][0]) == {"id", "lang", "title", "score", "matched"}
     codes = runner.invoke(main, ["find", "F41.1"])
     assert "generalized-anxiety" in codes.output and "match on" in codes.output
+
+
+def test_the_service_searches_the_same_way(tmp_path):
+    from test_serve_hardening import make_client
+
+    client = make_client(tmp_path)
+    answer = client.get("/v1/topics", params={"q": "panic attack"})
+    assert answer.status_code == 200, answer.text
+    topics = answer.json()["topics"]
+    assert topics[0]["id"] == "panic-disorder" and "keywords" in topics[0]["matched_in"]
+    assert [t["id"] for t in topics] == [h.topic_id for h in search(Library(), "panic attack")]
+    spanish = client.get("/v1/topics", params={"q": "can't sleep", "lang": "es"}).json()
+    assert spanish["topics"][0]["id"] == "insomnia"
+    assert client.get("/v1/topics", params={"q": ""}).status_code == 422
+
+
+def test_the_fallback_is_one_field_of_the_request(tmp_path):
+    from handoutkit.request import BuildRequest, RequestError
+
+    request = BuildRequest.from_mapping({"specs": ["insomnia"], "lang": "es",
+                                         "fallback": "en"})
+    assert request.options().fallback == "en"
+    assert BuildRequest.from_mapping(request.as_mapping()) == request
+    with pytest.raises(RequestError, match="fallback"):
+        BuildRequest.from_mapping({"specs": ["insomnia"], "fallback": "English!"})

@@ -19,8 +19,41 @@ FIELDS = (("patient", "patient"), ("visit_date", "visit date"), ("clinician", "c
           ("note", "note"))
 
 
+# A visit date written with digits: YYYY-MM-DD (printed the page's way), or M/D/YYYY and
+# D.M.YYYY as typed. Any of these must be a real day; words ("next Tuesday") print as typed.
+DIGIT_DATE_RE = re.compile(r"^\s*(\d{1,4})([-/.])(\d{1,2})\2(\d{1,4})\s*$")
+
+
+def date_problem(value: str) -> str | None:
+    """What is wrong with a visit date written with digits ("2026-13-45"), or None."""
+    import datetime as dt
+
+    match = DIGIT_DATE_RE.match(value)
+    if match is None:
+        return None
+    first, separator, middle, last = match.groups()
+    if separator == "-":
+        year, month, day = first, middle, last
+    elif separator == "/":
+        month, day, year = first, middle, last
+    else:
+        day, month, year = first, middle, last
+    try:
+        if len(year) != 4:
+            raise ValueError
+        dt.date(int(year), int(month), int(day))
+    except ValueError:
+        return (f"the visit date '{value.strip()}' is not a real date (write it as "
+                "YYYY-MM-DD, like 2026-11-26)")
+    return None
+
+
 def personal_problem(personal: Personal) -> str | None:
     """What is wrong with the personal details, or None."""
+    if personal.visit_date:
+        problem = date_problem(personal.visit_date)
+        if problem:
+            return problem
     for name, label in FIELDS:
         value = getattr(personal, name)
         if value is None:

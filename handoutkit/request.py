@@ -238,7 +238,7 @@ def _flag(name: str, value: object, text: bool) -> bool:
 def _personal(data: Mapping, limits: Limits, text: bool) -> Personal:
     """The personal details; the command line's checks (checks.personal_problem) after
     what no text may hold at all."""
-    from .checks import FIELDS as LABELS, personal_problem
+    from .checks import FIELDS as LABELS, date_problem, personal_problem
 
     labels = dict(LABELS)
     values = {}
@@ -259,7 +259,10 @@ def _personal(data: Mapping, limits: Limits, text: bool) -> Personal:
             raise RequestError(name, f"the {labels[name]} holds a control character")
         problem = personal_problem(Personal(**{name: value}))
         if problem:
-            raise RequestError(name, problem)
+            # A visit date that is no real day is bad input (exit 1, like an unknown
+            # topic); the other refusals are bad usage (exit 2).
+            code = 1 if name == "visit_date" and date_problem(value) else 2
+            raise RequestError(name, problem, exit_code=code)
         values[name] = value
     return Personal(**values)
 

@@ -87,7 +87,7 @@ def test_a_mixed_packet_keeps_each_part_s_language(pdfs):
         assert {"zh-Hans", "ar", "en"} <= langs
         assert float(pdf.pages[0].MediaBox[2]) == pytest.approx(595.28, abs=1)  # A4
     text = text_of(pdfs["mixed"])
-    assert "页 2 /" in text and "Page " in text and "صفحة" in text
+    assert "第 2 页，共" in text and "Page " in text and "صفحة" in text
 
 
 def test_arabic_headings_sit_at_the_right_margin(pdfs):

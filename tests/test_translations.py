@@ -21,10 +21,10 @@ LANGS = ("zh-Hans", "zh-Hant", "vi", "ko", "tl", "ru", "ar")
 CRISIS_FIRST = {
     "zh-Hans": "现在有危险吗？请拨打 911，或者去最近的急诊室。",
     "zh-Hant": "現在有危險嗎？請撥打 911，或者去最近的急診室。",
-    "vi": "Đang gặp nguy hiểm? Hãy gọi 911 hoặc đến phòng cấp cứu gần nhất.",
+    "vi": "Đang gặp nguy hiểm? Hãy gọi 911 hoặc đến phòng cấp cứu.",
     "ko": "지금 위험한가요? 911에 전화하거나 가장 가까운 응급실로 가세요.",
-    "tl": "Nasa panganib ngayon? Tumawag sa 911 o pumunta sa pinakamalapit na emergency room.",
-    "ru": "Опасность прямо сейчас? Звоните 911 или идите в ближайшее отделение неотложной помощи.",
+    "tl": "Nasa panganib ngayon? Tumawag sa 911 o pumunta sa emergency room.",
+    "ru": "Опасность сейчас? Звоните 911 или идите в отделение неотложной помощи.",
     "ar": "هل هناك خطر الآن؟ اتصل بالرقم 911 أو اذهب إلى أقرب قسم طوارئ.",
 }
 POPPLER_MARKS = re.compile("[\u202a-\u202e]")

@@ -372,7 +372,7 @@ def review_findings(topic: Topic, today: dt.date, release: bool) -> list[tuple[s
 
 def _sentences(text: str, cjk: bool) -> list[str]:
     """Sentences: split after . ! ? (and their full-width forms) or a line break."""
-    marks = r"[.!?;。！？；]" if cjk else r"[.!?;؟۔]"
+    marks = r"[.!?;。！？；]" if cjk else r"[.!?;؟۔।]"  # ।: Hindi, Bengali, Punjabi
     return [s.strip() for line in text.splitlines()
             for s in re.split(rf"(?<={marks})\s*", line) if s.strip()]
 

@@ -467,8 +467,8 @@ def _render(setting: Setting, selections: list[Selection], *, packet: bool,
         s=strings, printed=format_date(setting.printed, strings, langs[0]),
         packet=packet, duplex=setting.duplex, pad_to_even=pad_to_even, show_cover=bool(toc),
         toc=list(toc), notice=notice, running=running, numbers=numbers, number_pages=list(number_pages),
-        number_strings={k: {"page": v["page"], "of": v["of"], "dir": direction(k),
-                            "blank_page": v["blank_page"]}
+        number_strings={k: {"page": v["page"], "of": v["of"], "page_of": v.get("page_of"),
+                            "dir": direction(k), "blank_page": v["blank_page"]}
                         for k, v in all_strings.items()},
     )
     layout = setting.layout

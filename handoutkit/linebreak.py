@@ -7,7 +7,8 @@ a word could be cut in two ("있습니" / "다."). Each Korean word in a documen
 whole in a `<span class="word">`, which the layouts print with `white-space: nowrap`
 (running headers and footers, made from attributes, are not).
 Chinese and Japanese, written without spaces, may break between any two characters, as
-their typography does.
+their typography does, but not inside a short group in full-width brackets ("（英语或西班牙语）",
+"（TTY）"): a word in brackets is read as one.
 """
 
 from __future__ import annotations
@@ -17,13 +18,20 @@ import re
 # A run of non-space characters holding at least one Hangul syllable or jamo.
 HANGUL_WORD = re.compile(r"[^\s<>]*[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3][^\s<>]*")
 TEXT = re.compile(r">([^<]+)<")
+# A short group in full-width brackets, without spaces (Chinese, Japanese).
+BRACKETED = re.compile(r"（[^（）\s<>]{1,12}）")
 
 
 def keep_words(html: str) -> str:
-    """A document with each Korean word of its body kept whole on its line (the head, with
-    the title, is left as it is)."""
+    """A document with each Korean word, and each short group in full-width brackets, of
+    its body kept whole on its line (the head, with the title, is left as it is)."""
     head, body, rest = html.partition("<body")
-    if not body or not HANGUL_WORD.search(rest):
+    if not body:
         return html
-    return head + body + TEXT.sub(lambda m: ">" + HANGUL_WORD.sub(
-        r'<span class="word">\g<0></span>', m.group(1)) + "<", rest)
+    if HANGUL_WORD.search(rest):
+        rest = TEXT.sub(lambda m: ">" + HANGUL_WORD.sub(
+            r'<span class="word">\g<0></span>', m.group(1)) + "<", rest)
+    if BRACKETED.search(rest):
+        rest = TEXT.sub(lambda m: ">" + BRACKETED.sub(
+            r'<span class="word">\g<0></span>', m.group(1)) + "<", rest)
+    return head + body + rest

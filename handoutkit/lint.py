@@ -29,6 +29,7 @@ class Limits:
 
     max_grade: float = 7.0  # Flesch-Kincaid grade, whole topic (English)
     max_section_grade: float = 8.0  # Flesch-Kincaid grade, any section (English)
+    max_smog: float = 8.0  # SMOG grade, whole topic (English)
     min_ease_es: float = 70.0  # Fernandez-Huerta, whole topic (Spanish)
     min_section_ease_es: float = 60.0  # Fernandez-Huerta, any section (Spanish)
     min_contrast: float = 4.5  # WCAG AA for body-size text
@@ -333,6 +334,10 @@ class Linter:
         else:
             too_hard = lambda score, limit: score < limit
             topic_limit, section_limit, word = limits.min_ease_es, limits.min_section_ease_es, "below"
+        if result.smog is not None and result.smog > limits.max_smog:
+            self._add("error", "reading-level", topic.path, 0, topic.id,
+                      f"SMOG grade {result.smog} is above the limit {limits.max_smog}: use "
+                      "shorter words (fewer of three syllables or more) and shorter sentences")
         if too_hard(result.score, topic_limit):
             self._add("error", "reading-level", topic.path, 0, topic.id,
                       f"{result.measure} {result.score} is {word} the limit {topic_limit}")
@@ -367,7 +372,7 @@ def review_findings(topic: Topic, today: dt.date, release: bool) -> list[tuple[s
 
 def _sentences(text: str, cjk: bool) -> list[str]:
     """Sentences: split after . ! ? (and their full-width forms) or a line break."""
-    marks = r"[.!?;。！？；]" if cjk else r"[.!?;؟۔]"
+    marks = r"[.!?;。！？；]" if cjk else r"[.!?;؟۔।]"  # ।: Hindi, Bengali, Punjabi
     return [s.strip() for line in text.splitlines()
             for s in re.split(rf"(?<={marks})\s*", line) if s.strip()]
 

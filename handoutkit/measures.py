@@ -16,6 +16,9 @@ class Readability:
     score: float
     sections: tuple[tuple[Section, float], ...]
     measure: str
+    # The SMOG grade of the whole topic (English): the years of school a reader needs to
+    # understand it fully, from the words of three syllables or more per 30 sentences.
+    smog: float | None = None
 
 
 SENTENCE_END = (".", "!", "?", ":", ";")
@@ -28,7 +31,11 @@ def plain_text(section: Section) -> str:
     for token in section.tokens:
         if token.type != "inline":
             continue
-        text = "".join(c.content for c in token.children or [] if c.type in ("text", "code_inline"))
+        # A line break inside a paragraph (a topic wrapped at 80 columns) is a space between
+        # two words, not the join of two words into one long one.
+        text = "".join(c.content if c.type in ("text", "code_inline") else " "
+                       for c in token.children or [] if c.type in ("text", "code_inline",
+                                                                     "softbreak", "hardbreak"))
         text = " ".join(text.split())
         if text:
             lines.append(text if text.endswith(SENTENCE_END) else text + ".")
@@ -36,7 +43,8 @@ def plain_text(section: Section) -> str:
 
 
 def readability(topic: Topic) -> Readability | None:
-    """Flesch-Kincaid grade (English) or Fernandez-Huerta ease (Spanish); None otherwise."""
+    """Flesch-Kincaid grade (English) or Fernandez-Huerta ease (Spanish), and for English
+    the SMOG grade of the whole topic too; None for other languages."""
     import textstat  # only lint needs it
 
     if topic.lang == "en":
@@ -52,6 +60,7 @@ def readability(topic: Topic) -> Readability | None:
     return Readability(
         topic, round(score(whole), 1),
         tuple((s, round(score(t), 1)) for s, t in texts if t), measure,
+        round(textstat.smog_index(whole), 1) if topic.lang == "en" else None,
     )
 
 

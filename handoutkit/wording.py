@@ -41,6 +41,11 @@ def _check_wording(path: Path, lang: str, key: str, value: object) -> None:
             raise LibraryError(f"{where} has no '{missing[0]}'")
     elif not isinstance(value, str):
         raise LibraryError(f"{where} must be text in quotes")
+    elif key in ("page_of", "page_n"):
+        wanted = ("{page}", "{pages}") if key == "page_of" else ("{page}",)
+        if any(value.count(blank) != 1 for blank in wanted) or (
+                key == "page_n" and "{pages}" in value):
+            raise LibraryError(f"{where} must hold {' and '.join(wanted)} once each")
     elif key == "date_format":
         try:
             value.format(day=1, month="May", year=2026)

@@ -271,7 +271,7 @@ def test_picture_in_the_library_gets_its_asset_url(make_library):
     ('[en]\ndate_format = "{0}"\n', r"'date_format' may use only"),
     ('en = "x"\n', r"\[en\] must be a table of wording"),
     ("[en\n", "not valid TOML"),
-    ('[fr]\nprinted = "Imprimé"\n', r"strings.toml: \[fr\] has no '"),
+    ('[sv]\nprinted = "Utskriven"\n', r"strings.toml: \[sv\] has no '"),
 ])
 def test_strings_toml_is_checked(make_library, strings, message):
     library = clinic_with(make_library, HAND, {"layouts/strings.toml": strings})

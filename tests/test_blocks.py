@@ -280,25 +280,28 @@ def test_lint_refuses_a_write_in_item_without_lines(make_library):
 
 @pytest.mark.parametrize("spec, labels", [
     ("my-safety-plan", ["My warning signs", "What I can do on my own", "People I can ask for help",
-                        "after-hours number", "emergency department", "make my home safe",
-                        "My reasons for living"]),
-    ("my-safety-plan@es", ["Mis señales de alerta", "Mis razones para vivir"]),
+                        "after-hours number", "Crisis line: call or text 988",
+                        "emergency department", "make my home safe", "My reasons for living",
+                        "If you cannot stay safe at any step, call 988 or 911 now"]),
+    ("my-safety-plan@es", ["Mis señales de alerta", "Línea de crisis", "Mis razones para vivir"]),
 ])
-def test_the_safety_plan_fills_the_first_letter_page_and_the_crisis_block_the_next(
-        tmp_path, spec, labels):
+def test_the_safety_plan_and_its_crisis_block_fill_the_first_letter_page(tmp_path, spec, labels):
+    """The plan and its crisis block on one page (standard layout, letter): a person in crisis
+    has the plan's steps and the ways to get help on one sheet; the closing block follows."""
     out = tmp_path / "plan.pdf"
     result = CliRunner().invoke(main, ["build", spec, "--paper", "letter", "-o", str(out)])
     assert result.exit_code == 0, result.output
     pages = [" ".join(page.split()) for page in pdftotext(out).split("\f") if page.strip()]
     assert len(pages) == 2
     first, second = pages
-    # The whole plan, every field, on the first page (with the crisis strip: 988 and 911).
+    # The whole plan, every field, on the first page, with its step to call 988 or 911.
     for label in labels:
         assert label in first, label
     assert "988" in first and "911" in first and "___" not in first
-    # The crisis block whole on the second, from its lead line to its last line.
-    assert "get help right away" in second or "busque ayuda de inmediato" in second
-    assert "Do not leave a person" in second or "No deje sola a una persona" in second
+    # The crisis block whole on the first page too, from its lead line to its last line.
+    assert "In danger now?" in first or "¿Hay peligro ahora?" in first
+    assert "Do not leave a person" in first or "No deje sola a una persona" in first
+    assert "More on this topic" in second or "Más sobre este tema" in second
     # The lines to write on are drawn, not printed as text: no underscores or rules in the text.
     assert "_" not in first
 

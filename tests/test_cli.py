@@ -96,7 +96,7 @@ def test_list_json(run):
     rows = json.loads(result.output)
     row = next(r for r in rows if r["id"] == "psychotherapy")
     assert row["title"] == "Psychotherapy" and "en" in row["languages"]
-    assert row["version"] == "1.2" and len(row["updated"]) == 10
+    assert row["version"] == "1.3" and len(row["updated"]) == 10
 
 
 def test_list_with_clinic_library_from_environment(run):

@@ -78,10 +78,10 @@ def test_bundled_crisis_blocks_are_one_wording_per_language():
     assert {lang: len(w) for lang, w in wordings.items()} == {lang: 1 for lang in wordings}
     assert {"en", "es", "vi", "tl", "ru", "ar"} <= set(wordings)
     english, = wordings["en"]
-    for words in ("911", "Call or text **988**", "988lifeline.org", "free and confidential",
-                  "24 hours a day, 7 days a week", "press 1", "press 2", "text AYUDA to 988",
-                  "988lineadevida.org", "more than 240 languages",
-                  "Text and chat are in English and Spanish only",
+    for words in ("911", "Call or text 988", "988lifeline.org", "free and private",
+                  "24 hours a day, 7 days a week", "press 1", "text 838255", "press 2",
+                  "text AYUDA to 988", "988lineadevida.org", "stay on the line",
+                  "more than 240 languages", "Text and chat are in English and Spanish only",
                   "Deaf or hard of hearing", "text telephone (TTY)",
                   "use your relay service or dial 711, then 988",
                   "American Sign Language (ASL), call 988 from a videophone",
@@ -92,10 +92,42 @@ def test_bundled_crisis_blocks_are_one_wording_per_language():
         assert "TTY" in wording and "711" in wording and "ASL" in wording, lang
     spanish, = wordings["es"]
     for words in ("911", "oprima 2", "AYUDA", "988lineadevida.org", "gratis y confidencial",
-                  "oprima 1", "no espere a que le devuelvan la llamada", "marque 711 y luego 988",
+                  "oprima 1", "838255", "no cuelgue", "240",
+                  "no espere a que le devuelvan la llamada", "marque 711 y luego 988",
                   "videoteléfono"):
         assert words in spanish, words
+    # The same options in every language: veterans (press 1, text 838255), Spanish (press
+    # 2, AYUDA), an interpreter in 240+ languages.
+    for lang, (wording,) in wordings.items():
+        for words in ("911", "988", "838255", "AYUDA", "988lineadevida.org", "240"):
+            assert words in wording, (lang, words)
 
+
+def test_crisis_blocks_lead_with_two_short_lines():
+    """Each crisis block opens with two short bold lines a person in crisis can act on:
+    danger now (911), then 988; at most about 12 words each (Chinese, Japanese: 36 characters)."""
+    library = Library()
+    for entry in library.files():
+        topic = library.topic(entry.id, entry.lang)
+        if not topic.mental_health:
+            continue
+        tokens = list(topic.section("crisis").tokens)
+        start = next(i for i, t in enumerate(tokens) if t.type == "container_emergency_open")
+        leads = []
+        for i in range(start + 1, len(tokens) - 1):
+            if tokens[i].type != "paragraph_open" or tokens[i].level != tokens[start].level + 1:
+                if tokens[i].type == "bullet_list_open":
+                    break
+                continue
+            leads.append(tokens[i + 1].content)
+        assert len(leads) == 2, (entry.path.name, leads)
+        assert "911" in leads[0] and "988" in leads[1], (entry.path.name, leads)
+        for lead in leads:
+            assert lead.startswith("**") and lead.endswith("**"), (entry.path.name, lead)
+            text = lead.strip("*")
+            cjk = entry.lang.split("-")[0] in ("zh", "ja", "ko")
+            size = len(text.replace(" ", "")) if entry.lang.startswith(("zh", "ja")) else len(text.split())
+            assert size <= (36 if entry.lang.startswith(("zh", "ja")) else 14), (entry.path.name, lead)
 
 BRAND = """name = "Test Clinic"
 color = "#1f5f8b"

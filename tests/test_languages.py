@@ -49,7 +49,7 @@ def test_dates_are_written_the_way_each_language_writes_them(mixed):
     spanish = "\n".join(p for p in mixed if "Psicoterapia ·" in p)
     english = "\n".join(p for p in mixed if "Insomnia ·" in p)
     assert "Impreso 26 de noviembre de 2026" in spanish
-    assert "Última actualización: 29 de noviembre de 2026" in spanish
+    assert "Última actualización: 6 de diciembre de 2026" in spanish
     assert "2026-11-26" not in spanish and "November" not in spanish
     assert "Printed November 26, 2026" in english
 
@@ -67,8 +67,8 @@ def test_every_spanish_crisis_block_gives_the_spanish_988_options(library):
     for topic_id in ("psychotherapy", "suicide-prevention", "depression-adults",
                      "generalized-anxiety"):
         crisis = library.topic(topic_id, "es").section("crisis").html()
-        assert "oprima 2" in crisis and "<strong>988</strong>" in crisis, topic_id
-        assert "con la palabra AYUDA al 988" in crisis, topic_id
+        # The lead line (bold, larger): call 988 and press 2, or text AYUDA.
+        assert "<strong>Llame al 988 y oprima 2, o envíe AYUDA al 988.</strong>" in crisis, topic_id
         assert "988lineadevida.org" in crisis, topic_id
         assert "911" in crisis, topic_id
 

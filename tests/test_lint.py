@@ -36,8 +36,11 @@ def test_bundled_library_passes_with_zero_errors():
     for row in data["readability"]:
         if row["lang"] == "en":
             assert row["score"] <= 7.0 and max(row["sections"].values()) <= 8.0, row
+            # SMOG (years of school to understand it fully): grade 8 at most.
+            assert row["smog"] is not None and row["smog"] <= 8.0, row
         else:
             assert row["score"] >= 70.0, row
+            assert row["smog"] is None, row
 
 
 def test_good_fixture_is_clean(make_library):
@@ -120,9 +123,10 @@ def test_reading_level_per_topic_and_section(make_library):
     linter = lint(make_library({"handouts/hand-washing.en.md": text}))
     messages = [m for c, m in checks(linter) if c == "reading-level"]
     assert any(m.startswith("section 'why': Flesch-Kincaid grade") for m in messages)
+    assert any(m.startswith("SMOG grade ") and "above the limit 8.0" in m for m in messages)
     relaxed = lint(make_library({"handouts/hand-washing.en.md": text}),
                    limits=__import__("handoutkit.lint", fromlist=["Limits"]).Limits(
-                       max_grade=60, max_section_grade=60))
+                       max_grade=60, max_section_grade=60, max_smog=60))
     assert not [m for c, m in checks(relaxed) if c == "reading-level"]
 
 

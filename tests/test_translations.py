@@ -17,15 +17,15 @@ from handoutkit.lint import Linter
 from handoutkit.brand import load_brand
 
 LANGS = ("zh-Hans", "zh-Hant", "vi", "ko", "tl", "ru", "ar")
-# The crisis block's first line in each language (exact text, in reading order).
+# The crisis block's first line in each language (danger now: 911), exact, in reading order.
 CRISIS_FIRST = {
-    "zh-Hans": "如果您或您认识的人在想自杀，请马上求助。",
-    "zh-Hant": "如果您或您認識的人在想自殺，請馬上求助。",
-    "vi": "Nếu quý vị hoặc người quý vị quen đang nghĩ đến tự tử, hãy tìm giúp đỡ ngay.",
-    "ko": "당신이나 아는 사람이 자살을 생각하고 있다면 바로 도움을 받으세요.",
-    "tl": "Kung ikaw o ang isang kakilala mo ay nag-iisip na magpakamatay, humingi agad ng tulong.",
-    "ru": "Если вы или кто-то из ваших знакомых думает о самоубийстве, сразу обратитесь за помощью.",
-    "ar": "إذا كنت أنت أو شخص تعرفه يفكر في الانتحار، فاطلب المساعدة فورًا.",
+    "zh-Hans": "现在有危险吗？请拨打 911，或者去最近的急诊室。",
+    "zh-Hant": "現在有危險嗎？請撥打 911，或者去最近的急診室。",
+    "vi": "Đang gặp nguy hiểm? Hãy gọi 911 hoặc đến phòng cấp cứu.",
+    "ko": "지금 위험한가요? 911에 전화하거나 가장 가까운 응급실로 가세요.",
+    "tl": "Nasa panganib ngayon? Tumawag sa 911 o pumunta sa emergency room.",
+    "ru": "Опасность сейчас? Звоните 911 или идите в отделение неотложной помощи.",
+    "ar": "هل هناك خطر الآن؟ اتصل بالرقم 911 أو اذهب إلى أقرب قسم طوارئ.",
 }
 POPPLER_MARKS = re.compile("[\u202a-\u202e]")
 # Poppler extracts the lam-alef ligatures (and lam with alef maqsura, as in على) as their two
@@ -87,7 +87,7 @@ def test_a_mixed_packet_keeps_each_part_s_language(pdfs):
         assert {"zh-Hans", "ar", "en"} <= langs
         assert float(pdf.pages[0].MediaBox[2]) == pytest.approx(595.28, abs=1)  # A4
     text = text_of(pdfs["mixed"])
-    assert "页 2 /" in text and "Page " in text and "صفحة" in text
+    assert "第 2 页，共" in text and "Page " in text and "صفحة" in text
 
 
 def test_arabic_headings_sit_at_the_right_margin(pdfs):
@@ -114,7 +114,7 @@ def test_translations_are_linted_per_language(library):
 def test_lint_finds_a_crisis_block_without_the_interpreter_line(make_library):
     source = (Path(__file__).parent.parent / "handouts" / "suicide-prevention.vi.md").read_text()
     # The Vietnamese block without its interpreter line, and an English line in its place.
-    broken, removed = re.subn(r"^- Để nói bằng tiếng Việt:.*$\n", "", source, flags=re.M)
+    broken, removed = re.subn(r"^- Đây là 988 Suicide.*$\n", "", source, flags=re.M)
     assert removed == 1
     english = "- Call 988 and ask for an interpreter if you need one, it is free for you.\n"
     broken = broken.replace("- Cựu quân nhân", english + "- Cựu quân nhân")

@@ -139,6 +139,7 @@ def _limit_options(func):
         ("max_grade", "--max-grade", "Highest Flesch-Kincaid grade for an English topic"),
         ("max_section_grade", "--max-section-grade",
          "Highest Flesch-Kincaid grade for any English section"),
+        ("max_smog", "--max-smog", "Highest SMOG grade for an English topic"),
         ("min_ease_es", "--min-ease-es", "Lowest Fernandez-Huerta score for a Spanish topic"),
         ("min_section_ease_es", "--min-section-ease-es",
          "Lowest Fernandez-Huerta score for any Spanish section"),
@@ -185,7 +186,7 @@ def lint(ctx, topics, as_json, strict, release, brand, **limit_values) -> None:
             "findings": [f.as_dict() for f in findings],
             "readability": [
                 {"topic": r.topic.id, "lang": r.topic.lang, "measure": r.measure,
-                 "score": r.score,
+                 "score": r.score, "smog": r.smog,
                  "sections": {s.id: score for s, score in r.sections}}
                 for r in linter.readability
             ],

@@ -39,13 +39,13 @@ def _command(line: str) -> tuple[list[str], str | None]:
 
 
 def _source_changed(folder) -> None:
-    """What 'After the source changes' assumes: the clinic's psychotherapy is now 1.3."""
+    """What 'After the source changes' assumes: the clinic's psychotherapy is now 1.4."""
     copy = folder / "my-clinic" / "handouts" / "psychotherapy.en.md"
     if not copy.exists():
         shutil.copy(ROOT / "handouts" / "psychotherapy.en.md", copy)
     text = copy.read_text(encoding="utf-8")
-    copy.write_text(text.replace('version: "1.2"', 'version: "1.3"').replace(
-        "Most sessions last about 45 to 60 minutes", "Most sessions last about 50 minutes"),
+    copy.write_text(text.replace('version: "1.3"', 'version: "1.4"').replace(
+        "Most visits last about 45 to 60 minutes", "Most visits last about 50 minutes"),
         encoding="utf-8")
 
 
@@ -85,4 +85,4 @@ def test_the_examples_run_in_order(tmp_path, monkeypatch):
     for name in ("check.pdf", "vi.pdf", "changes.pdf", "due.csv", "flyer-report.json"):
         assert (tmp_path / name).stat().st_size > 0, name
     assert (tmp_path / "due.csv").read_text().startswith("topic,lang,title,version,state")
-    assert "1.3" in (handouts / "psychotherapy.vi.md").read_text().split("---")[1]
+    assert "1.4" in (handouts / "psychotherapy.vi.md").read_text().split("---")[1]

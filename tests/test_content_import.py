@@ -259,7 +259,7 @@ def test_html_and_markdown_import(run, clinic, tmp_path):
     assert "lang: es" in text and "mental_health: true" in text
     assert "- It can be treated.\n  - Talk therapy helps." in text
     assert "## What is anxiety? {#what-is-anxiety}" in text
-    assert "::: emergency\n**Si usted o alguien que conoce piensa en el suicidio" in text
+    assert "::: emergency\n**¿Hay peligro ahora? Llame al 911" in text  # the es wording
 
 
 def test_the_title_is_found_after_a_logo_and_sections_get_unique_ids(run, clinic, tmp_path):

@@ -171,7 +171,7 @@ def test_a_filled_translation_imports_lints_and_builds_in_its_language(run, clin
     crisis = [u for u in tree.getroot().iter(f"{XLIFF}unit") if u.get("name") == "crisis"]
     assert len(crisis) == 1
     target = crisis[0].find(".//x:target", NS).text
-    assert target.startswith("**Si usted o alguien que conoce piensa en el suicidio")
+    assert target.startswith("**¿Hay peligro ahora? Llame al 911")  # the es wording
     assert "approved crisis wording for 'es'" in crisis[0].find(
         ".//x:note[@category='crisis']", NS).text
     english = segment(body(ROOT / "handouts" / "depression-adults.en.md")).units

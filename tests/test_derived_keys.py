@@ -116,7 +116,7 @@ def test_every_input_changes_a_part_key(make_library, tmp_path):
 
 
 @pytest.mark.parametrize("path,edit", [
-    ("handouts/psychotherapy.en.md", lambda b: b.replace(b"A therapist", b"A trained therapist")),
+    ("handouts/psychotherapy.en.md", lambda b: b.replace(b"talk therapy.", b"talking therapy.")),
     # A related topic's title prints in "More on this topic".
     ("handouts/insomnia.en.md", lambda b: b.replace(b"title: Insomnia", b"title: Sleeplessness")),
     ("layouts/_base/base.css.j2", lambda b: b + b"\n/* changed */\n"),

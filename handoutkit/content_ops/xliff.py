@@ -519,5 +519,7 @@ def _translated_text(source: Source, exchange: Exchange, texts: dict[str, str],
         "reviewed_by": f"Pending review of the '{exchange.target_lang}' translation",
         "reviewed_on": None,
         "review_digest": None,
+        # The source's search words are in its language: the translation gets its own.
+        "keywords": None,
     }
     return set_fields(header + body, topic.path, values)

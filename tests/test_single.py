@@ -21,9 +21,9 @@ def counting(monkeypatch) -> list[str]:
     laid_out: list[str] = []
     real = Renderer.render
 
-    def render(self, htmls):
+    def render(self, htmls, promises=None):
         laid_out.extend(htmls)
-        return real(self, htmls)
+        return real(self, htmls, promises)
 
     monkeypatch.setattr(Renderer, "render", render)
     return laid_out

@@ -28,7 +28,7 @@ MAX_NOTICE_LANGS = 30
 TEXT_FIELDS = ("name", "phone", "address", "website", "footer", "after_hours", "local_crisis")
 # The longest each text field may be, in characters: what fits the place it prints in (a
 # 42 KB after-hours line once made a 26-page handout).
-MAX_LENGTH = {"name": 80, "logo": 200, "color": 7, "phone": 40, "address": 160,
+MAX_LENGTH = {"name": 80, "logo": 200, "phone": 40, "address": 160,
               "website": 100, "footer": 240, "after_hours": 160, "local_crisis": 160,
               "online_url": 200}
 # Text printed in the brand colour (headings, rules) must reach this contrast with the

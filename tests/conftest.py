@@ -30,6 +30,22 @@ def _reproducible(monkeypatch, tmp_path_factory):
 
 
 @pytest.fixture
+def run():
+    """The command line in this process: `run("build", "ocd", "-o", path)` (arguments made
+    text), exceptions not caught."""
+    from click.testing import CliRunner
+
+    from handoutkit.cli import main
+
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
 def library() -> Library:
     return Library()
 

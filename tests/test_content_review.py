@@ -12,24 +12,12 @@ import re
 import shutil
 
 import pytest
-from click.testing import CliRunner
 
 from conftest import ROOT, pdffonts, pdftotext
-from handoutkit.cli import main
 from handoutkit.content_ops import diff as diffs
 from handoutkit.content_ops.review import add_duration, parse_duration
 
 TODAY = dt.date.today()
-
-
-@pytest.fixture
-def run():
-    runner = CliRunner()
-
-    def invoke(*args):
-        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-    return invoke
 
 
 @pytest.fixture

@@ -7,11 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from lxml import etree
 
 from conftest import ROOT, pdftotext
-from handoutkit.cli import main
 from handoutkit.content_ops.units import protect, segment
 from handoutkit.header import split_front_matter
 
@@ -53,16 +51,6 @@ Wash them *often*, as the
 
 ![A person washing hands at a sink](images/sink.png "Wash for 20 seconds.")
 """
-
-
-@pytest.fixture
-def run():
-    runner = CliRunner()
-
-    def invoke(*args):
-        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-    return invoke
 
 
 @pytest.fixture

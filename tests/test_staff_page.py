@@ -98,7 +98,7 @@ def test_forms_need_their_csrf_token(page, server):
 
 def test_search_pick_sections_and_download_a_packet(page):
     sign_in(page)
-    search = page.get_by_label("Search topics by title or ICD-10-CM code")
+    search = page.get_by_label("Search topics by what the patient says, a title or an ICD-10-CM code")
     search.fill("anxiety")
     expect(page.get_by_role("status")).to_have_text("2 topics shown")
     expect(page.get_by_label("Generalized Anxiety Disorder", exact=True)).to_be_visible()

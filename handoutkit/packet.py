@@ -202,9 +202,13 @@ def ensure_parts(settings: PacketSettings, selections: list[Selection], renderer
         # Each part is checked as laid out when it is made; a cached part was checked then.
         promises = [promise_for([selections[i]], settings.setting.brand)
                     for i in missing.values()]
-        rendered = dict(zip(missing, renderer.render(htmls, promises)))
-        for key, pdf in rendered.items():
-            cache.put(key, pdf)
+        # Each part goes into the cache as soon as it is made: when a later part fails or
+        # the render is stopped (the service's --timeout), a retry starts from there.
+        keys_missing = list(missing)
+        rendered = {}
+        for index, pdf in renderer.each(htmls, promises):
+            rendered[keys_missing[index]] = pdf
+            cache.put(keys_missing[index], pdf)
         parts = [pdf if pdf is not None else rendered[key] for key, pdf in zip(keys, parts)]
     return keys, parts  # type: ignore[return-value]
 

@@ -91,20 +91,27 @@ class Renderer:
         """Each HTML document as PDF bytes, in order: in this process for one document,
         on the worker pool for several. `promises` (pagecheck.Promise, or None) says what
         each document's laid-out pages must print."""
+        results: list[bytes | None] = [None] * len(htmls)
+        for index, pdf in self.each(htmls, promises):
+            results[index] = pdf
+        return results  # type: ignore[return-value]
+
+    def each(self, htmls: list[str], promises: list | None = None):
+        """(index, PDF bytes) for each document as soon as it is made, so a caller can keep
+        what was finished before a later document fails or the render is stopped."""
         if not htmls:
-            return []  # nothing to lay out: WeasyPrint is not even imported
+            return  # nothing to lay out: WeasyPrint is not even imported
         from . import render  # noqa: F401  (imported before forking: workers start warm)
 
         promises = list(promises) if promises is not None else [None] * len(htmls)
         args = [(html, self.sandbox.roots, self.base_url, promise)
                 for html, promise in zip(htmls, promises)]
         if self._pool is None and (self.jobs <= 1 or len(htmls) <= 1):
-            return [_render_job(a) for a in args]
+            for index, arg in enumerate(args):
+                yield index, _render_job(arg)
+            return
         if self._pool is None:
             self._pool = self._stack.enter_context(worker_pool(min(self.jobs, len(htmls))))
         # The longest documents first, so the last one to finish is short.
         order = sorted(range(len(args)), key=lambda i: -len(htmls[i]))
-        results: list[bytes | None] = [None] * len(args)
-        for index, pdf in zip(order, self._pool.imap(_render_job, [args[i] for i in order])):
-            results[index] = pdf
-        return results  # type: ignore[return-value]
+        yield from zip(order, self._pool.imap(_render_job, [args[i] for i in order]))

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from pypdf import PdfReader
 
 from handoutkit.build import build
@@ -19,13 +20,13 @@ from conftest import page_texts
 def counting(monkeypatch) -> list[str]:
     """Record the HTML of every document laid out from now on."""
     laid_out: list[str] = []
-    real = Renderer.render
+    real = Renderer.each
 
-    def render(self, htmls, promises=None):
+    def each(self, htmls, promises=None):
         laid_out.extend(htmls)
-        return real(self, htmls, promises)
+        yield from real(self, htmls, promises)
 
-    monkeypatch.setattr(Renderer, "render", render)
+    monkeypatch.setattr(Renderer, "each", each)
     return laid_out
 
 
@@ -74,3 +75,31 @@ def test_warm_single_build_does_not_import_weasyprint(tmp_path):
     warm = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert warm.returncode == 0, warm.stderr
     assert warm.stdout.strip() == "False"
+
+
+def test_parts_made_before_a_failure_are_kept_so_a_retry_goes_faster(tmp_path, monkeypatch):
+    """A packet whose second part fails (as when the service stops a render at --timeout)
+    keeps its first part in the cache: the retry lays out only what was not finished."""
+    import handoutkit.workers as workers
+
+    library, cache = Library(), Cache(tmp_path / "cache")
+    real = workers._render_job
+    made: list[str] = []
+
+    def second_fails(args):
+        if made:
+            raise RuntimeError("stopped")
+        made.append(args[0])
+        return real(args)
+
+    monkeypatch.setattr(workers, "_render_job", second_fails)
+    with pytest.raises(RuntimeError):
+        build(library, ["psychotherapy", "insomnia"], BuildOptions(jobs=1), cache)
+    monkeypatch.setattr(workers, "_render_job", real)
+    laid_out = counting(monkeypatch)
+    data = build(library, ["psychotherapy", "insomnia"], BuildOptions(jobs=1), cache)
+    assert len(made) == 1 and made[0] not in laid_out  # the finished part was not redone
+    assert len(laid_out) >= 1  # the unfinished one was
+    (tmp_path / "packet.pdf").write_bytes(data)
+    text = " ".join(page_texts(tmp_path / "packet.pdf"))
+    assert "What is psychotherapy?" in text and "Insomnia" in text

@@ -112,13 +112,17 @@ def limits_of(settings: Settings) -> Limits:
     return Limits(specs=settings.max_specs, field=settings.max_field, note=settings.max_note)
 
 
-def download_name(manifest: dict, fmt: str) -> str:
-    """From the topic (one) or 'packet' (several); never from a patient."""
+def download_name(manifest: dict, fmt: str, today: dt.date | None = None) -> str:
+    """From the topics and the date it was made, never from a patient (the visit date is
+    a patient's detail too): `generalized-anxiety_insomnia.es_2026-12-07.pdf`; past three
+    topics, `a_b_c_and-2-more_2026-12-07.pdf`."""
     topics = manifest["topics"]
-    if len(topics) > 1:
-        return f"packet.{fmt}"
-    topic = topics[0]
-    return f"{topic['id']}{'' if topic['lang'] == 'en' else '.' + topic['lang']}.{fmt}"
+    ids = [t["id"] for t in topics[:3]]
+    if len(topics) > 3:
+        ids.append(f"and-{len(topics) - 3}-more")
+    lang = topics[0]["lang"]
+    name = "_".join(ids) + ("" if lang == "en" else f".{lang}")
+    return f"{name}_{(today or dt.date.today()).isoformat()}.{fmt}"
 
 
 def query(request: Request, name: str, pattern: str | None = None) -> str | None:

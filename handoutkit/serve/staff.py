@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -59,10 +59,11 @@ def _check_form(request: Request, form) -> None:
                        "page; reload the page and try again")
 
 
-def _page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
+def _page(request: Request, template: str, status: int = 200, headers: dict | None = None,
+          **context) -> HTMLResponse:
     html = _env.get_template(template).render(csrf=_csrf(request), **context)
     return HTMLResponse(html, status_code=status,
-                        headers={"Content-Security-Policy": PAGE_CSP,
+                        headers={**(headers or {}), "Content-Security-Policy": PAGE_CSP,
                                  "Cache-Control": "no-store"})
 
 
@@ -107,7 +108,7 @@ def _topics(library, shown: list[str] | None, form=None) -> list[dict]:
 def _context(service, library, form=None, query: str = "", error: str | None = None) -> dict:
     values = {name: (form.get(name) or "") if form is not None else ""
               for name in ("patient", "visit_date", "clinician", "note", "lang", "layout",
-                           "paper", "fallback")}
+                           "paper", "fallback", "bilingual")}
     shown = _matches(library, query)
     return {
         "signed_in": True, "needs_key": not service.open, "query": query,
@@ -191,7 +192,54 @@ def _specs(library, form) -> list[str]:
     return specs
 
 
+# What to do next, in words, for each error the engine or the service can answer. The API
+# keeps its JSON; the page never shows it.
+NEXT_STEP = {
+    "busy": "The service is busy making other handouts. Wait a few seconds and try again.",
+    "starting": "The service is still starting. Wait a few seconds and try again.",
+    "stopping": "The service is restarting. Wait a few seconds and try again.",
+    "worker_failed": "The parts already made are kept, so trying again is faster. If it "
+                     "happens again, pick fewer topics or ask IT to raise the service's "
+                     "--timeout.",
+    "render_failed": "Nothing was printed, because the handout could not be made right. "
+                     "Tell IT the reference number below.",
+}
+
+
+def explain(error: str, detail: str) -> str:
+    """One readable paragraph for the page: what happened and what to do next."""
+    took = re.search(r"took longer than [0-9.]+ s", detail)
+    if error == "worker_failed" and took:
+        detail = f"Making this handout {took.group(0)}, so it was stopped"
+    elif error == "worker_failed":
+        detail = "The program making this handout stopped"
+    detail = (detail[:1].upper() + detail[1:]).rstrip(".") + "." if detail else \
+        "Something went wrong."
+    return f"{detail} {NEXT_STEP.get(error, 'Change what is named above and try again.')}"
+
+
+def _body(library, form, action: str) -> dict:
+    """The staff form as the one request parser's input (a document request)."""
+    body = {"specs": _specs(library, form),
+            "format": "html" if action == "preview" else "pdf",
+            "personal": {name: str(form.get(name) or "").strip() for name in
+                         ("patient", "visit_date", "clinician", "note")}}
+    for name in ("lang", "layout", "paper", "bilingual"):
+        if form.get(name):
+            body[name] = str(form.get(name))
+    if form.get("fallback"):
+        body["fallback"] = "en"  # "English where missing", on by default
+    for name in ("patient", "visit_date", "clinician", "note"):
+        if not body["personal"][name]:
+            del body["personal"][name]
+    return body
+
+
 async def make_document(request: Request) -> Response:
+    """Preview, download or print. The page's script sends the form with fetch (it shows
+    progress and a Cancel, retries once when busy, then clears the patient's details);
+    it asks for errors as JSON with `X-Handouts-Page: fetch`. Without the script the
+    form posts as usual and an error comes back as the page, with the form as it was."""
     from .api import document_job, document_response
     from .app import ApiError
 
@@ -203,26 +251,24 @@ async def make_document(request: Request) -> Response:
     library = service.library()
     action = form.get("action", "download")
     try:
-        body = {"specs": _specs(library, form),
-                "format": "html" if action == "preview" else "pdf",
-                "personal": {name: str(form.get(name) or "").strip() for name in
-                             ("patient", "visit_date", "clinician", "note")}}
-        for name in ("lang", "layout", "paper"):
-            if form.get(name):
-                body[name] = str(form.get(name))
-        if form.get("fallback"):
-            body["fallback"] = "en"  # "English where missing", on by default
-        for name in ("patient", "visit_date", "clinician", "note"):
-            if not body["personal"][name]:
-                del body["personal"][name]
-        job, _ = document_job(body, service.settings)
+        job, _ = document_job(_body(library, form, str(action)), service.settings)
         reply = await service.render(job)
     except (HandoutsError, ApiError) as exc:
-        if isinstance(exc, ApiError) and exc.status >= 500:
+        if isinstance(exc, ApiError):
+            status, error, detail = exc.status, exc.error, exc.detail
+            headers = exc.headers or {}
+        else:
+            status, error, detail, headers = 422, "bad_input", str(exc), {}
+        message = explain(error, detail)
+        if status >= 500 and error not in NEXT_STEP:
             raise
-        detail = exc.detail if isinstance(exc, ApiError) else str(exc)
-        return _page(request, "staff.html.j2", status=422,
-                     **_context(service, service.usable_library(), form, error=detail))
+        if status == 500:
+            message += f" Reference: {request.state.request_id}."
+        if request.headers.get("x-handouts-page") == "fetch":
+            return JSONResponse({"error": error, "message": message}, status_code=status,
+                                headers={**headers, "Cache-Control": "no-store"})
+        return _page(request, "staff.html.j2", status=status, headers=headers,
+                     **_context(service, service.usable_library(), form, error=message))
     disposition = "attachment" if action == "download" else "inline"
     return document_response(reply, job["format"], None, disposition)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 
 import httpx
@@ -120,7 +121,9 @@ def test_search_pick_sections_and_download_a_packet(page):
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download PDF").click()
     download = download_info.value
-    assert download.suggested_filename == "packet.pdf"
+    # Named from the topics and the day it was made, never from the patient.
+    assert re.fullmatch(r"generalized-anxiety_insomnia_\d{4}-\d\d-\d\d\.pdf",
+                        download.suggested_filename)
     data = open(download.path(), "rb").read()
     text = pdf_text(data)
     assert PATIENT in text and "Generalized Anxiety Disorder" in text and "Insomnia" in text
@@ -150,7 +153,7 @@ def test_preview_opens_the_html(page):
 def test_an_error_is_shown_on_the_page(page):
     sign_in(page)
     page.get_by_role("button", name="Download PDF").click()
-    expect(page.get_by_role("alert")).to_have_text("pick at least one topic")
+    expect(page.get_by_role("alert")).to_have_text("Pick at least one topic.")
     page.get_by_label("Obsessive-Compulsive Disorder (OCD)", exact=True).check()
     page.get_by_label("Language").select_option("es")
     # "English where missing" is on by default; without it a topic missing in Spanish
@@ -159,6 +162,7 @@ def test_an_error_is_shown_on_the_page(page):
     page.get_by_label("English where missing").uncheck()
     page.get_by_role("button", name="Download PDF").click()
     expect(page.get_by_role("alert")).to_contain_text("has no 'es' version")
+    expect(page.get_by_role("alert")).to_contain_text('Tick "English where missing"')
     # What was typed and picked stays.
     assert page.get_by_label("Obsessive-Compulsive Disorder (OCD)", exact=True).is_checked()
 
@@ -209,3 +213,138 @@ def test_every_control_is_labelled_and_reflows_at_200_percent(page):
     # 200% zoom of a 1280 px window is a 640 px viewport: nothing scrolls sideways.
     page.set_viewport_size({"width": 640, "height": 800})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+# -- a busy desk: details cleared, New patient, progress, Cancel, errors in words ----------
+
+def fill_patient(page):
+    page.get_by_label("Patient name").fill(PATIENT)
+    page.get_by_label("Visit date").fill("2026-12-01")
+    page.get_by_label("Clinician").fill("Dr. Anwen Price")
+    page.get_by_label("Note").fill("Walk 20 minutes a day.")
+
+
+PERSONAL_FIELDS = ("Patient name", "Visit date", "Clinician", "Note")
+
+
+def test_a_download_clears_the_patients_details_and_keeps_the_topics(page):
+    sign_in(page)
+    page.get_by_label("Insomnia", exact=True).check()
+    fill_patient(page)
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download PDF").click()
+    download = download_info.value
+    assert PATIENT in pdf_text(open(download.path(), "rb").read())
+    assert "Tovaszky" not in download.suggested_filename
+    assert "2026-12-01" not in download.suggested_filename  # the visit date is the patient's
+    expect(page.locator("#progress-text")).to_contain_text("The patient's details were cleared")
+    for label in PERSONAL_FIELDS:
+        expect(page.get_by_label(label, exact=True)).to_have_value("")
+    assert page.get_by_label("Insomnia", exact=True).is_checked()
+    # The next patient's packet holds none of the last patient's details.
+    page.get_by_label("Patient name").fill("Bo Chen")
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download PDF").click()
+    text = pdf_text(open(download_info.value.path(), "rb").read())
+    assert "Bo Chen" in text and PATIENT not in text and "Anwen" not in text
+    assert "Walk 20 minutes" not in text
+
+
+def test_new_patient_starts_an_empty_form(page):
+    sign_in(page)
+    page.get_by_label("Insomnia", exact=True).check()
+    fill_patient(page)
+    page.get_by_role("link", name="New patient").click()
+    expect(page.get_by_role("heading", name="Make a handout")).to_be_visible()
+    for label in PERSONAL_FIELDS:
+        expect(page.get_by_label(label, exact=True)).to_have_value("")
+    assert not page.get_by_label("Insomnia", exact=True).is_checked()
+    assert page.get_by_label("Layout").input_value() == "standard"
+
+
+def test_the_page_offers_a_second_language(page):
+    sign_in(page)
+    page.get_by_label("Suicide Prevention", exact=True).check()
+    page.get_by_label("Bilingual: each section also in").select_option("es")
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download PDF").click()
+    data = open(download_info.value.path(), "rb").read()
+    import json
+
+    manifest = json.loads(PdfReader(io.BytesIO(data)).attachments["handouts-manifest.json"][0])
+    assert manifest["topics"][0]["bilingual"]["lang"] == "es"
+
+
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory):
+    """One worker, no queue, and renders that take 3 s (a test hook), stopped after 2 s."""
+    srv = start_server(tmp_path_factory.mktemp("slow"), "--workers", "1", "--queue", "0",
+                       "--timeout", "2", key=KEY, env={"HANDOUTS_TEST_RENDER_DELAY": "3"})
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def slow_page(browser, slow_server):
+    context = browser.new_context(base_url=slow_server.url, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(60000)
+    yield page
+    context.close()
+
+
+def test_progress_cancel_and_a_timeout_in_words(slow_page):
+    page = slow_page
+    sign_in(page)
+    page.get_by_label("Insomnia", exact=True).check()
+    fill_patient(page)
+    downloads = []
+    page.on("download", lambda d: downloads.append(d))
+    page.get_by_role("button", name="Download PDF").click()
+    expect(page.locator("#progress-text")).to_contain_text("Making the PDF")
+    expect(page.get_by_role("button", name="Download PDF")).to_be_disabled()
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#progress-text")).to_have_text("Cancelled. Nothing was downloaded.")
+    expect(page.get_by_label("Patient name")).to_have_value(PATIENT)  # kept: nothing made
+    expect(page.get_by_role("button", name="Download PDF")).to_be_enabled()
+    # The render is stopped at --timeout: a message in words with what to do next.
+    page.wait_for_timeout(6000)  # the cancelled render's worker is replaced meanwhile
+    page.get_by_role("button", name="Download PDF").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("took longer than 2 s", timeout=90000)
+    expect(alert).to_contain_text("trying again is faster")
+    assert "{" not in alert.inner_text() and '"detail"' not in page.content()
+    assert downloads == []
+    expect(page.get_by_label("Patient name")).to_have_value(PATIENT)
+
+
+def test_busy_is_retried_once_then_said_in_words(slow_page, slow_server):
+    import threading
+
+    page = slow_page
+    sign_in(page)
+    page.get_by_label("Insomnia", exact=True).check()
+    # Another desk's render holds the only worker (the queue takes none).
+    with slow_server.client() as other:
+        holder = threading.Thread(target=other.post, args=("/v1/documents",),
+                                  kwargs={"json": {"specs": ["psychotherapy"]}})
+        posts = []
+        page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
+        holder.start()
+        page.wait_for_timeout(500)
+        page.get_by_role("button", name="Download PDF").click()
+        expect(page.locator("#progress-text")).to_contain_text("busy. Trying again in")
+        alert = page.get_by_role("alert")
+        expect(alert).to_contain_text("busy making other handouts", timeout=30000)
+        holder.join()
+    assert len([r for r in posts if r.url.endswith("/staff/document")]) == 2
+
+
+def test_without_the_script_errors_are_the_page_not_json(page, server):
+    sign_in(page)
+    token = page.locator("#build input[name=csrf]").input_value()
+    answer = page.request.post("/staff/document", form={
+        "csrf": token, "topic": "insomnia", "visit_date": "2026-13-45", "action": "download"})
+    assert answer.status == 422
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "2026-13-45" in answer.text() and "Make a handout" in answer.text()

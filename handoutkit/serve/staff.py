@@ -215,7 +215,11 @@ def explain(error: str, detail: str) -> str:
         detail = "The program making this handout stopped"
     detail = (detail[:1].upper() + detail[1:]).rstrip(".") + "." if detail else \
         "Something went wrong."
-    return f"{detail} {NEXT_STEP.get(error, 'Change what is named above and try again.')}"
+    if error in NEXT_STEP:
+        return f"{detail} {NEXT_STEP[error]}"
+    if re.search(r"has no '[^']+' version", detail):
+        return f"{detail} Tick \"English where missing\", or pick another language."
+    return detail  # the engine's message says what to change
 
 
 def _body(library, form, action: str) -> dict:

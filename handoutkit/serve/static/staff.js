@@ -47,7 +47,7 @@
   }
 
   function send(data, signal, retried) {
-    return fetch(form.action, {
+    return fetch(form.getAttribute("action"), {  // form.action is the button named "action"
       method: "POST", body: data, signal: signal, credentials: "same-origin",
       headers: {"X-Handouts-Page": "fetch"}
     }).then(function (response) {
@@ -81,7 +81,8 @@
     if (!button || (button.value !== "download" && button.value !== "print")) { return; }
     event.preventDefault();
     if (running) { return; }
-    var data = new FormData(form);
+    // Sent as the form itself is (URL-encoded), not as multipart.
+    var data = new URLSearchParams(new FormData(form));
     data.set("action", button.value);
     // A window opened now, while the click counts, is not blocked; the PDF goes into it.
     var shown = button.value === "print" ? window.open("", "_blank") : null;

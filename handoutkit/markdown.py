@@ -67,9 +67,22 @@ def _markdown() -> MarkdownIt:
         md.use(container_plugin, name=name, render=block_renderer(name))
     md.add_render_rule("image", _render_image)
     md.core.ruler.push("figures", _figures)
+    md.core.ruler.push("empty_corner", _empty_corner)
     md.core.ruler.push("write_in", write_in_rule)
     md.add_render_rule("write_in_field", render_field)
     return md
+
+
+def _empty_corner(state) -> None:
+    """An empty header cell (a tool table's corner: `| | Mon | Tue |`) is a data cell: a
+    header that names nothing tells a screen reader nothing (axe: empty-table-header)."""
+    tokens = state.tokens
+    for i in range(len(tokens) - 2):
+        opening, inline, closing = tokens[i], tokens[i + 1], tokens[i + 2]
+        if opening.type == "th_open" and inline.type == "inline" and \
+                not inline.content.strip() and closing.type == "th_close":
+            opening.type, opening.tag = "td_open", "td"
+            closing.type, closing.tag = "td_close", "td"
 
 
 def _figures(state) -> None:

@@ -101,7 +101,8 @@ def test_search_pick_sections_and_download_a_packet(page):
     sign_in(page)
     search = page.get_by_label("Search topics by what the patient says, a title or an ICD-10-CM code")
     search.fill("anxiety")
-    expect(page.get_by_role("status")).to_have_text("2 topics shown")
+    # The server's search: the topics about it and those that speak of it; not insomnia.
+    expect(page.get_by_label("Social Anxiety Disorder", exact=True)).to_be_visible()
     expect(page.get_by_label("Generalized Anxiety Disorder", exact=True)).to_be_visible()
     expect(page.get_by_label("Insomnia", exact=True)).to_be_hidden()
     page.get_by_label("Generalized Anxiety Disorder", exact=True).check()
@@ -340,11 +341,52 @@ def test_busy_is_retried_once_then_said_in_words(slow_page, slow_server):
     assert len([r for r in posts if r.url.endswith("/staff/document")]) == 2
 
 
-def test_without_the_script_errors_are_the_page_not_json(page, server):
+def test_without_the_script_errors_are_the_page_not_json(browser, server):
+    context = browser.new_context(base_url=server.url, java_script_enabled=False)
+    page = context.new_page()
     sign_in(page)
-    token = page.locator("#build input[name=csrf]").input_value()
-    answer = page.request.post("/staff/document", form={
-        "csrf": token, "topic": "insomnia", "visit_date": "2026-13-45", "action": "download"})
-    assert answer.status == 422
-    assert answer.headers["content-type"].startswith("text/html")
-    assert "2026-13-45" in answer.text() and "Make a handout" in answer.text()
+    page.get_by_label("Insomnia", exact=True).check()
+    page.get_by_label("Patient name").fill(PATIENT)
+    page.get_by_label("Visit date").fill("2026-13-45")
+    with page.expect_navigation() as answer:
+        page.get_by_role("button", name="Download PDF").click()
+    assert answer.value.status == 422
+    assert answer.value.headers["content-type"].startswith("text/html")
+    expect(page.get_by_role("alert")).to_contain_text("2026-13-45")
+    expect(page.get_by_label("Patient name")).to_have_value(PATIENT)  # the form as it was
+    assert page.get_by_label("Insomnia", exact=True).is_checked()
+    context.close()
+
+
+def test_the_front_desk_walkthrough_of_the_readme(page):
+    """The steps README's "At the front desk" gives, in order; the screenshot there is made
+    here (UPDATE_GOLDEN=1 writes it to docs/images/staff-page.png)."""
+    import os
+    from pathlib import Path
+
+    sign_in(page)
+    page.set_viewport_size({"width": 1000, "height": 1300})
+    # 1. Search by what the patient says.
+    page.get_by_label("Search topics by what the patient says, a title or an ICD-10-CM code") \
+        .fill("can't sleep")
+    every = page.locator(".topic").count()
+    expect(page.locator("#count")).not_to_have_text(f"{every} topics shown")
+    expect(page.get_by_label("Insomnia", exact=True)).to_be_visible()
+    # 2. Tick the topics; 3. language and layout (Standard is already chosen).
+    page.get_by_label("Insomnia", exact=True).check()
+    assert page.get_by_label("Layout").input_value() == "standard"
+    assert page.get_by_label("English where missing").is_checked()
+    # 4. The patient's details.
+    page.get_by_label("Patient name").fill("Sam Example")
+    page.get_by_label("Visit date").fill("2026-12-07")
+    shot = page.screenshot(full_page=True)
+    assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 20000
+    if os.environ.get("UPDATE_GOLDEN"):
+        target = Path(__file__).parents[1] / "docs" / "images" / "staff-page.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(shot)
+    # 5. Download: the details clear for the next patient.
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download PDF").click()
+    assert "Sam Example" in pdf_text(open(download_info.value.path(), "rb").read())
+    expect(page.get_by_label("Patient name")).to_have_value("")

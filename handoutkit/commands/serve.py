@@ -22,8 +22,8 @@ from handoutkit.errors import HandoutsError
               help="File of API keys, one a line (or HANDOUTS_API_KEYS=FILE).")
 @click.option("--queue", type=click.IntRange(min=0), default=16, show_default=True,
               help="Requests that may wait for a worker; more get 503 with Retry-After.")
-@click.option("--timeout", type=click.FloatRange(min=0.01), default=30.0, show_default=True,
-              help="Seconds a render may take before its worker is replaced.")
+@click.option("--timeout", type=click.FloatRange(min=0.01), default=120.0, show_default=True,
+              help="Seconds a render may take before its worker is replaced (parts it finished are kept for the retry).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the topic cache.")
 @click.option("--public-url", metavar="URL",
               help="The address clients reach the service at, like "

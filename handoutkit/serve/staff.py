@@ -143,6 +143,17 @@ async def home(request: Request) -> Response:
                  **_context(service, library, query=request.query_params.get("q", "")))
 
 
+async def find_topics(request: Request) -> Response:
+    """The ids of the topics that fit `q`, best first, for the page's search as one types:
+    the same matching as the search form (codes, then the words patients use)."""
+    service = request.app.state.service
+    if not service.authorized(request):
+        return JSONResponse({"error": "unauthorized", "detail": "sign in first"}, 401)
+    query = request.query_params.get("q", "")[:200]
+    found = _matches(service.usable_library(), query)
+    return JSONResponse({"ids": found}, headers={"Cache-Control": "no-store"})
+
+
 async def sign_in(request: Request) -> Response:
     """A key for a session kept on the server (the cookie holds only its random id).
     Failed sign-ins count against the client address (429 after too many)."""
@@ -283,5 +294,6 @@ def routes() -> list:
         Route("/signin", sign_in, methods=["POST"]),
         Route("/signout", sign_out, methods=["POST"]),
         Route("/staff/document", make_document, methods=["POST"]),
+        Route("/staff/find", find_topics),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -1,24 +1,38 @@
-// Filters the topic list as one types; without it, the search form reloads the page.
+// Filters the topic list as one types, with the server's own matching (codes, then the
+// words patients use: /staff/find); without it, the search form reloads the page.
 (function () {
   var search = document.getElementById("search");
   var input = document.getElementById("q");
   var count = document.getElementById("count");
-  if (!search || !input) { return; }
+  if (!search || !input || !window.fetch) { return; }
   var topics = Array.prototype.slice.call(document.querySelectorAll(".topic"));
-  function filter() {
-    var words = input.value.toLowerCase().replace(/\./g, "").split(/\s+/).filter(Boolean);
+  var timer = null;
+  var asked = 0;
+  // The list keeps the library's order: it is the order of the packet.
+  function show(ids) {
     var shown = 0;
     topics.forEach(function (topic) {
-      var text = topic.getAttribute("data-search").replace(/\./g, "");
-      var picked = topic.querySelector("input[name=topic]").checked;
-      var match = picked || words.every(function (w) { return text.indexOf(w) !== -1; });
+      var box = topic.querySelector("input[name=topic]");
+      var match = ids === null || box.checked || ids.indexOf(box.value) !== -1;
       topic.hidden = !match;
       if (match) { shown += 1; }
     });
     count.textContent = shown + (shown === 1 ? " topic" : " topics") + " shown";
   }
+  function filter() {
+    var query = input.value.trim();
+    var ticket = ++asked;
+    if (!query) { show(null); return; }
+    fetch("/staff/find?q=" + encodeURIComponent(query), {credentials: "same-origin"})
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (body) { if (body && ticket === asked) { show(body.ids); } })
+      .catch(function () { /* the search button still works */ });
+  }
   if (topics.length && !input.value) {
-    input.addEventListener("input", filter);
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(filter, 150);
+    });
     search.addEventListener("submit", function (event) { event.preventDefault(); filter(); });
   }
 })();

@@ -308,7 +308,6 @@ def test_the_safety_plan_and_its_crisis_block_fill_the_first_letter_page(tmp_pat
     assert "_" not in first
 
 
-
 VIRAMA = re.compile("[\u094d\u09cd]")
 PLAN_LANGS = sorted(path.name.split(".")[1]
                     for path in (ROOT / "handouts").glob("my-safety-plan.*.md"))
@@ -355,6 +354,7 @@ def test_the_safety_plan_and_its_crisis_block_fill_the_first_page_in_every_langu
         for word in line.split():
             if not VIRAMA.search(word):
                 assert letters(word) in first, (line, word)
+
 
 def _form_elements(pdf) -> list:
     return _elements(pdf.Root.StructTreeRoot, "/Form")

@@ -316,8 +316,8 @@ PLAN_LANGS = sorted(path.name.split(".")[1]
 def _plan_lines(lang: str) -> tuple[list[str], str, str]:
     """The plan's step labels, and its crisis block's first and last lines, from its file."""
     text = (ROOT / "handouts" / f"my-safety-plan.{lang}.md").read_text(encoding="utf-8")
-    labels = re.findall(r"^\d+\. (.+?)(?: ___)+$", text, re.M)
-    block = re.search(r"^::: emergency\n(.*?)^:::$", text, re.M | re.S).group(1)
+    labels = re.findall(r"^\d+\. (.+?)(?: ___)+$", text, re.MULTILINE)
+    block = re.search(r"^::: emergency\n(.*?)^:::$", text, re.MULTILINE | re.DOTALL).group(1)
     lines = [line for line in block.splitlines() if line.strip()]
     return labels, lines[0].strip("*"), lines[-1].removeprefix("- ")
 

@@ -4,7 +4,9 @@ never text), and lint's checks of them."""
 
 from __future__ import annotations
 
+import re
 import subprocess
+import unicodedata
 from pathlib import Path
 
 import pikepdf
@@ -17,7 +19,7 @@ from handoutkit.library import Library
 from handoutkit.lint import Linter
 from handoutkit.topic import parse_topic
 
-from conftest import pdftotext
+from conftest import ROOT, pdftotext
 
 HEADER = """---
 id: demo
@@ -304,6 +306,54 @@ def test_the_safety_plan_and_its_crisis_block_fill_the_first_letter_page(tmp_pat
     assert "More on this topic" in second or "Más sobre este tema" in second
     # The lines to write on are drawn, not printed as text: no underscores or rules in the text.
     assert "_" not in first
+
+
+VIRAMA = re.compile("[\u094d\u09cd]")
+PLAN_LANGS = sorted(path.name.split(".")[1]
+                    for path in (ROOT / "handouts").glob("my-safety-plan.*.md"))
+
+
+def _plan_lines(lang: str) -> tuple[list[str], str, str]:
+    """The plan's step labels, and its crisis block's first and last lines, from its file."""
+    text = (ROOT / "handouts" / f"my-safety-plan.{lang}.md").read_text(encoding="utf-8")
+    labels = re.findall(r"^\d+\. (.+?)(?: ___)+$", text, re.MULTILINE)
+    block = re.search(r"^::: emergency\n(.*?)^:::$", text, re.MULTILINE | re.DOTALL).group(1)
+    lines = [line for line in block.splitlines() if line.strip()]
+    return labels, lines[0].strip("*"), lines[-1].removeprefix("- ")
+
+
+@pytest.mark.parametrize("paper", ["letter", "a4"])
+@pytest.mark.parametrize("lang", PLAN_LANGS)
+def test_the_safety_plan_and_its_crisis_block_fill_the_first_page_in_every_language(
+        tmp_path, lang, paper):
+    """In every language the plan is written in, on both papers (standard layout): its eight
+    steps (their fields) and its whole crisis block on the first page, the closing block on
+    the second. The crisis block's lines are sought word by word: poppler may give a wrapped
+    right-to-left line back in another order, and Devanagari and Bengali conjuncts (a
+    consonant with a virama) in other letters, so words holding one are not sought."""
+    from test_every_language import flat, reading_text
+
+    def letters(text: str) -> str:
+        text = flat(unicodedata.normalize("NFKC", text), lang)
+        return "".join(c for c in text if unicodedata.category(c)[0] in "LN")
+
+    labels, first_line, last_line = _plan_lines(lang)
+    assert len(labels) == 8
+    out = tmp_path / "plan.pdf"
+    result = CliRunner().invoke(main, ["build", f"my-safety-plan@{lang}", "--paper", paper,
+                                       "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    with pikepdf.open(out) as pdf:
+        assert len(pdf.pages) == 2
+        steps = [[str(a.get("/TU", a.get("/Parent", {}).get("/TU", ""))) for a in
+                  page.get("/Annots", []) if a.get("/Subtype") == "/Widget"]
+                 for page in pdf.pages]
+    assert steps == [labels, []]
+    first = letters(reading_text(out, lang).split("\f")[0])
+    for line in (first_line, last_line):
+        for word in line.split():
+            if not VIRAMA.search(word):
+                assert letters(word) in first, (line, word)
 
 
 def _form_elements(pdf) -> list:

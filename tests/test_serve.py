@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import io
 import json
 import os
@@ -160,7 +161,11 @@ def test_personal_packet_pdf(api):
         "specs": PACKET, "paper": "a4", "personal": {"patient": PATIENT, "note": NOTE}})
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "application/pdf"
-    assert answer.headers["content-disposition"] == 'attachment; filename="packet.pdf"'
+    # Named from the topics and the day, never from the patient.
+    disposition = answer.headers["content-disposition"]
+    assert re.fullmatch(r'attachment; filename="' + "_".join(s.split(":")[0] for s in PACKET) + r'_\d{4}-\d\d-\d\d\.pdf"',
+                        disposition), disposition
+    assert PATIENT.split()[0] not in disposition
     assert answer.headers["cache-control"] == "no-store"
     text = pdf_text(answer.content)
     assert PATIENT in text and NOTE in text

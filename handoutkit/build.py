@@ -69,9 +69,7 @@ def check_printable(library: Library, selections: list[Selection], brand: Brand,
     personal details (no control or bidi override characters), the brand and the topics
     only use characters the declared fonts have. A TextError names the field or file."""
     font_set = fonts.find_fonts(library.roots)
-    fonts.check_personal(font_set, {"patient": personal.patient,
-                                    "visit_date": personal.visit_date,
-                                    "clinician": personal.clinician, "note": personal.note})
+    fonts.check_personal(font_set, personal.items())
     for name in BRAND_FIELDS:
         value = getattr(brand, name, None)
         if isinstance(value, str):

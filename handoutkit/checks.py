@@ -15,8 +15,6 @@ CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # Bidi embeddings, overrides and isolates: the printed text could read differently from
 # what was typed (a name shown backwards, a date's digits reordered).
 BIDI_CONTROL_RE = re.compile("[\u202a-\u202e\u2066-\u2069]")
-FIELDS = (("patient", "patient"), ("visit_date", "visit date"), ("clinician", "clinician"),
-          ("note", "note"))
 
 
 # A visit date written with digits: YYYY-MM-DD (printed the page's way), or M/D/YYYY and
@@ -54,8 +52,8 @@ def personal_problem(personal: Personal) -> str | None:
         problem = date_problem(personal.visit_date)
         if problem:
             return problem
-    for name, label in FIELDS:
-        value = getattr(personal, name)
+    for name, value in personal.items().items():
+        label = Personal.label(name)
         if value is None:
             continue
         if len(value) > MAX_PERSONAL:

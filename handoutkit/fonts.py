@@ -232,7 +232,7 @@ def check_personal(fonts: FontSet, fields: dict[str, str | None]) -> None:
     the field (control and bidi override characters are refused earlier: checks.py)."""
     for name, value in fields.items():
         if value:
-            check_text(fonts, value, name)
+            check_text(fonts, value, f"the {name.replace('_', ' ')}")
 
 
 # -- outlines --------------------------------------------------------------------------------

@@ -187,9 +187,7 @@ def check(library: Library, path: Path) -> tuple[list[Row], list[Outcome]]:
                 selections_for(library, list(row.specs), row.options.lang,
                                row.options.bilingual, row.options.fallback)))
             personal = row.options.personal
-            check_personal(find_fonts(library.roots), {
-                "patient": personal.patient, "visit_date": personal.visit_date,
-                "clinician": personal.clinician, "note": personal.note})
+            check_personal(find_fonts(library.roots), personal.items())
             if row.options.layout not in library.layout_names:
                 raise ValueError(f"unknown layout '{row.options.layout}'")
             brand = row.options.brand

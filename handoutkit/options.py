@@ -34,7 +34,17 @@ class Personal:
     note: str | None = None
 
     def __bool__(self) -> bool:
-        return any((self.patient, self.visit_date, self.clinician, self.note))
+        return any(self.items().values())
+
+    def items(self) -> dict[str, str | None]:
+        """Every personal field by name: the one list each check of personal details walks
+        (a field added here is checked everywhere)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @staticmethod
+    def label(name: str) -> str:
+        """A field's name as a message says it: 'visit date'."""
+        return name.replace("_", " ")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Mapping
 from .errors import SpecError, UsageError
 from .options import DEFAULT_LAYOUT, DEFAULT_PAPER, FORMATS, PAPERS, BuildOptions, Personal
 
-PERSONAL_FIELDS = ("patient", "visit_date", "clinician", "note")
+PERSONAL_FIELDS = tuple(Personal().items())  # the one list of personal fields
 FLAGS = ("duplex", "archival")
 # Every field a request may carry, in the order the messages list them.
 FIELDS = ("specs", "lang", "bilingual", "fallback", "layout", "paper", "brand", "format", *FLAGS,
@@ -238,9 +238,9 @@ def _flag(name: str, value: object, text: bool) -> bool:
 def _personal(data: Mapping, limits: Limits, text: bool) -> Personal:
     """The personal details; the command line's checks (checks.personal_problem) after
     what no text may hold at all."""
-    from .checks import FIELDS as LABELS, date_problem, personal_problem
+    from .checks import date_problem, personal_problem
 
-    labels = dict(LABELS)
+    labels = {name: Personal.label(name) for name in PERSONAL_FIELDS}
     values = {}
     for name in PERSONAL_FIELDS:
         value = data.get(name)

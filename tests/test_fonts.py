@@ -162,7 +162,7 @@ def test_refused_personal_text(library):
     # A note may run over several lines.
     assert personal_problem(Personal(patient="Ana", note="Line one\nLine two")) is None
     font_set = fonts.find_fonts(library.roots)
-    with pytest.raises(TextError, match=r"^patient: character U\+E000 is in no declared font"):
+    with pytest.raises(TextError, match=r"^the patient: character U\+E000 is in no declared font"):
         fonts.check_personal(font_set, {"patient": "Ana \ue000"})
     # Joiners and variation selectors need no glyph of their own.
     fonts.check_personal(font_set, {"patient": "👩\u200d⚕️ Ana"})
@@ -186,7 +186,7 @@ def test_a_character_no_font_has_is_one_line_naming_it(tmp_path):
          "Ana \U000f0000", "-o", str(tmp_path / "x.pdf")], env=env, capture_output=True,
         text=True)
     assert result.returncode == 1
-    assert result.stderr == ("Error: patient: character U+F0000 is in no declared font; "
+    assert result.stderr == ("Error: the patient: character U+F0000 is in no declared font; "
                              "remove it, or add a font that has it (README: fonts)\n")
     assert not (tmp_path / "x.pdf").exists()
 

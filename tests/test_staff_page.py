@@ -390,3 +390,18 @@ def test_the_front_desk_walkthrough_of_the_readme(page):
         page.get_by_role("button", name="Download PDF").click()
     assert "Sam Example" in pdf_text(open(download_info.value.path(), "rb").read())
     expect(page.get_by_label("Patient name")).to_have_value("")
+
+
+@pytest.mark.parametrize("label, name", [("Patient name", "patient"), ("Visit date", "visit date"),
+                                         ("Clinician", "clinician"), ("Note", "note")])
+def test_every_personal_field_is_checked_at_the_desk(page, label, name):
+    """A character no declared font has, in any one field: refused, the field named, the
+    value never echoed in the message (tests/test_personal_fields.py has the other doors)."""
+    sign_in(page)
+    page.get_by_label("Psychotherapy", exact=True).check()
+    page.get_by_label(label, exact=True).fill("Qzxvq \ue000Wyvernz")
+    page.get_by_role("button", name="Download PDF").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("U+E000")
+    text = alert.inner_text()
+    assert f"The {name}" in text and "Qzxvq" not in text

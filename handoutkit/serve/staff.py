@@ -54,7 +54,9 @@ def _check_form(request: Request, form) -> None:
             raise ApiError(403, "forbidden", "a form from another site was refused")
     token = form.get("csrf", "")
     expected = request.session.get("csrf", "")
-    if not expected or not hmac.compare_digest(str(token), expected):
+    # Compared as bytes: compare_digest refuses text that is not ASCII (a 500, not a 403).
+    if not expected or not hmac.compare_digest(str(token).encode("utf-8", "surrogatepass"),
+                                                expected.encode()):
         raise ApiError(403, "forbidden", "the form has expired or did not come from this "
                        "page; reload the page and try again")
 

@@ -70,7 +70,7 @@ class LinkSigner:
         if not SIGNED_PATH.fullmatch(path) or len(sigs) != 1 or len(expires) != 1:
             raise LinkRefused(REFUSED)
         expected = self._mac(canonical(path, params))
-        if not hmac.compare_digest(expected.encode(), sigs[0].encode("utf-8", "replace")):
+        if not hmac.compare_digest(expected.encode(), sigs[0].encode("utf-8", "surrogatepass")):
             raise LinkRefused(REFUSED)
         if not expires[0].isascii() or not expires[0].isdigit() \
                 or int(expires[0]) <= self.clock():

@@ -6,6 +6,7 @@ test_signed_links_served.py clicks a link on a real server and reads the PDF."""
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -66,6 +67,8 @@ def test_links_say_only_which_handout(client):
         for value in PATIENT.values():
             assert value not in {v for name, v in query if name not in ("expires", "sig")}
         assert "patient" not in href.lower() and "age" not in href.lower()
+        # What the OpenAPI document says a signature is: 43 URL-safe characters.
+        assert re.fullmatch(r"[A-Za-z0-9_-]{43}", dict(query)["sig"])
 
 
 def test_a_signer_refuses_to_put_anything_else_in_a_link():
@@ -74,6 +77,22 @@ def test_a_signer_refuses_to_put_anything_else_in_a_link():
         signer.sign("/v1/topics/ocd.pdf", {"patient": "Ana"})
     with pytest.raises(ValueError, match="only topic documents"):
         signer.sign("/v1/documents", {})
+
+
+def test_the_signer_needs_a_secret_of_16_bytes():
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        links.LinkSigner(b"s" * 15, 60)
+    links.LinkSigner(b"s" * 16, 60)
+
+
+def test_a_signed_expiry_that_is_no_number_is_refused():
+    """Only the service can sign one; it is refused, not an error."""
+    signer = links.LinkSigner(b"s" * 32, 60)
+    for expires in ("12.5", "\u0661\u0662", ""):
+        pairs = [("lang", "es"), ("expires", expires)]
+        pairs.append(("sig", signer._mac(links.canonical("/v1/topics/ocd.pdf", pairs))))
+        with pytest.raises(links.LinkRefused):
+            signer.check("/v1/topics/ocd.pdf", pairs)
 
 
 def without_key(client):
@@ -97,7 +116,7 @@ def flip(text: str) -> str:
 @pytest.mark.parametrize("tamper", [
     "topic", "format", "lang", "lang removed", "layout added", "expires later",
     "expires earlier", "expires removed", "sig changed", "sig removed", "sig twice",
-    "sig of another link", "expires not a number",
+    "sig of another link", "expires not a number", "lang renamed",
 ])
 def test_a_changed_link_is_403_with_the_message(client, tamper):
     href = signed_pdf(client)
@@ -118,6 +137,7 @@ def test_a_changed_link_is_403_with_the_message(client, tamper):
         "sig twice": url(path, [*query, ("sig", params["sig"])]),
         "sig of another link": changed(href, "sig", dict(split(other)[1])["sig"]),
         "expires not a number": changed(href, "expires", params["expires"] + ".0"),
+        "lang renamed": url(path, [("brand" if k == "lang" else k, v) for k, v in query]),
     }[tamper]
     assert bad != href
     client = without_key(client)
@@ -182,17 +202,23 @@ def test_a_link_signed_elsewhere_does_not_open(tmp_path):
     assert filed.get(href).status_code == 403
 
 
-@pytest.mark.parametrize("text, seconds", [("90", 90), ("90s", 90), ("30m", 1800),
+@pytest.mark.parametrize("text, seconds", [("1", 1), ("90", 90), ("90s", 90), ("30m", 1800),
                                            ("24h", 86400), ("7D", 604800), ("30d", 2592000)])
 def test_lifetimes(text, seconds):
     assert links.parse_lifetime(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["0", "31d", "1.5h", "h", "-5", "24 hours"])
-def test_bad_lifetime_is_refused_by_the_command_line(run_serve, text):
+@pytest.mark.parametrize("text, why", [
+    ("0", "is not between 1 second and 30 days"), ("31d", "is not between 1 second and 30 days"),
+    ("2592001", "is not between 1 second and 30 days"),
+    ("1.5h", "is not a duration: give seconds, or a number with s, m, h or d (like 24h)"),
+    ("h", "is not a duration"), ("-5", "is not a duration"), ("24 hours", "is not a duration"),
+])
+def test_bad_lifetime_is_refused_by_the_command_line(run_serve, text, why):
     result = run_serve("--link-lifetime", text)
     assert result.exit_code == 2
     assert "Invalid value for --link-lifetime" in result.output
+    assert f"'{text}' {why}" in " ".join(result.output.split())
 
 
 def test_a_short_link_secret_file_is_refused(run_serve, tmp_path):
@@ -202,6 +228,21 @@ def test_a_short_link_secret_file_is_refused(run_serve, tmp_path):
     assert result.exit_code == 1
     assert "must hold at least 32 characters (it has 9)" in result.output
     assert "too-short" not in result.output
+    secret.write_text("s" * 31 + "\n")
+    assert "(it has 31)" in run_serve("--link-secret-file", str(secret)).output
+    secret.write_text("s" * 32 + "\n")
+    assert run_serve("--link-secret-file", str(secret)).exit_code == 0
+    missing = run_serve("--link-secret-file", str(tmp_path / "nothing"))
+    assert missing.exit_code == 1
+    assert (f"cannot read the link secret file {tmp_path / 'nothing'}: No such file or "
+            "directory") in missing.output
+
+
+def test_the_derived_secret_is_not_the_session_secret():
+    derived = links.link_secret(None, "s" * 64)
+    assert derived == links.link_secret(None, "s" * 64) and len(derived) == 32
+    assert derived != ("s" * 64).encode() and derived != links.link_secret(None, "t" * 64)
+    assert links.link_secret(b"f" * 32, "s" * 64) == b"f" * 32
 
 
 def test_the_default_lifetime_is_a_day():

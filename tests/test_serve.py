@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from urllib.parse import parse_qsl, urlsplit
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -324,7 +325,9 @@ def test_infobutton_languages_with_scripts(api, asked, lang):
     feed = answer.json()["feed"]
     assert feed["lang"] == lang and feed["entry"][0]["lang"] == lang
     links = {link["type"]: link["href"] for link in feed["entry"][0]["link"]}
-    assert links["application/pdf"].endswith(f"/v1/topics/suicide-prevention.pdf?lang={lang}")
+    pdf = urlsplit(links["application/pdf"])
+    assert pdf.path.endswith("/v1/topics/suicide-prevention.pdf")
+    assert dict(parse_qsl(pdf.query))["lang"] == lang
 
 
 def test_infobutton_atom(api):
@@ -344,7 +347,8 @@ def test_infobutton_atom(api):
     assert entries[0].find(atom + "title").text == "Generalized Anxiety Disorder"
     assert entries[0].find(atom + "summary").get("type") == "html"
     hrefs = [link.get("href") for link in entries[0].findall(atom + "link")]
-    assert hrefs[0].endswith("/v1/topics/generalized-anxiety.pdf")
+    assert urlsplit(hrefs[0]).path.endswith("/v1/topics/generalized-anxiety.pdf")
+    assert "lang" not in dict(parse_qsl(urlsplit(hrefs[0]).query))  # English: no lang
     # The default response type is Atom, as MedlinePlus Connect's.
     params = {k: v for k, v in INFOBUTTON.items() if k != "knowledgeResponseType"}
     assert api.get("/infobutton", params=params).headers["content-type"].startswith("text/xml")

@@ -49,6 +49,12 @@ def key_id(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+def _digest(text: str) -> bytes:
+    # surrogatepass: a lone surrogate stays itself (errors="replace" made it "?", which
+    # matched a key with a "?" in its place).
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
 class KeyRing:
     """The service's keys, from a file looked at again at most every RELOAD_EVERY seconds
     (and at once after `reload()`, which SIGHUP calls). A file that cannot be read or holds
@@ -102,10 +108,14 @@ class KeyRing:
         self.on_change(set(self._ids))
 
     def match(self, given: str) -> str | None:
-        """The key equal to `given`, compared in constant time against every key."""
+        """The key equal to `given`, character for character (nothing stripped or folded),
+        compared against every key. Their SHA-256 digests are compared, in constant
+        time, so neither the time nor an early exit tells a key's length or its first
+        differing character."""
+        wanted = _digest(given)
         found = None
         for key in self.keys():
-            if hmac.compare_digest(given.encode("utf-8", "replace"), key.encode()):
+            if hmac.compare_digest(wanted, _digest(key)):
                 found = key
         return found
 

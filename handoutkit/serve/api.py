@@ -142,8 +142,8 @@ def query(request: Request, name: str, pattern: str | None = None) -> str | None
 PARAMS = {
     "/healthz": (), "/readyz": (), "/metrics": (), "/v1/openapi.json": (),
     "/v1/topics": ("lang", "code", "q"), "/v1/topics/{id}": ("lang",),
-    "/v1/topics/{id}.pdf": ("lang", "layout", "paper", "brand"),
-    "/v1/topics/{id}.html": ("lang", "layout", "paper", "brand"),
+    "/v1/topics/{id}.pdf": ("lang", "layout", "paper", "brand", "expires", "sig"),
+    "/v1/topics/{id}.html": ("lang", "layout", "paper", "brand", "expires", "sig"),
     "/v1/documents": (),
     # The HL7 Infobutton URL-based guide's parameters a health record may send; only the
     # first ones change the answer.
@@ -326,8 +326,19 @@ def etag_matches(request: Request, etag: str) -> bool:
 
 async def topic_file(request: Request) -> Response:
     service = service_of(request)
-    service.require_key(request)
     fmt = "pdf" if request.url.path.endswith(".pdf") else "html"
+    if "sig" in request.query_params or "expires" in request.query_params:
+        # A signed link opens this handout without a key; a changed or expired one opens
+        # nothing, whatever else the request carries.
+        from .links import LinkRefused
+
+        try:
+            service.links.check(f"/v1/topics/{request.path_params['id']}.{fmt}",
+                                request.query_params.multi_items())
+        except LinkRefused as exc:
+            return link_refused(request, str(exc))
+    else:
+        service.require_key(request)
     check_params(request, f"/v1/topics/{{id}}.{fmt}")
     params = {name: request.query_params[name] for name in ("lang", "layout", "paper", "brand")
               if name in request.query_params}
@@ -353,6 +364,25 @@ async def topic_file(request: Request) -> Response:
         headers["Content-Security-Policy"] = PREVIEW_CSP
         return Response(reply["data"], media_type="text/html; charset=utf-8", headers=headers)
     return Response(reply["data"], media_type="application/pdf", headers=headers)
+
+
+def link_refused(request: Request, message: str) -> Response:
+    """403 for a signed link that is expired or changed: a short page for a browser (a
+    clinician's click), the API's JSON error for anything else."""
+    from markupsafe import escape
+
+    from .app import error_response
+
+    accept = request.headers.get("accept", "")
+    if "text/html" in accept:
+        page = (f'<!doctype html><html lang="en"><meta charset="utf-8"><title>Link not valid'
+                f'</title><meta name="viewport" content="width=device-width"><body><h1>This '
+                f'link does not open</h1><p>{escape(message)}</p></body></html>')
+        return Response(page, status_code=403, media_type="text/html; charset=utf-8",
+                        headers={"Content-Security-Policy": PREVIEW_CSP,
+                                 "Cache-Control": "no-store"})
+    return error_response(request.state.request_id, 403, "link_refused", message,
+                          {"Cache-Control": "no-store"})
 
 
 # The self-contained HTML of a handout: its own styles, fonts and pictures, nothing else.
@@ -408,7 +438,7 @@ async def infobutton(request: Request) -> Response:
     try:
         library = service.usable_library()
         query = ib.parse(request.query_params, library)
-        found = ib.entries(query, library, base)
+        found = ib.entries(query, library, base, service.links.sign)
         brand = load_brand(library.default_brand).name
     except HandoutsError as exc:
         raise engine_error(exc) from None

@@ -3,8 +3,8 @@
 Routes (see /v1/openapi.json): /healthz, /readyz, /metrics, /v1/topics, /v1/topics/{id},
 /v1/topics/{id}.pdf and .html, POST /v1/documents, /infobutton, and the staff page at /.
 
-Everything except /healthz, /readyz, the staff page's sign-in and its static files needs
-`Authorization: Bearer KEY` (or the staff page's session cookie), unless the service runs
+Everything except /healthz, /readyz, the staff page's sign-in and its static files, and a
+topic document opened by a signed link (links.py), needs `Authorization: Bearer KEY` (or the staff page's session cookie), unless the service runs
 on localhost with no keys. Keys and sessions can be taken back (access.py); every body is
 bounded before it is read (Guard); SIGTERM drains (run). Errors are JSON `{"error", "detail", "request_id"}` carrying the
 command line's messages. Patient details travel only in request bodies and rendered
@@ -30,6 +30,7 @@ from starlette.routing import Route
 from ..errors import HandoutsError
 from .access import KeyRing, Limiter, Sessions
 from .jobs import WorkerConfig
+from .links import LinkSigner, link_secret
 from .pool import Pool, QueueFull, WorkerLost
 
 log = logging.getLogger("handouts.serve")
@@ -74,6 +75,8 @@ class Settings:
     read_timeout: float = 10.0  # seconds for a request's headers, and for its body
     max_form: int = 4 * 1024  # the sign-in and sign-out forms
     forwarded_allow_ips: str | None = None  # proxies trusted to set the client address
+    link_lifetime: int = 24 * 3600  # seconds an Infobutton answer's signed links open
+    link_secret: bytes | None = None  # signs those links; None: made from session_secret
 
 
 class ApiError(Exception):
@@ -108,6 +111,8 @@ class Service:
         self.sessions = Sessions()
         self.keyring.on_change = self.sessions.keep_only
         self.limiter = Limiter()
+        self.links = LinkSigner(link_secret(settings.link_secret, settings.session_secret),
+                                settings.link_lifetime)
         self.draining = False  # SIGTERM: no new work, in-flight renders finish
         self.health = LibraryHealth()
         # No keys: only allowed on localhost (`serve` refuses otherwise). A keys file that

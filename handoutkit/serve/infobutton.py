@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
 
 from ..codes import find
@@ -108,9 +109,16 @@ class Entry:
     html: str
 
 
-def entries(request: Request, library: Library, base_url: str) -> list[Entry]:
+def entries(request: Request, library: Library, base_url: str, sign=None) -> list[Entry]:
     """The topics for the codes, closest first, each in the reader's language when the
-    library has it (else English)."""
+    library has it (else English). `sign(path, params)` makes each link a signed one
+    (links.LinkSigner.sign), which a health record's user opens without a key; a link
+    says only which handout it is, never anything of the patient."""
+    def link(path: str, params: dict) -> str:
+        if sign is not None:
+            return base_url + sign("/" + path, params)[1:]
+        return base_url + path + ("?" + urlencode(params) if params else "")
+
     found: dict[str, None] = {}
     for matches in find(library, request.codes, request.lang).values():
         for match in matches:
@@ -118,10 +126,10 @@ def entries(request: Request, library: Library, base_url: str) -> list[Entry]:
     result = []
     for topic_id in list(found)[:MAX_ENTRIES]:
         topic = library.in_language(topic_id, request.lang)
-        query = "" if topic.lang == DEFAULT_LANG else f"?lang={topic.lang}"
+        params = {} if topic.lang == DEFAULT_LANG else {"lang": topic.lang}
         result.append(Entry(topic.id, topic.lang, topic.title, topic.summary, topic.updated,
-                            f"{base_url}v1/topics/{topic.id}.pdf{query}",
-                            f"{base_url}v1/topics/{topic.id}.html{query}"))
+                            link(f"v1/topics/{topic.id}.pdf", params),
+                            link(f"v1/topics/{topic.id}.html", params)))
     return result
 
 

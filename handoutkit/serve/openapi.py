@@ -13,6 +13,7 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 TEXT = {400: "Bad request (JSON that does not parse or is nested too deep; a bad "
              "Infobutton request)",
         401: "No or wrong API key",
+        403: "A signed link that has expired or was changed (opens nothing)",
         404: "Unknown topic",
         408: "The body did not arrive within the read timeout",
         413: "Body over the route's limit",
@@ -45,6 +46,13 @@ TOPIC_FILE_PARAMS = [
     _query("brand", "default, or a brand of the library (layouts/brands/NAME.toml)", **NAME),
     {"name": "If-None-Match", "in": "header", "required": False,
      "schema": {"type": "string", "maxLength": 200}},
+]
+# A signed link (an Infobutton answer's) opens a topic document without a key.
+SIGNED_LINK_PARAMS = [
+    _query("expires", "A signed link's end (unix time); with `sig`, no key is needed",
+           type="string", pattern="^[0-9]{1,12}$"),
+    _query("sig", "A signed link's signature over its path and query", type="string",
+           pattern="^[A-Za-z0-9_-]{43}$"),
 ]
 JSON_OBJECT = {"application/json": {"schema": {"type": "object"}}}
 
@@ -122,17 +130,17 @@ def _paths() -> dict:
                           **_errors(*SECURED, 404, 422)}}},
         "/v1/topics/{id}.pdf": {"get": {
             "summary": "The plain handout (no personal details), with an ETag",
-            "parameters": TOPIC_FILE_PARAMS,
+            "parameters": TOPIC_FILE_PARAMS + SIGNED_LINK_PARAMS,
             "responses": {"200": {"description": "PDF",
                                   "content": {"application/pdf": {}}},
                           "304": {"description": "Not modified"},
-                          **_errors(*SECURED, 404, 422, 500, 503)}}},
+                          **_errors(*SECURED, 403, 404, 422, 500, 503)}}},
         "/v1/topics/{id}.html": {"get": {
             "summary": "The plain handout as one self-contained HTML file",
-            "parameters": TOPIC_FILE_PARAMS,
+            "parameters": TOPIC_FILE_PARAMS + SIGNED_LINK_PARAMS,
             "responses": {"200": {"description": "HTML", "content": {"text/html": {}}},
                           "304": {"description": "Not modified"},
-                          **_errors(*SECURED, 404, 422, 500, 503)}}},
+                          **_errors(*SECURED, 403, 404, 422, 500, 503)}}},
         "/v1/documents": {"post": {
             "summary": "A handout or packet, personalised: PDF, HTML or a FHIR R4 "
                        "DocumentReference (Accept: application/fhir+json)",

@@ -405,3 +405,26 @@ def test_every_personal_field_is_checked_at_the_desk(page, label, name):
     expect(alert).to_contain_text("U+E000")
     text = alert.inner_text()
     assert f"The {name}" in text and "Qzxvq" not in text
+
+
+def test_a_link_from_the_health_record_opens_in_a_browser_without_a_key(browser, server):
+    """Case 6: a clinician clicks an Infobutton answer's link in the EHR: the handout opens
+    with no key and no session; a changed link is refused in words."""
+    from urllib.parse import urljoin
+
+    from test_signed_links import ASK, feed_links
+
+    with server.client() as ehr:
+        answer = ehr.get("/infobutton", params=ASK)
+    assert answer.status_code == 200, answer.text
+    html_link = feed_links(answer)[1]
+    context = browser.new_context()  # no cookie, no Authorization header
+    page = context.new_page()
+    opened = page.goto(urljoin(server.url, html_link))
+    assert opened.status == 200
+    expect(page.get_by_role("heading", level=1).first).to_be_visible()
+    assert "ansiedad" in page.content().lower()
+    changed = page.goto(urljoin(server.url, html_link.replace("lang=es", "lang=en")))
+    assert changed.status == 403
+    expect(page.get_by_text("This link has expired or was changed")).to_be_visible()
+    context.close()

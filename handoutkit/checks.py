@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .errors import UsageError
 from .options import Personal
 
 # Room for the ".fhir.json" written beside a packet within the usual 255-byte name limit.
@@ -68,14 +67,6 @@ def personal_problem(personal: Personal) -> str | None:
             return (f"the {label} holds U+{ord(char):04X} {unicodedata.name(char)}, which can "
                     "make the printed text read differently from what was typed")
     return None
-
-
-def check_personal(personal: Personal) -> None:
-    """Raise a UsageError when a personal field holds what must not print (see
-    `personal_problem`)."""
-    problem = personal_problem(personal)
-    if problem:
-        raise UsageError(problem)
 
 
 def output_name_problem(name: str) -> str | None:

@@ -107,9 +107,29 @@ def test_api(server, name, kind, fmt):
     with server.client() as client:
         answer = client.post("/v1/documents", json={
             "specs": ["psychotherapy"], "format": fmt, "personal": {name: BAD[kind]}})
+        metrics = client.get("/metrics").text
     assert answer.status_code == 422, answer.text
     body = answer.json()
     assert Personal.label(name) in body["detail"] or name in body["detail"]
     assert SAID[kind] in body["detail"]
     assert not any(word in answer.text for word in WORDS)
-    assert not any(word in server.log_text() for word in WORDS)
+    assert not any(word in server.log_text() + metrics for word in WORDS)
+
+
+@pytest.mark.parametrize("name", FIELDS)
+def test_the_limits_of_each_field(name):
+    """At most MAX_PERSONAL characters; a line break or tab only in the note."""
+    from handoutkit.checks import MAX_PERSONAL, personal_problem
+
+    def problem(value):
+        return personal_problem(Personal(**{name: value}))
+
+    if name != "visit_date":  # a date of 1,000 characters is words, and may print
+        assert problem("a" * MAX_PERSONAL) is None
+    assert f"{MAX_PERSONAL + 1:,} characters long" in problem("a" * (MAX_PERSONAL + 1))
+    for char in ("\n", "\t"):
+        said = problem(f"Qzxvq{char}Wyvernz")
+        if name == "note":
+            assert said is None
+        else:
+            assert said == f"the {Personal.label(name)} holds a control character"

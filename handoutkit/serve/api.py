@@ -7,7 +7,6 @@ JSON with the command line's messages, or the rendered document.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 
@@ -16,11 +15,28 @@ from starlette.responses import JSONResponse, Response
 
 from .. import __version__
 from ..errors import HandoutsError
-from ..request import (FIELDS, LANG_PATTERN, NAME_PATTERN, PERSONAL_FIELDS, UNSAFE_RE,
-                       BuildRequest, Limits, RequestError, _shown)
-from .app import (DIGEST_HEADER, FHIR_FIELDS, FHIR_JSON, ApiError, Service, Settings,
-                  engine_error, manifest_digest)
-
+from ..request import (
+    FIELDS,
+    LANG_PATTERN,
+    NAME_PATTERN,
+    PERSONAL_FIELDS,
+    UNSAFE_RE,
+    BuildRequest,
+    Limits,
+    RequestError,
+    _shown,
+)
+from .app import (
+    DIGEST_HEADER,
+    FHIR_FIELDS,
+    FHIR_JSON,
+    ApiError,
+    Service,
+    Settings,
+    engine_error,
+    manifest_digest,
+)
+from .etag import etag_matches, topic_etag
 
 # -- request parsing ---------------------------------------------------------------------
 
@@ -293,35 +309,6 @@ async def show_topic(request: Request) -> Response:
         "links": {"pdf": f"{service.link_base()}v1/topics/{topic.id}.pdf?lang={topic.lang}",
                   "html": f"{service.link_base()}v1/topics/{topic.id}.html?lang={topic.lang}"},
     })
-
-
-def topic_etag(library, request: BuildRequest) -> str:
-    """The plain handout's ETag, known before rendering, from the digests the cache keys
-    its parts by (packet.part_key: the topic file, its related topics and pictures, the
-    sections) and the print fingerprint (brand and logo, layouts, strings, fonts, tool
-    version), with the printed date, the format and the manifest's topic versions."""
-    from ..brand import load_brand
-    from ..build import selections_for
-    from ..options import printed_date
-    from ..packet import fingerprint, part_key
-    from .jobs import find_brand
-
-    request.check_library(library)
-    brand = load_brand(find_brand(library, request.brand) or library.default_brand)
-    printed = printed_date()
-    print_fp = fingerprint(library, brand, request.layout, request.paper)
-    selections = selections_for(library, list(request.specs), request.lang)
-    parts = [part_key(s, library, print_fp, printed) for s in selections]
-    versions = [(s.topic.id, s.topic.lang, s.topic.version) for s in selections]
-    blob = json.dumps([parts, versions, print_fp, printed.isoformat(), request.format,
-                       request.layout, request.paper, __version__], sort_keys=True)
-    return '"' + hashlib.sha256(blob.encode()).hexdigest()[:32] + '"'
-
-
-def etag_matches(request: Request, etag: str) -> bool:
-    given = request.headers.get("if-none-match", "")
-    return any(tag.strip().removeprefix("W/") == etag for tag in given.split(",")) or \
-        given.strip() == "*"
 
 
 async def topic_file(request: Request) -> Response:

@@ -31,6 +31,7 @@ from weasyprint.formatting_structure import boxes
 from .pagefill import MIN_FILL, MIN_LAST_FILL
 
 FLOAT_RE = re.compile(r"<!--float-->(.*?)<!--/float-->", re.S)
+TOOL_RE = re.compile(r"<!--tool-->(.*?)<!--/tool-->", re.S)
 SLOT_RE = re.compile(r"<!--slot(:inner)?-->")
 # The boxes' measure and the PDF's (`pagefill`: glyph boxes and ink) differ by a line's
 # leading: a page this close above a limit counts as short here, so the finished page is
@@ -39,6 +40,9 @@ MARGIN = 0.03
 # At most this many other places are tried (each is one more layout of the document; in
 # large print a block near a topic's end may have to go back over several sections).
 MAX_TRIES = 12
+# A tool is moved only when no place of the crisis block leaves every page full enough: to
+# the nearest places, each tried with the crisis block in its places again.
+TOOL_TRIES = 2
 
 
 @dataclass(frozen=True)
@@ -139,18 +143,39 @@ def placements(html: str) -> list[str]:
     return moved
 
 
-def refit(html: str, layout: Callable[[str], object]):
-    """Lay `html` out; if a page is short (or the last holds only the closing block) and the
-    document has a crisis block to move, lay it out with the block in its other places and
-    keep the first layout without either (or the best by `Fit.score`, the block's own place
-    winning a tie). Returns (html, document)."""
-    document = layout(html)
-    if FLOAT_RE.search(html) is None:  # a cover, page numbers, a topic without the block
-        return html, document
+def tool_placements(html: str) -> list[str]:
+    """The document with its tool (the first marked `<!--tool-->`) in each other place of its
+    topic, nearest first ([] when there is none). The tool keeps a place before it and gets
+    one after it, so the crisis block may still stand on either side."""
+    found = TOOL_RE.search(html)
+    if found is None:
+        return []
+    block = found.group(0)
+    rest = html[:found.start()] + html[found.end():]
+    start = rest.rfind("<article", 0, found.start())
+    end = rest.find("</article>", found.start())
+    end = len(rest) if end < 0 else end
+    slots = [m for m in SLOT_RE.finditer(rest) if start < m.start() < end]
+    # Not the place it stood in (the slot right before it).
+    slots = [m for m in slots if rest[m.end():found.start()].strip()
+             or m.end() > found.start()]
+    slots.sort(key=lambda m: abs(m.start() - found.start()))
+    moved = []
+    for slot in slots:
+        if slot.group(1):
+            insert = '</section><!--slot-->' + block + '<!--slot--><section class="flow">'
+        else:
+            insert = '<!--slot-->' + block + '<!--slot-->'
+        moved.append(rest[:slot.start()] + insert + rest[slot.end():])
+    return moved
+
+
+def _best(html: str, document, layout: Callable[[str], object]):
+    """(score, html, document): the layout of `html` with its crisis block in its best place."""
     fit = measure(document)
-    if fit.float_page is None or fit.score() == (0, 0, 0):
-        return html, document
     best = (fit.score(), html, document)
+    if fit.float_page is None or best[0] == (0, 0, 0):
+        return best
     for tried, candidate in enumerate(placements(html)):
         if tried == MAX_TRIES:
             break
@@ -160,4 +185,26 @@ def refit(html: str, layout: Callable[[str], object]):
             best = (score, candidate, other)
         if best[0] == (0, 0, 0):
             break
+    return best
+
+
+def refit(html: str, layout: Callable[[str], object]):
+    """Lay `html` out; if a page is short (or the last holds only the closing block) and the
+    document has a crisis block to move, lay it out with the block in its other places and
+    keep the first layout without either (or the best by `Fit.score`, the block's own place
+    winning a tie). Returns (html, document)."""
+    document = layout(html)
+    if FLOAT_RE.search(html) is None:  # a cover, page numbers, a topic without the block
+        return html, document
+    best = _best(html, document, layout)
+    if best[0][0] and measure(document).float_page is not None:
+        # A page is still short wherever the crisis block stands: a tool kept whole (its
+        # first rows never split) may be what leaves it short. Try it in the nearest other
+        # places, as a printer moves a table that does not fit past the text after it.
+        for candidate in tool_placements(html)[:TOOL_TRIES]:
+            other = _best(candidate, layout(candidate), layout)
+            if other[0] < best[0]:
+                best = other
+            if not best[0][0]:
+                break
     return best[1], best[2]

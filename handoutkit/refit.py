@@ -41,8 +41,9 @@ MARGIN = 0.03
 # large print a block near a topic's end may have to go back over several sections).
 MAX_TRIES = 12
 # A tool is moved only when no place of the crisis block leaves every page full enough: to
-# the nearest places, each tried with the crisis block in its places again.
-TOOL_TRIES = 2
+# its nearest places, each tried with the crisis block in its own and nearest places.
+TOOL_TRIES = 6
+TOOL_FLOAT_TRIES = 4
 
 
 @dataclass(frozen=True)
@@ -151,33 +152,54 @@ def tool_placements(html: str) -> list[str]:
     if found is None:
         return []
     block = found.group(0)
-    rest = html[:found.start()] + html[found.end():]
-    start = rest.rfind("<article", 0, found.start())
-    end = rest.find("</article>", found.start())
+    # The place before it goes with it (the next section has its own).
+    cut = found.start() - len("<!--slot-->") if html[:found.start()].endswith("<!--slot-->") \
+        else found.start()
+    rest = html[:cut] + html[found.end():]
+    start = rest.rfind("<article", 0, cut)
+    end = rest.find("</article>", cut)
     end = len(rest) if end < 0 else end
-    slots = [m for m in SLOT_RE.finditer(rest) if start < m.start() < end]
-    # Not the place it stood in (the slot right before it).
-    slots = [m for m in slots if rest[m.end():found.start()].strip()
-             or m.end() > found.start()]
-    slots.sort(key=lambda m: abs(m.start() - found.start()))
-    moved = []
-    for slot in slots:
-        if slot.group(1):
+    # The places between sections, and either side of the crisis block (not after the
+    # closing block: "About this handout" stays last).
+    places = [(m.start(), m.end(), bool(m.group(1)))
+              for m in SLOT_RE.finditer(rest) if start < m.start() < end]
+    crisis = FLOAT_RE.search(rest, start)
+    if crisis is not None and crisis.start() < end:
+        places += [(crisis.start(), crisis.start(), False), (crisis.end(), crisis.end(), False)]
+    places.sort(key=lambda place: abs(place[0] - cut))
+    moved, orders = [], {_order(html)}
+    for at, after, inner in places:
+        if inner:
             insert = '</section><!--slot-->' + block + '<!--slot--><section class="flow">'
         else:
             insert = '<!--slot-->' + block + '<!--slot-->'
-        moved.append(rest[:slot.start()] + insert + rest[slot.end():])
+        candidate = rest[:at] + insert + rest[after:]
+        if _order(candidate) not in orders:  # not where it stood, nor a place tried
+            orders.add(_order(candidate))
+            moved.append(candidate)
     return moved
 
 
-def _best(html: str, document, layout: Callable[[str], object]):
-    """(score, html, document): the layout of `html` with its crisis block in its best place."""
+def _order(html: str) -> str:
+    """The document's words in order, without its markup."""
+    return re.sub(r"<!--.*?-->|<[^>]+>|\s+", "", html, flags=re.S)
+
+
+def _best(html: str, document, layout: Callable[[str], object], tries: int = MAX_TRIES):
+    """(score, html, document): the layout of `html` with its crisis block in its best place
+    (of its own and the `tries` nearest others)."""
     fit = measure(document)
     best = (fit.score(), html, document)
     if fit.float_page is None or best[0] == (0, 0, 0):
         return best
-    for tried, candidate in enumerate(placements(html)):
-        if tried == MAX_TRIES:
+    # Places that give the same order (two places side by side) are laid out once.
+    candidates, orders = [], {_order(html)}
+    for candidate in placements(html):
+        if _order(candidate) not in orders:
+            orders.add(_order(candidate))
+            candidates.append(candidate)
+    for tried, candidate in enumerate(candidates):
+        if tried == tries:
             break
         other = layout(candidate)
         score = measure(other).score()
@@ -202,7 +224,7 @@ def refit(html: str, layout: Callable[[str], object]):
         # first rows never split) may be what leaves it short. Try it in the nearest other
         # places, as a printer moves a table that does not fit past the text after it.
         for candidate in tool_placements(html)[:TOOL_TRIES]:
-            other = _best(candidate, layout(candidate), layout)
+            other = _best(candidate, layout(candidate), layout, TOOL_FLOAT_TRIES)
             if other[0] < best[0]:
                 best = other
             if not best[0][0]:

@@ -1,4 +1,4 @@
-"""Moving the crisis block up when it would leave a page short.
+"""Moving the crisis block up (and a tool past a section) when it would leave a page short.
 
 The crisis block never splits. In large print it is most of a page, so wherever it starts
 low on a page it goes over to the next one and leaves that page short (a page is "short"
@@ -15,6 +15,12 @@ other places of its topic, nearest first, and keeps the first layout with neithe
 best: fewest short pages, then the least short, then a last page with some of the topic's
 own words). The block's words and the sections' order are unchanged; the reading order
 (tags, bookmarks) follows the new place.
+
+A tool table's first five rows never split either (the layout's CSS), so a tool can leave a
+page short too. When no place of the crisis block gives a layout without a short page, the
+tool (marked `<!--tool-->...<!--/tool-->`) is tried in its nearest other places (between
+sections and either side of the crisis block, before the closing block), each with the
+crisis block in its own and nearest places; the best layout of all wins.
 
 The measures come from WeasyPrint's laid-out boxes: how far down the text area the lowest
 line, picture, table row or bordered box (a callout) of each page reaches.

@@ -13,6 +13,7 @@ import sys
 
 import pytest
 
+from handoutkit.brand import load_brand
 from handoutkit.build import make, selections_for
 from handoutkit.cache import Cache
 from handoutkit.library import Library
@@ -44,6 +45,8 @@ def clinic_brand(tmp_path_factory):
             'after_hours = "(555) 010-0123"\n'
             'local_crisis = "(555) 010-0777"\n', 1),
         encoding="utf-8")
+    brand = load_brand(path)
+    assert brand.after_hours and brand.local_crisis and brand.online_url
     return path
 
 

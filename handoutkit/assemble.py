@@ -233,7 +233,9 @@ def section_groups(sections: list[dict]) -> list[dict]:
     """Runs of sections as the layout flows them: a section with a table or write-in lines
     (a tool to write in) or a required one (the crisis block) is `wide`, across the page; runs of the others
     may be set in columns. A group holding the crisis block alone is marked `crisis` (the
-    renderer may move it to where it leaves no page short, refit.py)."""
+    renderer may move it to where it leaves no page short, refit.py); one holding a tool
+    table is marked `tool` (its first rows never split, so the renderer may move it past a
+    neighbouring section where keeping it whole would leave a page short)."""
     groups: list[dict] = []
     for section in sections:
         wide = (section["required"] or "<table" in section["html"]
@@ -241,8 +243,9 @@ def section_groups(sections: list[dict]) -> list[dict]:
         if groups and not wide and not groups[-1]["wide"]:
             groups[-1]["sections"].append(section)
         else:
-            groups.append({"wide": wide, "sections": [section],
-                           "crisis": section["required"] and "callout-emergency" in section["html"]})
+            crisis = section["required"] and "callout-emergency" in section["html"]
+            groups.append({"wide": wide, "sections": [section], "crisis": crisis,
+                           "tool": not crisis and "<table" in section["html"]})
     return groups
 
 

@@ -1,4 +1,4 @@
-"""Moving the crisis block up when it would leave a page short.
+"""Moving the crisis block up (and a tool past a section) when it would leave a page short.
 
 The crisis block never splits. In large print it is most of a page, so wherever it starts
 low on a page it goes over to the next one and leaves that page short (a page is "short"
@@ -16,6 +16,12 @@ best: fewest short pages, then the least short, then a last page with some of th
 own words). The block's words and the sections' order are unchanged; the reading order
 (tags, bookmarks) follows the new place.
 
+A tool table's first five rows never split either (the layout's CSS), so a tool can leave a
+page short too. When no place of the crisis block gives a layout without a short page, the
+tool (marked `<!--tool-->...<!--/tool-->`) is tried in its nearest other places (between
+sections and either side of the crisis block, before the closing block), each with the
+crisis block in its own and nearest places; the best layout of all wins.
+
 The measures come from WeasyPrint's laid-out boxes: how far down the text area the lowest
 line, picture, table row or bordered box (a callout) of each page reaches.
 """
@@ -31,6 +37,7 @@ from weasyprint.formatting_structure import boxes
 from .pagefill import MIN_FILL, MIN_LAST_FILL
 
 FLOAT_RE = re.compile(r"<!--float-->(.*?)<!--/float-->", re.S)
+TOOL_RE = re.compile(r"<!--tool-->(.*?)<!--/tool-->", re.S)
 SLOT_RE = re.compile(r"<!--slot(:inner)?-->")
 # The boxes' measure and the PDF's (`pagefill`: glyph boxes and ink) differ by a line's
 # leading: a page this close above a limit counts as short here, so the finished page is
@@ -39,6 +46,10 @@ MARGIN = 0.03
 # At most this many other places are tried (each is one more layout of the document; in
 # large print a block near a topic's end may have to go back over several sections).
 MAX_TRIES = 12
+# A tool is moved only when no place of the crisis block leaves every page full enough: to
+# its nearest places, each tried with the crisis block in its own and nearest places.
+TOOL_TRIES = 6
+TOOL_FLOAT_TRIES = 4
 
 
 @dataclass(frozen=True)
@@ -139,6 +150,72 @@ def placements(html: str) -> list[str]:
     return moved
 
 
+def tool_placements(html: str) -> list[str]:
+    """The document with its tool (the first marked `<!--tool-->`) in each other place of its
+    topic, nearest first ([] when there is none). The tool keeps a place before it and gets
+    one after it, so the crisis block may still stand on either side."""
+    found = TOOL_RE.search(html)
+    if found is None:
+        return []
+    block = found.group(0)
+    # The place before it goes with it (the next section has its own).
+    cut = found.start() - len("<!--slot-->") if html[:found.start()].endswith("<!--slot-->") \
+        else found.start()
+    rest = html[:cut] + html[found.end():]
+    start = rest.rfind("<article", 0, cut)
+    end = rest.find("</article>", cut)
+    end = len(rest) if end < 0 else end
+    # The places between sections, and either side of the crisis block (not after the
+    # closing block: "About this handout" stays last).
+    places = [(m.start(), m.end(), bool(m.group(1)))
+              for m in SLOT_RE.finditer(rest) if start < m.start() < end]
+    crisis = FLOAT_RE.search(rest, start)
+    if crisis is not None and crisis.start() < end:
+        places += [(crisis.start(), crisis.start(), False), (crisis.end(), crisis.end(), False)]
+    places.sort(key=lambda place: abs(place[0] - cut))
+    moved, orders = [], {_order(html)}
+    for at, after, inner in places:
+        if inner:
+            insert = '</section><!--slot-->' + block + '<!--slot--><section class="flow">'
+        else:
+            insert = '<!--slot-->' + block + '<!--slot-->'
+        candidate = rest[:at] + insert + rest[after:]
+        if _order(candidate) not in orders:  # not where it stood, nor a place tried
+            orders.add(_order(candidate))
+            moved.append(candidate)
+    return moved
+
+
+def _order(html: str) -> str:
+    """The document's words in order, without its markup."""
+    return re.sub(r"<!--.*?-->|<[^>]+>|\s+", "", html, flags=re.S)
+
+
+def _best(html: str, document, layout: Callable[[str], object], tries: int = MAX_TRIES):
+    """(score, html, document): the layout of `html` with its crisis block in its best place
+    (of its own and the `tries` nearest others)."""
+    fit = measure(document)
+    best = (fit.score(), html, document)
+    if fit.float_page is None or best[0] == (0, 0, 0):
+        return best
+    # Places that give the same order (two places side by side) are laid out once.
+    candidates, orders = [], {_order(html)}
+    for candidate in placements(html):
+        if _order(candidate) not in orders:
+            orders.add(_order(candidate))
+            candidates.append(candidate)
+    for tried, candidate in enumerate(candidates):
+        if tried == tries:
+            break
+        other = layout(candidate)
+        score = measure(other).score()
+        if score < best[0]:
+            best = (score, candidate, other)
+        if best[0] == (0, 0, 0):
+            break
+    return best
+
+
 def refit(html: str, layout: Callable[[str], object]):
     """Lay `html` out; if a page is short (or the last holds only the closing block) and the
     document has a crisis block to move, lay it out with the block in its other places and
@@ -147,17 +224,15 @@ def refit(html: str, layout: Callable[[str], object]):
     document = layout(html)
     if FLOAT_RE.search(html) is None:  # a cover, page numbers, a topic without the block
         return html, document
-    fit = measure(document)
-    if fit.float_page is None or fit.score() == (0, 0, 0):
-        return html, document
-    best = (fit.score(), html, document)
-    for tried, candidate in enumerate(placements(html)):
-        if tried == MAX_TRIES:
-            break
-        other = layout(candidate)
-        score = measure(other).score()
-        if score < best[0]:
-            best = (score, candidate, other)
-        if best[0] == (0, 0, 0):
-            break
+    best = _best(html, document, layout)
+    if best[0][0] and measure(document).float_page is not None:
+        # A page is still short wherever the crisis block stands: a tool kept whole (its
+        # first rows never split) may be what leaves it short. Try it in the nearest other
+        # places, as a printer moves a table that does not fit past the text after it.
+        for candidate in tool_placements(html)[:TOOL_TRIES]:
+            other = _best(candidate, layout(candidate), layout, TOOL_FLOAT_TRIES)
+            if other[0] < best[0]:
+                best = other
+            if not best[0][0]:
+                break
     return best[1], best[2]

@@ -39,10 +39,21 @@ def expected(topic: str, lang: str) -> list[str]:
     """The title and section headings, read from the Markdown with regular expressions."""
     text = (ROOT / "handouts" / f"{topic}.{lang}.md").read_text(encoding="utf-8")
     title = FRONT_TITLE_RE.search(text).group(1).strip().strip('"')
-    # The crisis block may be moved up to where it leaves no page short (refit.py): its
-    # heading is sought on its own (crisis_heading), the others in their order.
+    # The crisis block may be moved up to where it leaves no page short, and a tool past a
+    # neighbouring section (refit.py): their headings are sought on their own
+    # (crisis_heading, tool_heading), the others in their order.
+    moved = (crisis_heading(topic, lang), tool_heading(topic, lang))
     return [title] + [h for level, h in HEADING_RE.findall(text)
-                      if level == "##" and h != crisis_heading(topic, lang)]
+                      if level == "##" and h not in moved]
+
+
+def tool_heading(topic: str, lang: str) -> str | None:
+    """The heading of the topic's tool table (a section holding a table), if it has one."""
+    text = (ROOT / "handouts" / f"{topic}.{lang}.md").read_text(encoding="utf-8")
+    for section in re.split(r"^(?=## )", text, flags=re.M):
+        if re.search(r"^\|", section, re.M) and section.startswith("## "):
+            return HEADING_RE.match(section).group(2).strip()
+    return None
 
 
 def crisis_heading(topic: str, lang: str) -> str:
@@ -145,6 +156,8 @@ def test_each_file_alone_reads_in_order(built):
         text = reading_text(path, lang)
         assert in_order(text, lang, expected(topic, lang)), (topic, lang)
         assert in_order(text, lang, [crisis_heading(topic, lang)]), (topic, lang)
+        if tool_heading(topic, lang):
+            assert in_order(text, lang, [tool_heading(topic, lang)]), (topic, lang)
         # The running header's web address never wraps (CJK faces' Latin is wider).
         assert "riverside-health.example.org" in text, (topic, lang)
         with pikepdf.open(path) as pdf:

@@ -115,3 +115,28 @@ def test_the_crisis_block_never_leaves_a_short_page_before_it(tmp_path, last_par
     page = first[0]
     if page > 0:
         assert fills[page - 1].fill >= MIN_FILL, [round(p.fill, 2) for p in fills]
+
+
+def test_a_tool_moves_to_the_places_near_it_and_keeps_every_word():
+    """A tool kept whole may move past a neighbouring section: nearest places first, either
+    side of the crisis block, never after the closing block, never where it stood."""
+    from handoutkit.refit import placements, tool_placements
+
+    html = ("<article>A<!--slot--><section class=\"flow\">B<!--slot:inner-->C</section>"
+            "<!--slot--><!--tool--><section class=\"wide\">T</section><!--/tool-->"
+            "<!--slot--><section class=\"flow\">D</section>"
+            "<!--float--><section data-float=\"crisis\">X</section><!--/float-->"
+            "<section class=\"closing\">Z</section></article>")
+    moved = tool_placements(html)
+    strip = lambda text: re.sub(r"<[^>]+>|<!--.*?-->", "", text)
+    orders = [strip(candidate) for candidate in moved]
+    assert all(sorted(order) == sorted(strip(html)) for order in orders)
+    assert strip(html) not in orders and len(set(orders)) == len(orders)
+    # Next to where it stood first (between B and C, or past D, before the crisis block),
+    # then after the crisis block and before B; never after the closing block.
+    assert set(orders) == {"ABTCDXZ", "ABCDTXZ", "ABCDXTZ", "ATBCDXZ"}
+    assert set(orders[:2]) == {"ABTCDXZ", "ABCDTXZ"}
+    # The crisis block can still stand on either side of the moved tool.
+    past_d = moved[orders.index("ABCDTXZ")]
+    assert "ABCXDTZ" in [strip(c) for c in placements(past_d)]
+    assert tool_placements("<article>no tool</article>") == []

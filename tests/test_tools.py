@@ -73,3 +73,40 @@ def test_a_tool_builds_alone_with_the_crisis_block(tmp_path, spec, words):
 
         walk(pdf.Root.StructTreeRoot)
     assert {"/Table", "/TR", "/TD", "/TH"} <= kinds
+
+
+TALL_TOOL = """---
+id: long-log
+lang: en
+title: Long Log
+level: basics
+version: "1.0"
+updated: 2026-11-20
+summary: A log taller than a page.
+credit: Written for the handouts tests.
+---
+
+Write in the log each day.
+
+## My log {#log}
+
+Fill in one row each day.
+
+| Day | What I did | How I felt |
+|---|---|---|
+""" + "".join(f"| Day {n} | | |\n" for n in range(1, 41))
+
+
+def test_a_tool_taller_than_a_page_still_goes_on_over_pages(make_library, tmp_path):
+    """A tool's first five rows stay on one page only while they fit: a 40-row log (taller
+    than a page) goes on over pages between its rows, and every row prints once."""
+    root = make_library({"handouts/long-log.en.md": TALL_TOOL})
+    out = tmp_path / "log.pdf"
+    result = CliRunner().invoke(main, ["--library", str(root), "build", "long-log",
+                                       "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    pages = pdftotext(out).split("\f")[:-1]
+    where = [[n for n, page in enumerate(pages) if f"Day {d}\n" in page] for d in range(1, 41)]
+    assert all(len(found) == 1 for found in where), where
+    assert len({found[0] for found in where}) >= 2  # over more than one page
+    assert len({found[0] for found in where[:5]}) == 1  # its first five rows together

@@ -58,3 +58,18 @@ def request_with(value: str | None) -> Request:
 ])
 def test_if_none_match(given, matches):
     assert etag_matches(request_with(given), '"abc"') is matches
+
+
+def test_a_brand_of_the_library_changes_it(make_library):
+    from test_hostile_library import CALM
+
+    root = make_library({
+        "handouts/calm.en.md": CALM,
+        "layouts/brands/evening.toml": 'name = "Evening Clinic"\ncolor = "#224466"\n'
+                                       'phone = "(555) 010-0142"\n'})
+    library = Library(root)
+    assert library.brand_names == ["evening"]
+    plain = topic_etag(library, BuildRequest.from_mapping({**BASE, "specs": ["calm"]}))
+    branded = topic_etag(library, BuildRequest.from_mapping(
+        {**BASE, "specs": ["calm"], "brand": "evening"}))
+    assert branded != plain

@@ -278,9 +278,11 @@ def test_the_page_offers_a_second_language(page):
 
 @pytest.fixture(scope="module")
 def slow_server(tmp_path_factory):
-    """One worker, no queue, and renders that take 3 s (a test hook), stopped after 2 s."""
+    """One worker, no queue, and renders that take 6 s (a test hook), stopped after 4 s:
+    long enough that a request made a second after another still finds the worker busy
+    when it is retried, on a loaded machine too."""
     srv = start_server(tmp_path_factory.mktemp("slow"), "--workers", "1", "--queue", "0",
-                       "--timeout", "2", key=KEY, env={"HANDOUTS_TEST_RENDER_DELAY": "3"})
+                       "--timeout", "4", key=KEY, env={"HANDOUTS_TEST_RENDER_DELAY": "6"})
     yield srv
     srv.stop()
 
@@ -309,10 +311,10 @@ def test_progress_cancel_and_a_timeout_in_words(slow_page):
     expect(page.get_by_label("Patient name")).to_have_value(PATIENT)  # kept: nothing made
     expect(page.get_by_role("button", name="Download PDF")).to_be_enabled()
     # The render is stopped at --timeout: a message in words with what to do next.
-    page.wait_for_timeout(6000)  # the cancelled render's worker is replaced meanwhile
+    page.wait_for_timeout(8000)  # the cancelled render's worker is replaced meanwhile
     page.get_by_role("button", name="Download PDF").click()
     alert = page.get_by_role("alert")
-    expect(alert).to_contain_text("took longer than 2 s", timeout=90000)
+    expect(alert).to_contain_text("took longer than 4 s", timeout=90000)
     expect(alert).to_contain_text("trying again is faster")
     assert "{" not in alert.inner_text() and '"detail"' not in page.content()
     assert downloads == []
@@ -332,7 +334,7 @@ def test_busy_is_retried_once_then_said_in_words(slow_page, slow_server):
         posts = []
         page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
         holder.start()
-        page.wait_for_timeout(500)
+        page.wait_for_timeout(1000)  # the other render has the worker
         page.get_by_role("button", name="Download PDF").click()
         expect(page.locator("#progress-text")).to_contain_text("busy. Trying again in")
         alert = page.get_by_role("alert")

@@ -25,6 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import HandoutsError
+from ..request import PERSONAL_FIELDS
 
 HERE = Path(__file__).resolve().parent
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -109,8 +110,7 @@ def _topics(library, shown: list[str] | None, form=None) -> list[dict]:
 
 def _context(service, library, form=None, query: str = "", error: str | None = None) -> dict:
     values = {name: (form.get(name) or "") if form is not None else ""
-              for name in ("patient", "visit_date", "clinician", "note", "lang", "layout",
-                           "paper", "fallback", "bilingual")}
+              for name in (*PERSONAL_FIELDS, "lang", "layout", "paper", "fallback", "bilingual")}
     shown = _matches(library, query)
     return {
         "signed_in": True, "needs_key": not service.open, "query": query,
@@ -215,7 +215,7 @@ NEXT_STEP = {
                      "happens again, pick fewer topics or ask IT to raise the service's "
                      "--timeout.",
     "render_failed": "Nothing was printed, because the handout could not be made right. "
-                     "Tell IT the reference number below.",
+                     "Tell IT the reference at the end of this message.",
 }
 
 
@@ -239,14 +239,13 @@ def _body(library, form, action: str) -> dict:
     """The staff form as the one request parser's input (a document request)."""
     body = {"specs": _specs(library, form),
             "format": "html" if action == "preview" else "pdf",
-            "personal": {name: str(form.get(name) or "").strip() for name in
-                         ("patient", "visit_date", "clinician", "note")}}
+            "personal": {name: str(form.get(name) or "").strip() for name in PERSONAL_FIELDS}}
     for name in ("lang", "layout", "paper", "bilingual"):
         if form.get(name):
             body[name] = str(form.get(name))
     if form.get("fallback"):
         body["fallback"] = "en"  # "English where missing", on by default
-    for name in ("patient", "visit_date", "clinician", "note"):
+    for name in PERSONAL_FIELDS:
         if not body["personal"][name]:
             del body["personal"][name]
     return body

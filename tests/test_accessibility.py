@@ -117,10 +117,12 @@ def test_the_preview(page):
     sign_in(page)
     page.get_by_label("Suicide Prevention", exact=True).check()
     page.get_by_label("Patient name").fill("Ana Díaz")
-    with page.context.expect_page() as new_page:
+    # A cold large-print preview lays the topic out, and may try its tool in other places:
+    # about 25 s on a quiet 2-core machine.
+    with page.context.expect_page(timeout=120000) as new_page:
         page.get_by_role("button", name="Preview").click()
     preview = new_page.value
-    preview.wait_for_load_state()
+    preview.wait_for_load_state(timeout=120000)
     assert "Ana Díaz" in preview.content()
     assert violations(preview) == []
 

@@ -142,10 +142,12 @@ def test_preview_opens_the_html(page):
     page.get_by_label("Obsessive-Compulsive Disorder (OCD)", exact=True).check()
     page.get_by_label("Layout").select_option("large-print")
     page.get_by_label("Patient name").fill(PATIENT)
-    with page.context.expect_page() as new_page:
+    # A cold large-print preview lays the topic out, and may try its tool in other places:
+    # about 25 s on a quiet 2-core machine.
+    with page.context.expect_page(timeout=120000) as new_page:
         page.get_by_role("button", name="Preview").click()
     preview = new_page.value
-    preview.wait_for_load_state()
+    preview.wait_for_load_state(timeout=120000)
     assert PATIENT in preview.content()
     headings = preview.get_by_role("heading", level=1).all_inner_texts()
     assert "Obsessive-Compulsive Disorder (OCD)" in headings

@@ -62,7 +62,7 @@ class Settings:
     library_dir: str | None = None
     keys: list[str] = field(default_factory=list)
     queue: int = 16
-    timeout: float = 120.0  # the slowest bundled packet: 63 s cold on 2 loaded cores
+    timeout: float = 120.0  # the slowest bundled packet: 71 s cold on 2 loaded cores
     max_body: int = 64 * 1024
     max_specs: int = 20
     max_field: int = 200

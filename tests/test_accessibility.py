@@ -5,18 +5,15 @@ axe's best practices)."""
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
+from browsers import launched, needs_chromium, opened, sign_in
 from servers import KEY, start_server
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(shutil.which("chromium") is None,
-                                reason="the chromium package is not installed")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+pytestmark = needs_chromium
 AXE = Axe()
 
 
@@ -36,28 +33,14 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with launched() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(base_url=server.url, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(30000)
-    yield page
-    context.close()
-
-
-def sign_in(page, key=KEY):
-    page.goto("/")
-    page.get_by_label("Service key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state("load")
+    with opened(browser, server.url, 30000) as page:
+        yield page
 
 
 def test_signed_out_and_a_wrong_key(page):

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
+from browsers import launched, needs_chromium, opened, sign_in
 from servers import KEY, start_server
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(shutil.which("chromium") is None,
-                                reason="the chromium package is not installed")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+pytestmark = needs_chromium
 PATIENT = "Mirela Tovaszky"
 
 
@@ -30,30 +26,14 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with launched() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(base_url=server.url, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(20000)
-    yield page
-    context.close()
-
-
-def sign_in(page, key=KEY):
-    page.goto("/")
-    page.get_by_label("Service key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
-    if key == KEY:  # the staff page, with its script, has loaded
-        expect(page.get_by_role("heading", name="Make a handout")).to_be_visible()
-        page.wait_for_load_state("load")
+    with opened(browser, server.url, 20000) as page:
+        yield page
 
 
 def pdf_text(data: bytes) -> str:
@@ -291,11 +271,8 @@ def slow_server(tmp_path_factory):
 
 @pytest.fixture
 def slow_page(browser, slow_server):
-    context = browser.new_context(base_url=slow_server.url, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(60000)
-    yield page
-    context.close()
+    with opened(browser, slow_server.url, 60000) as page:
+        yield page
 
 
 def test_progress_cancel_and_a_timeout_in_words(slow_page):

@@ -239,15 +239,13 @@ def _body(library, form, action: str) -> dict:
     """The staff form as the one request parser's input (a document request)."""
     body = {"specs": _specs(library, form),
             "format": "html" if action == "preview" else "pdf",
-            "personal": {name: str(form.get(name) or "").strip() for name in PERSONAL_FIELDS}}
+            "personal": {name: value for name in PERSONAL_FIELDS
+                         if (value := str(form.get(name) or "").strip())}}
     for name in ("lang", "layout", "paper", "bilingual"):
         if form.get(name):
             body[name] = str(form.get(name))
     if form.get("fallback"):
         body["fallback"] = "en"  # "English where missing", on by default
-    for name in PERSONAL_FIELDS:
-        if not body["personal"][name]:
-            del body["personal"][name]
     return body
 
 

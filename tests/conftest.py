@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -15,16 +16,46 @@ from handoutkit.library import Library
 TEST_LIBRARY = Path(__file__).resolve().parent / "library"
 
 
+# Modules that look at the cache itself, count layouts or warnings, or change how pages
+# are made: each of their tests starts with an empty cache of its own. A single test can
+# ask for the same with `@pytest.mark.fresh_cache`.
+FRESH_CACHE_MODULES = {"test_cache", "test_cache_units", "test_cache_keys"}
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory) -> Path:
+    """One cache for the whole run (shared by pytest-xdist's workers), so a topic laid out
+    by one test is not laid out again by the next. It cannot carry one test's patient
+    details into another: pieces that hold them are never cached (see cache.py), and
+    entries are keyed by everything that shapes their bytes. The folder lives in this
+    run's temporary folder, so code changed between runs never meets old entries."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder, above each worker's own
+    folder = base / "shared-cache"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def _wants_fresh_cache(node) -> bool:
+    module = node.module.__name__.rpartition(".")[2] if getattr(node, "module", None) else ""
+    return module in FRESH_CACHE_MODULES or node.get_closest_marker("fresh_cache") is not None
+
+
 @pytest.fixture(autouse=True)
-def _reproducible(monkeypatch, tmp_path_factory):
+def _reproducible(request, monkeypatch, tmp_path_factory, shared_cache):
     # A fixed printed date so text and golden files do not change from day to day.
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1795651200")  # 2026-11-26 00:00 UTC
     monkeypatch.delenv("HANDOUTS_LIBRARY", raising=False)
-    # Commands run in tests never touch the user's own cache.
-    monkeypatch.setenv("HANDOUTS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    # ...nor the user's cache signing key (kept outside the cache folder).
-    monkeypatch.setenv("HANDOUTS_CACHE_KEY_FILE",
-                       str(tmp_path_factory.mktemp("data") / "cache.key"))
+    # Commands run in tests never touch the user's own cache, nor the user's cache
+    # signing key (kept outside the cache folder).
+    if _wants_fresh_cache(request.node):
+        monkeypatch.setenv("HANDOUTS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        monkeypatch.setenv("HANDOUTS_CACHE_KEY_FILE",
+                           str(tmp_path_factory.mktemp("data") / "cache.key"))
+    else:
+        monkeypatch.setenv("HANDOUTS_CACHE_DIR", str(shared_cache / "entries"))
+        monkeypatch.setenv("HANDOUTS_CACHE_KEY_FILE", str(shared_cache / "cache.key"))
     # Each test starts like a new process: no topics parsed earlier in this one.
     monkeypatch.setattr("handoutkit.topic._PARSED", {})
 

@@ -365,6 +365,7 @@ def test_table_header_cells_carry_their_scope(tmp_path):
     assert found and all(a is not None and a.get("/Scope") == "/Column" for a in found)
 
 
+@pytest.mark.fresh_cache
 def test_the_check_runs_once_per_part(clinic, tmp_path, monkeypatch):
     """A warm packet pays nothing: parts are checked when they are made and cached."""
     from handoutkit import pagecheck

@@ -651,6 +651,7 @@ def test_a_topic_with_too_many_sections_is_refused(clinic):
 
 # -- 16. without libharfbuzz-subset0: one warning, not an error ----------------------------
 
+@pytest.mark.fresh_cache
 def test_missing_harfbuzz_subset_is_one_warning(tmp_path, monkeypatch):
     import weasyprint.pdf.fonts
 

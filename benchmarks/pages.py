@@ -7,7 +7,7 @@
         suicide-prevention --patient "Test Patient"
 
 A page's fill is the share of the text area's height (inside the layout's margins) its
-words reach down to. Limits (handoutkit/pagefill.py): every page but a topic's last at
+words reach down to. Limits (handoutkit/pdf/pagefill.py): every page but a topic's last at
 least 60%, the last at least 25%, and no last page holding only "About this handout".
 Prints one row per build (pages, fill of each page, problems) and a summary; exits 1 when
 a build is below the limits. Renders in this process, one build at a time (no cache).
@@ -26,10 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 from handoutkit.build import make, selections_for  # noqa: E402
 from handoutkit.cache import Cache  # noqa: E402
-from handoutkit.library import Library  # noqa: E402
+from handoutkit.content.library import Library  # noqa: E402
 from handoutkit.options import BuildOptions, Personal  # noqa: E402
-from handoutkit.pagefill import TopicPages, about_texts, layout_margins, measure_pdf  # noqa: E402
-from handoutkit.wording import load_strings  # noqa: E402
+from handoutkit.pdf.pagefill import TopicPages, about_texts, layout_margins, measure_pdf  # noqa: E402
+from handoutkit.content.wording import load_strings  # noqa: E402
 
 LAYOUTS = ("standard", "large-print")
 PAPERS = ("letter", "a4")

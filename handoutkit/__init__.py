@@ -1,17 +1,18 @@
 """handouts: plain-language patient-education topics into branded, accessible PDFs.
 
-The engine is a pipeline of small stages, each a module of its own:
+The engine is a pipeline of stages, one folder each:
 
-    library  (topics, layouts, brands, fonts on disk)  -> library.py, topic.py, brand.py
-    select   (SPECs -> topics and sections)             -> select.py
-    assemble (Jinja2 layout -> HTML)                    -> assemble.py
-    render   (WeasyPrint HTML -> PDF, sandboxed)        -> render.py, sandbox.py, workers.py
-    packet   (cached parts merged with qpdf)            -> packet.py, cache.py
-    deliver  (atomic files, stdout, CUPS)               -> deliver.py
+    content/   the library on disk: topics, brands, fonts, wording    (library.py, topic.py)
+    document/  selected sections into one HTML document (Jinja2)       (assemble.py)
+    pdf/       HTML -> checked, tagged PDF parts, cached and joined    (render.py, packet.py)
+    lint/      checks of a library's topics, for content owners
+    batch/     a job list of patients into personalised packets
+    serve/     the same engine over HTTP: API, Infobutton, staff page
+    content_ops/  Word files in, XLIFF to and from translators, review
 
-build.py runs the stages for one document; batch.py for a manifest of patients.
-Around them: lint.py, codes.py and scaffold.py for content owners; manifest.py, fhir.py
-and inspection.py for health records.
+At the top: request.py (one build request, whatever the door), build.py (runs the stages
+for one document), deliver.py (atomic files, stdout, CUPS), cache.py, errors.py, and the
+command line (cli.py, commands/).
 
 The engine never prints and never exits; it raises HandoutsError subclasses.
 """

@@ -8,23 +8,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from . import fonts
-from .assemble import Setting, assemble, document_title, file_url, load_strings
-from .brand import FIELDS as BRAND_FIELDS, Brand, check_contrast, load_brand
+from .content import fonts
+from .document.assemble import Setting, assemble, document_title, file_url, load_strings
+from .content.brand import FIELDS as BRAND_FIELDS, Brand, check_contrast, load_brand
 from .cache import Cache
 from .errors import LibraryError, SpecError
-from .library import DEFAULT_LANG, Library
-from .manifest import build_manifest
+from .content.library import DEFAULT_LANG, Library
+from .document.manifest import build_manifest
 from .options import BuildOptions, Personal, generation_time, printed_date
-from .measures import plain_text
-from .completeness import promise_for
-from .safety import crisis_problems
-from .scaffold import template_text
-from .sandbox import Sandbox, data_uri
-from .select import Selection, pair, parse_spec, select
+from .content.measures import plain_text
+from .document.completeness import promise_for
+from .content.safety import crisis_problems
+from .content_ops.scaffold import template_text
+from .pdf.sandbox import Sandbox, data_uri
+from .content.select import Selection, pair, parse_spec, select
 
 if TYPE_CHECKING:
-    from .packet import PacketSettings
+    from .pdf.packet import PacketSettings
 
 ARCHIVAL_VARIANT = "pdf/a-3a"  # PDF/A-3 level A: tagged, with the manifest attached
 
@@ -77,7 +77,7 @@ def check_printable(library: Library, selections: list[Selection], brand: Brand,
     for code, fields in brand.languages:
         for name, value in fields:
             fonts.check_text(font_set, value, f"{brand.path}: [lang.{code}] '{name}'")
-    from .notice import notice_texts
+    from .document.notice import notice_texts
 
     for code, text in notice_texts(library, brand):
         fonts.check_text(font_set, text, f"language-assistance.toml: [{code}] 'line'")
@@ -114,7 +114,7 @@ def build(library: Library, specs: list[str], options: BuildOptions,
 def prepare(library: Library, options: BuildOptions, cover: bool = True) -> PacketSettings:
     """The brand, sandbox and page setting of a build, set up once for every front door
     (build, batch, serve)."""
-    from .packet import PacketSettings
+    from .pdf.packet import PacketSettings
 
     brand = load_brand(options.brand or library.default_brand)
     check_contrast(brand)
@@ -156,19 +156,19 @@ def make(library: Library, selections: list[Selection], options: BuildOptions,
     promise = promise_for(selections, settings.setting.brand, cover=cover)
     if options.format == "html":
         html = assemble(selections, settings.setting, personal=options.personal, cover=cover)
-        from .render import render_pdf
+        from .pdf.render import render_pdf
 
         # The page a patient prints from the browser: laid out and checked, not written.
         render_pdf(html, sandbox=settings.sandbox, base_url=library.roots[0], lang=lang,
                    promise=promise, write=False)
         return Built(html.encode("utf-8"), manifest, title)
     if not options.archival:
-        from .packet import build_packet
+        from .pdf.packet import build_packet
 
         data = build_packet(settings, selections, cache or Cache(enabled=False),
                             options.jobs or os.cpu_count() or 1, manifest)
         return Built(data, manifest, title)
-    from .render import render_pdf  # WeasyPrint loads only for a PDF
+    from .pdf.render import render_pdf  # WeasyPrint loads only for a PDF
 
     def html(pad_to_even: bool = False) -> str:
         return assemble(selections, settings.setting, personal=options.personal, cover=cover,

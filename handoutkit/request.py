@@ -194,7 +194,7 @@ def _match(name: str, value: object, pattern: str, limit: int, what: str) -> str
 
 
 def _specs(value: object, limits: Limits, text: bool) -> tuple[str, ...]:
-    from .select import parse_spec
+    from .content.select import parse_spec
 
     if text and isinstance(value, str):
         value = value.split()

@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from handoutkit.library import Library
+from handoutkit.content.library import Library
 
 TEST_LIBRARY = Path(__file__).resolve().parent / "library"
 
@@ -57,7 +57,7 @@ def _reproducible(request, monkeypatch, tmp_path_factory, shared_cache):
         monkeypatch.setenv("HANDOUTS_CACHE_DIR", str(shared_cache / "entries"))
         monkeypatch.setenv("HANDOUTS_CACHE_KEY_FILE", str(shared_cache / "cache.key"))
     # Each test starts like a new process: no topics parsed earlier in this one.
-    monkeypatch.setattr("handoutkit.topic._PARSED", {})
+    monkeypatch.setattr("handoutkit.content.topic._PARSED", {})
 
 
 @pytest.fixture

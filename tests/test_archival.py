@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-from handoutkit.library import Library
+from handoutkit.content.library import Library
 from pypdf import PdfReader
 
 from handoutkit.cli import main

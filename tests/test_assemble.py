@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from handoutkit.assemble import Setting, assemble, assemble_cover, css_string
+from handoutkit.document.assemble import Setting, assemble, assemble_cover, css_string
 from handoutkit.options import Personal
-from handoutkit.brand import load_brand
+from handoutkit.content.brand import load_brand
 from handoutkit.errors import LibraryError
-from handoutkit.select import parse_spec, select
+from handoutkit.content.select import parse_spec, select
 
 GOLDEN = Path(__file__).parent / "golden"
 PRINTED = dt.date(2026, 11, 26)
@@ -98,7 +98,7 @@ def test_unknown_layout_and_paper(test_library):
 
 
 def test_broken_clinic_layout_names_file_and_line(make_library):
-    from handoutkit.library import Library
+    from handoutkit.content.library import Library
 
     root = make_library({"layouts/broken/layout.html.j2": "line one\n{% if %}\n"})
     brand = load_brand(Library().default_brand)
@@ -109,7 +109,7 @@ def test_broken_clinic_layout_names_file_and_line(make_library):
 
 
 def test_undefined_variable_in_clinic_layout_is_an_error(make_library):
-    from handoutkit.library import Library
+    from handoutkit.content.library import Library
 
     root = make_library({"layouts/typo/layout.html.j2": "{{ brand.nmae }}"})
     library = Library(root)
@@ -152,7 +152,7 @@ Llame al 911 si alguien no puede respirar.
 
 def test_golden_spanish_page(make_library, test_library):
     """The layouts' Spanish wording (dates, levels, related topics, footer) on a page."""
-    from handoutkit.library import Library
+    from handoutkit.content.library import Library
 
     root = make_library({"handouts/hand-washing.es.md": SPANISH_TOPIC})
     check_golden("hand-washing.es.standard.html", html_for(Library(root), "hand-washing@es"))
@@ -195,7 +195,7 @@ def test_regenerated_golden_is_not_trusted(tmp_path, monkeypatch):
 
 
 def test_part_links_related_topics_by_placeholder_and_has_no_page_numbers(test_library):
-    from handoutkit.assemble import TOPIC_LINK, assemble_part
+    from handoutkit.document.assemble import TOPIC_LINK, assemble_part
 
     brand = load_brand(test_library.default_brand)
     setting = Setting(test_library, brand, printed=PRINTED, asset_url=asset_name)
@@ -210,7 +210,7 @@ def test_part_links_related_topics_by_placeholder_and_has_no_page_numbers(test_l
 
 
 def test_numbers_pages_one_per_entry_in_its_language(test_library):
-    from handoutkit.assemble import assemble_numbers
+    from handoutkit.document.assemble import assemble_numbers
 
     brand = load_brand(test_library.default_brand)
     setting = Setting(test_library, brand, printed=PRINTED, asset_url=asset_name)
@@ -228,7 +228,7 @@ def test_numbers_pages_one_per_entry_in_its_language(test_library):
 
 
 def clinic_with(make_library, topic_text: str, extra: dict | None = None):
-    from handoutkit.library import Library
+    from handoutkit.content.library import Library
 
     return Library(make_library({"handouts/hand-washing.en.md": topic_text, **(extra or {})}))
 

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from pypdf import PdfReader
 
 from handoutkit.cli import main
-from handoutkit.batch import parse_shard, shard
-from handoutkit.joblist import check
-from handoutkit.library import Library
+from handoutkit.batch.run import parse_shard, shard
+from handoutkit.batch.joblist import check
+from handoutkit.content.library import Library
 
 from conftest import ROOT, page_texts
 

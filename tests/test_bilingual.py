@@ -12,15 +12,15 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ROOT, pdftotext
-from handoutkit.assemble import Setting, assemble, second_anchor
-from handoutkit.brand import load_brand
+from handoutkit.document.assemble import Setting, assemble, second_anchor
+from handoutkit.content.brand import load_brand
 from handoutkit.build import BuildOptions, build, selections_for
 from handoutkit.cli import main
-from handoutkit.completeness import IncompleteError, check_html
+from handoutkit.document.completeness import IncompleteError, check_html
 from handoutkit.errors import TopicNotFound
-from handoutkit.joblist import check as check_job_list
-from handoutkit.library import Library
-from handoutkit.manifest import NAME
+from handoutkit.batch.joblist import check as check_job_list
+from handoutkit.content.library import Library
+from handoutkit.document.manifest import NAME
 from test_translations import comparable
 
 HEADING_RE = re.compile(r"^## (.+?) \{#([a-z0-9-]+)[^}]*\}$", re.M)
@@ -158,8 +158,8 @@ def test_every_second_language_element_carries_its_language(pdfs):
     language is read aloud in the wrong voice)."""
     import re as _re
 
-    from handoutkit.assemble import Setting, assemble
-    from handoutkit.brand import load_brand
+    from handoutkit.document.assemble import Setting, assemble
+    from handoutkit.content.brand import load_brand
     from handoutkit.build import selections_for
 
     library = Library()

@@ -13,11 +13,11 @@ import pikepdf
 import pytest
 from click.testing import CliRunner
 
-from handoutkit.brand import load_brand
+from handoutkit.content.brand import load_brand
 from handoutkit.cli import main
-from handoutkit.library import Library
-from handoutkit.lint import Linter
-from handoutkit.topic import parse_topic
+from handoutkit.content.library import Library
+from handoutkit.lint.rules import Linter
+from handoutkit.content.topic import parse_topic
 
 from conftest import ROOT, pdftotext
 
@@ -231,7 +231,7 @@ def test_good_boxes_lint_clean(make_library):
 
 
 def test_every_language_has_the_box_titles():
-    from handoutkit.wording import load_strings
+    from handoutkit.content.wording import load_strings
 
     strings = load_strings(Library())
     for lang in ("en", "es", "zh-Hans", "zh-Hant", "vi", "ko", "tl", "ru", "ar"):

@@ -13,7 +13,7 @@ from handoutkit.cli import main
 from handoutkit.options import Personal
 from handoutkit.build import BuildOptions, build
 from handoutkit.cache import Cache
-from handoutkit.library import Library
+from handoutkit.content.library import Library
 
 from conftest import ROOT, TEST_LIBRARY
 
@@ -45,13 +45,13 @@ def test_second_build_is_served_from_the_cache(cache, test_library):
 
 
 def test_warm_build_does_not_render(cache, test_library, monkeypatch):
-    import handoutkit.render
+    import handoutkit.pdf.render
 
     def fail(*args, **kwargs):
         raise AssertionError("rendered although everything was cached")
 
     first = make(test_library, cache)
-    monkeypatch.setattr(handoutkit.render, "render_pdf", fail)
+    monkeypatch.setattr(handoutkit.pdf.render, "render_pdf", fail)
     assert make(test_library, cache) == first
 
 

@@ -18,7 +18,7 @@ from pypdf import PdfReader
 
 from handoutkit.build import BuildOptions, build
 from handoutkit.cache import Cache
-from handoutkit.library import Library
+from handoutkit.content.library import Library
 
 from conftest import TEST_LIBRARY
 
@@ -160,7 +160,7 @@ def test_fonts(clinic, cache, warm):
     with changed(regular, bold):  # the regular face's file now holds the bold face
         # A process keeps each parsed stylesheet, fonts loaded, keyed by its text (which
         # names font files, not their bytes): a new command starts without them.
-        from handoutkit.render import release_stylesheets
+        from handoutkit.pdf.render import release_stylesheets
 
         release_stylesheets()
         assert weights(make(clinic, cache))["Atkinson-Hyperlegible"] == 700

@@ -217,7 +217,7 @@ def test_installed_command_works_from_any_folder(tmp_path):
     # The bundled library is inside the package (pip install .) or, for an editable
     # install, the checkout the package is imported from.
     where = subprocess.run([str(script.with_name("python")), "-c",
-                            "import handoutkit, handoutkit.library as l; "
+                            "import handoutkit, handoutkit.content.library as l; "
                             "print(handoutkit.__file__); print(l.bundled_root())"],
                            cwd=tmp_path, capture_output=True, text=True, env=env)
     assert where.returncode == 0, where.stderr

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from handoutkit.assemble import Setting, anchor_for, assemble, second_anchor
-from handoutkit.brand import load_brand
+from handoutkit.document.assemble import Setting, anchor_for, assemble, second_anchor
+from handoutkit.content.brand import load_brand
 from handoutkit.build import selections_for
-from handoutkit.completeness import (IncompleteError, check_html, must_print, promise_for,
+from handoutkit.document.completeness import (IncompleteError, check_html, must_print, promise_for,
                                      section_words)
 from handoutkit.errors import LibraryError
-from handoutkit.library import Library
-from handoutkit.pagecheck import Block
-from handoutkit.topic import parse_topic
+from handoutkit.content.library import Library
+from handoutkit.pdf.pagecheck import Block
+from handoutkit.content.topic import parse_topic
 
 from test_hostile_library import CALM
 

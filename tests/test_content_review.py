@@ -98,7 +98,7 @@ def test_changed_content_fails_release_naming_the_sections_and_diff_shows_it(run
     assert fonts and all(f["emb"] == "yes" and re.search(r"\+(Atkinson|Noto)", f["name"])
                          for f in fonts)
     html = diffs.as_html(diffs.compare("psychotherapy", "en", *diffs.since_review(
-        __import__("handoutkit.library", fromlist=["Library"]).Library(clinic),
+        __import__("handoutkit.content.library", fromlist=["Library"]).Library(clinic),
         "psychotherapy", "en"), topic), TODAY)
     assert "<del>meet</del> <ins>see</ins>" in html
     assert "text-decoration: line-through" in diffs.PDF_CSS
@@ -190,7 +190,7 @@ def test_review_refuses_bad_input_in_one_line(run, clinic):
 
 def test_review_fields_are_checked_when_read(clinic):
     from handoutkit.errors import LibraryError
-    from handoutkit.topic import parse_topic
+    from handoutkit.content.topic import parse_topic
 
     path = clinic / "handouts" / "psychotherapy.en.md"
     text = path.read_text(encoding="utf-8")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from handoutkit.blockcheck import crisis_wording
-from handoutkit.brand import load_brand
+from handoutkit.lint.blocks import crisis_wording
+from handoutkit.content.brand import load_brand
 from handoutkit.cli import main
-from handoutkit.library import Library
-from handoutkit.lint import Linter
+from handoutkit.content.library import Library
+from handoutkit.lint.rules import Linter
 
 from conftest import pdftotext
 

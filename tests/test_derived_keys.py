@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from handoutkit.assemble import Setting
-from handoutkit.batch import row_digest
-from handoutkit.brand import load_brand
+from handoutkit.document.assemble import Setting
+from handoutkit.batch.run import row_digest
+from handoutkit.content.brand import load_brand
 from handoutkit.build import selections_for
-from handoutkit.joblist import Row
-from handoutkit.library import Library
+from handoutkit.batch.joblist import Row
+from handoutkit.content.library import Library
 from handoutkit.options import NOT_SHAPING, BuildOptions, Personal
-from handoutkit.packet import fingerprint, part_key
+from handoutkit.pdf.packet import fingerprint, part_key
 
 KEY = b"k" * 32
 

@@ -16,9 +16,9 @@ from click.testing import CliRunner
 from handoutkit.build import BuildOptions, make, selections_for
 from handoutkit.cache import Cache
 from handoutkit.cli import main
-from handoutkit.library import Library
+from handoutkit.content.library import Library
 from handoutkit.options import Personal
-from handoutkit.sandbox import Sandbox
+from handoutkit.pdf.sandbox import Sandbox
 
 from conftest import TEST_LIBRARY, page_texts
 

@@ -8,7 +8,7 @@ import re
 import pytest
 from starlette.requests import Request
 
-from handoutkit.library import Library
+from handoutkit.content.library import Library
 from handoutkit.request import BuildRequest
 from handoutkit.serve.etag import etag_matches, topic_etag
 

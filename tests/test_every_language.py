@@ -13,8 +13,8 @@ import pytest
 from conftest import ROOT, pdftotext
 from handoutkit.build import BuildOptions, build
 from handoutkit.cache import Cache
-from handoutkit.library import Library
-from handoutkit.wording import direction, format_date, language_name
+from handoutkit.content.library import Library
+from handoutkit.content.wording import direction, format_date, language_name
 from test_translations import comparable
 
 COMBOS = [("standard", "letter"), ("standard", "a4"), ("large-print", "letter"),

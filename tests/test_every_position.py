@@ -10,12 +10,12 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from handoutkit.assemble import Setting, anchor_for, assemble
-from handoutkit.brand import load_brand
+from handoutkit.document.assemble import Setting, anchor_for, assemble
+from handoutkit.content.brand import load_brand
 from handoutkit.build import selections_for
 from handoutkit.cli import main
-from handoutkit.completeness import IncompleteError, check_html, promise_for
-from handoutkit.library import Library
+from handoutkit.document.completeness import IncompleteError, check_html, promise_for
+from handoutkit.content.library import Library
 
 from test_hostile_library import CALM
 

@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 
 from handoutkit.cli import main
-from handoutkit.codes import CodeError, find, match_kind, normalize
-from handoutkit.library import Library
-from handoutkit.scaffold import PLACEHOLDERS
+from handoutkit.content.codes import CodeError, find, match_kind, normalize
+from handoutkit.content.library import Library
+from handoutkit.content_ops.scaffold import PLACEHOLDERS
 
 from conftest import pdftotext
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from handoutkit import fonts
+from handoutkit.content import fonts
 from conftest import ROOT
 from handoutkit.errors import LibraryError, TextError
 
@@ -193,7 +193,7 @@ def test_a_character_no_font_has_is_one_line_naming_it(tmp_path):
 
 def test_a_topic_with_a_character_no_font_has_is_named(make_library, tmp_path):
     from handoutkit.build import BuildOptions, build
-    from handoutkit.library import Library
+    from handoutkit.content.library import Library
 
     topic = (ROOT / "handouts" / "insomnia.en.md").read_text()
     root = make_library({"handouts/insomnia.en.md": topic.replace("Sleep", "Sleep \ue123", 1)})

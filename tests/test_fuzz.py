@@ -26,8 +26,8 @@ from PIL import Image
 
 from handoutkit.cli import main
 from handoutkit.errors import HandoutsError
-from handoutkit.library import Library
-from handoutkit.scaffold import PLACEHOLDERS, TOPIC_TEMPLATE
+from handoutkit.content.library import Library
+from handoutkit.content_ops.scaffold import PLACEHOLDERS, TOPIC_TEMPLATE
 
 from conftest import pdftotext
 
@@ -340,7 +340,7 @@ def write_manifest(rng: random.Random, path: Path, rows: list[dict]) -> Path:
 
 
 def test_fuzz_job_lists(arena):
-    from handoutkit.batch import check
+    from handoutkit.batch.run import check
 
     root, _ = arena
     rng = random.Random(f"{SEED}-manifests")

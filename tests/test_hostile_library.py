@@ -207,7 +207,7 @@ def test_a_clinic_copy_cannot_turn_off_mental_health(tmp_path):
 
 
 def test_a_topic_that_speaks_of_suicide_or_has_an_f_code_is_mental_health(tmp_path):
-    from handoutkit.library import Library
+    from handoutkit.content.library import Library
 
     plain = CALM.replace("mental_health: true\n", "")
     plain = plain[:plain.index("## What if I am in crisis?")]
@@ -255,7 +255,7 @@ footer = "هل لديك أسئلة؟ اتصل بنا على الرقم (555) 010
 
 
 def right_to_left_files() -> list[str]:
-    from handoutkit.wording import direction
+    from handoutkit.content.wording import direction
 
     return sorted(p.name for p in (ROOT / "handouts").glob("*.md")
                   if direction(p.name.split(".")[1]) == "rtl")
@@ -282,9 +282,9 @@ def test_a_reordered_number_is_an_error_not_a_warning(tmp_path):
     """The same Arabic line without the isolates: the bidi algorithm prints the phone
     number's groups the other way round, and the check says so."""
     from handoutkit.errors import RenderError
-    from handoutkit.library import Library
-    from handoutkit.render import render_pdf
-    from handoutkit.sandbox import Sandbox
+    from handoutkit.content.library import Library
+    from handoutkit.pdf.render import render_pdf
+    from handoutkit.pdf.sandbox import Sandbox
 
     library = Library()
     html = ('<html lang="ar" dir="rtl"><body><p>اتصل بنا على الرقم '
@@ -296,7 +296,7 @@ def test_a_reordered_number_is_an_error_not_a_warning(tmp_path):
 
 
 def test_isolation_wraps_numbers_and_addresses_only_on_right_to_left_documents():
-    from handoutkit.bidi import isolate_numbers
+    from handoutkit.document.bidi import isolate_numbers
 
     page = ('<html dir="rtl"><head><style>p { margin: 0 0 3pt }</style></head><body>'
             '<p class="a">اتصل (555) 010-0199. أو 988lifeline.org</p></body></html>')
@@ -368,12 +368,12 @@ def test_table_header_cells_carry_their_scope(tmp_path):
 @pytest.mark.fresh_cache
 def test_the_check_runs_once_per_part(clinic, tmp_path, monkeypatch):
     """A warm packet pays nothing: parts are checked when they are made and cached."""
-    from handoutkit import pagecheck
+    from handoutkit.pdf import pagecheck
 
     calls = []
     original = pagecheck.verify
     monkeypatch.setattr(pagecheck, "verify", lambda *a: calls.append(1) or original(*a))
-    import handoutkit.render as render
+    import handoutkit.pdf.render as render
 
     monkeypatch.setattr(render, "verify", pagecheck.verify)
     for _ in range(2):

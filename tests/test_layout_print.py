@@ -15,9 +15,9 @@ from pypdf import PdfReader
 
 from handoutkit.build import make, selections_for
 from handoutkit.cache import Cache
-from handoutkit.library import Library
+from handoutkit.content.library import Library
 from handoutkit.options import BuildOptions, Personal
-from handoutkit.wording import direction, load_strings
+from handoutkit.content.wording import direction, load_strings
 
 from conftest import ROOT, TEST_LIBRARY, page_texts
 
@@ -262,7 +262,7 @@ def test_no_qr_code_without_an_online_address(library, tmp_path):
 
 
 def test_online_url_must_be_an_https_address_with_the_topic(tmp_path, library):
-    from handoutkit.brand import load_brand
+    from handoutkit.content.brand import load_brand
     from handoutkit.errors import LibraryError
 
     for number, bad in enumerate(('"http://example.org/{id}"', '"https://example.org/handouts"',

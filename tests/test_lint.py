@@ -6,9 +6,9 @@ import json
 from click.testing import CliRunner
 
 from handoutkit.cli import main
-from handoutkit.brand import load_brand
-from handoutkit.library import Library
-from handoutkit.lint import Linter, contrast_ratio, plain_text
+from handoutkit.content.brand import load_brand
+from handoutkit.content.library import Library
+from handoutkit.lint.rules import Linter, contrast_ratio, plain_text
 
 from conftest import TEST_LIBRARY
 
@@ -125,7 +125,7 @@ def test_reading_level_per_topic_and_section(make_library):
     assert any(m.startswith("section 'why': Flesch-Kincaid grade") for m in messages)
     assert any(m.startswith("SMOG grade ") and "above the limit 8.0" in m for m in messages)
     relaxed = lint(make_library({"handouts/hand-washing.en.md": text}),
-                   limits=__import__("handoutkit.lint", fromlist=["Limits"]).Limits(
+                   limits=__import__("handoutkit.lint.rules", fromlist=["Limits"]).Limits(
                        max_grade=60, max_section_grade=60, max_smog=60))
     assert not [m for c, m in checks(relaxed) if c == "reading-level"]
 

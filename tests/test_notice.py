@@ -11,12 +11,12 @@ import pikepdf
 import pytest
 
 from conftest import ROOT, pdffonts, page_texts
-from handoutkit.brand import NOTICE_LANGS, load_brand
+from handoutkit.content.brand import NOTICE_LANGS, load_brand
 from handoutkit.build import BuildOptions, build
 from handoutkit.errors import LibraryError
-from handoutkit.library import Library
-from handoutkit.notice import notice
-from handoutkit.wording import direction
+from handoutkit.content.library import Library
+from handoutkit.document.notice import notice
+from handoutkit.content.wording import direction
 from test_fonts import declared_names
 from test_translations import comparable
 

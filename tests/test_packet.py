@@ -12,7 +12,7 @@ from handoutkit.cli import main
 from handoutkit.options import Personal
 from handoutkit.build import BuildOptions, build
 from handoutkit.errors import SpecError
-from handoutkit.library import Library
+from handoutkit.content.library import Library
 
 from conftest import page_texts, pdffonts, source_headings
 

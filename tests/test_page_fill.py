@@ -13,12 +13,12 @@ import sys
 
 import pytest
 
-from handoutkit.brand import load_brand
+from handoutkit.content.brand import load_brand
 from handoutkit.build import make, selections_for
 from handoutkit.cache import Cache
-from handoutkit.library import Library
+from handoutkit.content.library import Library
 from handoutkit.options import BuildOptions, Personal
-from handoutkit.pagefill import Page, TopicPages, about_texts, layout_margins, measure_pdf
+from handoutkit.pdf.pagefill import Page, TopicPages, about_texts, layout_margins, measure_pdf
 
 from conftest import ROOT
 
@@ -129,7 +129,7 @@ KNOWN_SHORT = {("my-safety-plan", "standard")}
 
 
 def brand_fill_problems(library, topic, layout, brand):
-    from handoutkit.wording import load_strings
+    from handoutkit.content.wording import load_strings
 
     strings = load_strings(library)["en"]
     pages = measure_pdf(build(library, f"{topic}@en", layout, "letter", brand),
@@ -166,7 +166,7 @@ def test_the_sleep_diary_never_splits_and_the_pages_stay_full(
     before it longer. Its first five rows stay on one page (the table goes over with its
     heading and the words before it; the renderer moves it past a neighbouring section
     where that would leave a page short), and every page stays within the limits."""
-    from handoutkit.wording import load_strings
+    from handoutkit.content.wording import load_strings
 
     pdf = build(library, "insomnia", layout, paper, clinic_brand)
     found = row_pages(pdf, DIARY_ROWS)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pikepdf
 import pytest
 
-from handoutkit.blockcheck import is_form
+from handoutkit.lint.blocks import is_form
 from handoutkit.build import BuildOptions, build
-from handoutkit.library import Library
+from handoutkit.content.library import Library
 
 from conftest import page_texts
 

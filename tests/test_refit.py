@@ -1,5 +1,5 @@
 """The crisis block moves up (or to the topic's end) where it would leave the page before
-it short: the block never splits, and no page is left short for it (handoutkit/refit.py)."""
+it short: the block never splits, and no page is left short for it (handoutkit/pdf/refit.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from handoutkit.cli import main
-from handoutkit.pagefill import MIN_FILL, layout_margins, measure_pdf
-from handoutkit.library import Library
-from handoutkit.refit import Fit
+from handoutkit.pdf.pagefill import MIN_FILL, layout_margins, measure_pdf
+from handoutkit.content.library import Library
+from handoutkit.pdf.refit import Fit
 
 from conftest import pdftotext
 
@@ -73,7 +73,7 @@ def test_layouts_are_ranked_by_short_pages_then_how_short_then_the_closing_page(
 
 
 def test_placements_stay_in_the_topic_and_keep_every_word():
-    from handoutkit.refit import placements
+    from handoutkit.pdf.refit import placements
 
     html = ("<article>A<!--slot--><section class=\"flow\">B<!--slot:inner-->C</section>"
             "<!--float--><section data-float=\"crisis\">X</section><!--/float-->D</article>"
@@ -120,7 +120,7 @@ def test_the_crisis_block_never_leaves_a_short_page_before_it(tmp_path, last_par
 def test_a_tool_moves_to_the_places_near_it_and_keeps_every_word():
     """A tool kept whole may move past a neighbouring section: nearest places first, either
     side of the crisis block, never after the closing block, never where it stood."""
-    from handoutkit.refit import placements, tool_placements
+    from handoutkit.pdf.refit import placements, tool_placements
 
     html = ("<article>A<!--slot--><section class=\"flow\">B<!--slot:inner-->C</section>"
             "<!--slot--><!--tool--><section class=\"wide\">T</section><!--/tool-->"

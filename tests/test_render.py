@@ -12,8 +12,8 @@ from pypdf import PdfReader
 
 from handoutkit.options import Personal
 from handoutkit.build import BuildOptions, build
-from handoutkit.library import Library
-from handoutkit.wording import direction
+from handoutkit.content.library import Library
+from handoutkit.content.wording import direction
 
 from conftest import TEST_LIBRARY, page_texts, pdffonts, pdftotext, source_headings
 
@@ -194,7 +194,7 @@ def test_output_is_reproducible():
 @pytest.mark.slow
 @pytest.mark.parametrize("layout", ["standard", "large-print"])
 def test_every_bundled_topic_builds_in_every_layout_and_language(layout, tmp_path):
-    from handoutkit.assemble import load_strings
+    from handoutkit.document.assemble import load_strings
 
     library = Library()
     strings = load_strings(library)
@@ -246,7 +246,7 @@ def test_the_parent_still_renders_after_its_forked_workers_exit(library, tmp_pat
     in a temporary folder of the parent's. A worker that removed that folder as it exits
     would leave the parent unable to draw a letter: a long-running process (`serve`, a
     batch) renders in the parent again after its workers are gone."""
-    from handoutkit import render
+    from handoutkit.pdf import render
     from handoutkit.build import make, selections_for
     from handoutkit.cache import Cache
 

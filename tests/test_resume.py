@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from handoutkit import resume
+from handoutkit.batch import resume
 from handoutkit.errors import OutputError
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import pdftotext
 from handoutkit.build import BuildOptions, build
-from handoutkit.library import Library
+from handoutkit.content.library import Library
 from handoutkit.options import Personal
 
 MARGIN = 10 / 25.4 * 72  # the standard layout's side margin, in points

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from handoutkit.safety import crisis_problems, mental_health_reason
-from handoutkit.topic import parse_topic
+from handoutkit.content.safety import crisis_problems, mental_health_reason
+from handoutkit.content.topic import parse_topic
 
 from test_hostile_library import CALM
 

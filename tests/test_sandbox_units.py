@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from handoutkit import sandbox
+from handoutkit.pdf import sandbox
 from handoutkit.errors import SandboxError
-from handoutkit.sandbox import Sandbox, check_image, data_uri, media_type
+from handoutkit.pdf.sandbox import Sandbox, check_image, data_uri, media_type
 
 
 def png(width: int, height: int) -> bytes:

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from handoutkit.cli import main
-from handoutkit.library import Library
-from handoutkit.search import fold, query_words, search, stem
+from handoutkit.content.library import Library
+from handoutkit.content.search import fold, query_words, search, stem
 
 
 @pytest.mark.parametrize("query,expected", [

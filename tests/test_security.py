@@ -6,10 +6,10 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from handoutkit.brand import load_brand
+from handoutkit.content.brand import load_brand
 from handoutkit.build import BuildOptions, build
 from handoutkit.errors import LibraryError, RenderError, SandboxError
-from handoutkit.library import Library
+from handoutkit.content.library import Library
 
 from conftest import TEST_LIBRARY
 

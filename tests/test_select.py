@@ -3,7 +3,7 @@
 import pytest
 
 from handoutkit.errors import SectionNotFound, SpecError
-from handoutkit.select import Spec, parse_spec, select
+from handoutkit.content.select import Spec, parse_spec, select
 
 
 @pytest.mark.parametrize(

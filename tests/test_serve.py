@@ -19,8 +19,8 @@ from xml.etree import ElementTree as ET
 import pytest
 from pypdf import PdfReader
 
-from handoutkit.library import Library
-from handoutkit.manifest import NAME
+from handoutkit.content.library import Library
+from handoutkit.document.manifest import NAME
 from servers import KEY, start_server
 
 PATIENT = "Zyxwa Quorrelin"  # a name that appears nowhere else

@@ -15,8 +15,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from handoutkit.build import selections_for
-from handoutkit.library import Library
-from handoutkit.manifest import build_manifest
+from handoutkit.content.library import Library
+from handoutkit.document.manifest import build_manifest
 from handoutkit.request import SERVICE_LIMITS, BuildRequest, RequestError
 from handoutkit.serve import access
 from handoutkit.serve.app import Settings, create_app
@@ -94,7 +94,7 @@ def test_1_personal_details_are_checked_as_on_the_command_line(client, patient, 
 
 
 def test_1_every_door_reads_a_request_with_the_same_parser(tmp_path):
-    from handoutkit.joblist import parse_row
+    from handoutkit.batch.joblist import parse_row
 
     row = {"output": "a.pdf", "topics": "ocd", "patient": "Ana\u202eDiaz"}
     with pytest.raises(RequestError, match="U\\+202E RIGHT-TO-LEFT OVERRIDE"):
@@ -329,7 +329,7 @@ def test_7_etag_follows_related_topics_pictures_and_brand(tmp_path):
     assert stale.status_code == 200 and stale.headers["etag"] == second
     # A picture the topic shows, changed in the clinic's library.
     if topic.images:
-        from handoutkit.assemble import picture_path
+        from handoutkit.document.assemble import picture_path
 
         picture = picture_path(topic.path, topic.images[0].src, Library(str(library)))
         target = library / picture.relative_to(Library().bundled)

@@ -10,9 +10,9 @@ from pypdf import PdfReader
 
 from handoutkit.build import build
 from handoutkit.cache import Cache
-from handoutkit.library import Library
+from handoutkit.content.library import Library
 from handoutkit.options import BuildOptions, Personal
-from handoutkit.workers import Renderer
+from handoutkit.pdf.workers import Renderer
 
 from conftest import page_texts
 
@@ -80,7 +80,7 @@ def test_warm_single_build_does_not_import_weasyprint(tmp_path):
 def test_parts_made_before_a_failure_are_kept_so_a_retry_goes_faster(tmp_path, monkeypatch):
     """A packet whose second part fails (as when the service stops a render at --timeout)
     keeps its first part in the cache: the retry lays out only what was not finished."""
-    import handoutkit.workers as workers
+    import handoutkit.pdf.workers as workers
 
     library, cache = Library(), Cache(tmp_path / "cache")
     real = workers._render_job

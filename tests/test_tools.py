@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from handoutkit.cli import main
-from handoutkit.library import Library
-from handoutkit.lint import has_tool
+from handoutkit.content.library import Library
+from handoutkit.lint.rules import has_tool
 
 from conftest import pdftotext
 

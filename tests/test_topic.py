@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from handoutkit.errors import LibraryError, TopicNotFound
-from handoutkit.topic import parse_topic, slugify
+from handoutkit.content.topic import parse_topic, slugify
 
 from conftest import TEST_LIBRARY
 
@@ -110,7 +110,7 @@ def test_missing_language_lists_languages(test_library):
 
 def test_missing_library_folder(tmp_path):
     with pytest.raises(LibraryError, match="library folder not found"):
-        from handoutkit.library import Library
+        from handoutkit.content.library import Library
 
         Library(tmp_path / "nope")
 

@@ -12,9 +12,9 @@ import pikepdf
 import pytest
 
 from handoutkit.build import BuildOptions, build
-from handoutkit.library import Library
-from handoutkit.lint import Linter
-from handoutkit.brand import load_brand
+from handoutkit.content.library import Library
+from handoutkit.lint.rules import Linter
+from handoutkit.content.brand import load_brand
 
 LANGS = ("zh-Hans", "zh-Hant", "vi", "ko", "tl", "ru", "ar")
 # The crisis block's first line in each language (danger now: 911), exact, in reading order.
@@ -176,7 +176,7 @@ def test_psychotherapy_translation_follows_english(library, lang):
     other = library.topic("suicide-prevention", lang)
     assert topic.section("crisis").html() == other.section("crisis").html()
     # The questions tool keeps its boxes, and the picture its own description and caption.
-    from handoutkit.lint import has_tool
+    from handoutkit.lint.rules import has_tool
     assert has_tool(topic.section("questions"))
     assert [i.src for i in topic.images] == [i.src for i in english.images]
     for picture, original in zip(topic.images, english.images):

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from handoutkit.cli import main
-from handoutkit.scaffold import PLACEHOLDERS, TOPIC_TEMPLATE
+from handoutkit.content_ops.scaffold import PLACEHOLDERS, TOPIC_TEMPLATE
 
 from conftest import pdftotext
 
@@ -282,7 +282,7 @@ def test_a_cache_entry_rewritten_with_a_matching_sha256_is_a_miss(tmp_path, monk
     for entry in topic_entries:
         payload = tampered(entry)
         entry.write_bytes(hashlib.sha256(payload).digest() + payload)
-    from handoutkit import topic as topic_module
+    from handoutkit.content import topic as topic_module
 
     topic_module._PARSED.clear()  # this process parsed ocd already: read it from the cache
     again = run("build", "ocd", "--format", "html", "-o", tmp_path / "b.html")
@@ -298,7 +298,7 @@ def test_a_cache_entry_rewritten_with_a_matching_sha256_is_a_miss(tmp_path, monk
     topic_module._PARSED.clear()
     trusted = run("build", "ocd", "--format", "html", "-o", tmp_path / "c.html")
     # The signed, tampered topic is read as written (its words replaced by markup) ...
-    from handoutkit.library import Library
+    from handoutkit.content.library import Library
 
     topic_module._PARSED.clear()
     tokens = Library(cache=Cache(cache_dir)).topic("ocd").sections[0].tokens
@@ -373,7 +373,7 @@ def test_bad_rows_are_reported_on_their_own_and_the_rest_builds(tmp_path):
 
 
 def test_a_row_that_fails_while_building_does_not_stop_the_others(tmp_path, monkeypatch):
-    import handoutkit.batch as batch
+    import handoutkit.batch.run as batch
 
     real = batch.make
 
@@ -448,7 +448,7 @@ def test_strings_of_the_wrong_type_are_refused(clinic, tmp_path, table, message)
 def manifest_pdf(tmp_path: Path, payload: bytes, name: str = "evil.pdf") -> Path:
     import pikepdf
 
-    from handoutkit.manifest import NAME
+    from handoutkit.document.manifest import NAME
 
     pdf = pikepdf.new()
     pdf.add_blank_page()
@@ -477,7 +477,7 @@ def test_inspect_refuses_a_compression_bomb(tmp_path):
 
     import pikepdf
 
-    from handoutkit.manifest import NAME
+    from handoutkit.document.manifest import NAME
 
     pdf = pikepdf.new()
     pdf.add_blank_page()
@@ -655,7 +655,7 @@ def test_a_topic_with_too_many_sections_is_refused(clinic):
 def test_missing_harfbuzz_subset_is_one_warning(tmp_path, monkeypatch):
     import weasyprint.pdf.fonts
 
-    from handoutkit import render
+    from handoutkit.pdf import render
 
     # WeasyPrint then subsets with fontTools and logs a warning for every font.
     monkeypatch.setattr(weasyprint.pdf.fonts, "harfbuzz_subset", None)
@@ -699,8 +699,8 @@ def test_long_words_and_wide_tables_wrap_inside_the_page(clinic, tmp_path, layou
     assert words_beyond_the_margin(out) == []
     # The text area only (a word may go on over a page: the running header and footer
     # would come between its halves).
-    from handoutkit.library import Library
-    from handoutkit.pagefill import layout_margins
+    from handoutkit.content.library import Library
+    from handoutkit.pdf.pagefill import layout_margins
 
     top, bottom = layout_margins(Library().layout_dirs, layout)
     area = ["-y", str(int(top)), "-H", str(int(792 - top - bottom)), "-W", "1000"]

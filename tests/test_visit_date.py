@@ -33,7 +33,7 @@ def test_the_command_line_refuses_with_exit_code_1(tmp_path):
 
 
 def test_a_job_list_row_and_the_service_refuse_it(tmp_path):
-    from handoutkit.joblist import parse_row
+    from handoutkit.batch.joblist import parse_row
     from handoutkit.request import RequestError
 
     with pytest.raises(RequestError, match="not a real date"):

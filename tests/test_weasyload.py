@@ -6,7 +6,7 @@ import sys
 
 PROBE = """
 import ctypes.util, sys
-import handoutkit.weasyload as load
+import handoutkit.pdf.weasyload as load
 calls = []
 slow = ctypes.util.find_library
 ctypes.util.find_library = lambda name: calls.append(name) or slow(name)

@@ -46,10 +46,10 @@ Example:
 def batch(ctx, job_list, out_dir, jobs, shard_spec, no_cache) -> None:
     import os
 
-    from handoutkit.batch import run
+    from handoutkit.batch.run import run
     from handoutkit.cache import Cache
 
-    from handoutkit.scratch import on_signals
+    from handoutkit.pdf.scratch import on_signals
 
     on_signals()
     report = _Progress(sys.stderr)

@@ -8,8 +8,15 @@ import click
 
 from handoutkit.errors import OutputError
 
-from .common import (complete_lang, complete_spec, engine_options, fhir_options, get_library, look_options,
-                     personal_options)
+from .common import (
+    complete_lang,
+    complete_spec,
+    engine_options,
+    fhir_options,
+    get_library,
+    look_options,
+    personal_options,
+)
 
 
 @click.command()
@@ -52,7 +59,7 @@ def build(ctx, specs, output, out_dir, fmt, fhir_file, **given) -> None:
     from handoutkit.cache import Cache
     from handoutkit.deliver import write_fhir, write_output
     from handoutkit.options import FhirRefs
-    from handoutkit.scratch import on_signals
+    from handoutkit.pdf.scratch import on_signals
 
     on_signals()
     _check_outputs(output, out_dir, fmt, fhir_file, given["patient_ref"])

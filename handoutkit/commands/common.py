@@ -10,7 +10,7 @@ from typing import Callable
 import click
 from click.shell_completion import CompletionItem
 
-from handoutkit.library import Library, bundled_root
+from handoutkit.content.library import Library, bundled_root
 from handoutkit.options import DEFAULT_LAYOUT, DEFAULT_PAPER, PAPERS
 
 LIBRARY_HELP = "A clinic's own library folder, searched before the bundled one."

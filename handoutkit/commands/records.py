@@ -15,8 +15,8 @@ from .common import json_option
 @json_option("Print the manifest as JSON.")
 def inspect(pdf, as_json) -> None:
     """Show which topics, versions and sections a PDF made by handouts holds."""
-    from handoutkit.inspection import printable as p
-    from handoutkit.inspection import printable_json, read_manifest
+    from handoutkit.pdf.inspection import printable as p
+    from handoutkit.pdf.inspection import printable_json, read_manifest
 
     manifest = read_manifest(pdf)
     if as_json:

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from handoutkit.lint import Limits
+from handoutkit.lint.rules import Limits
 
 from .common import complete_topic, get_library, json_option, lang_option
 
@@ -91,7 +91,7 @@ def find(ctx, terms, lang, as_json) -> None:
       handouts find panic attack
       handouts find "can't sleep" --json
     """
-    from handoutkit.codes import is_code
+    from handoutkit.content.codes import is_code
 
     library = get_library(ctx)
     if all(is_code(term) for term in terms):
@@ -101,7 +101,7 @@ def find(ctx, terms, lang, as_json) -> None:
 
 
 def _find_codes(library, codes: list[str], lang: str, as_json: bool) -> None:
-    from handoutkit.codes import find as find_topics
+    from handoutkit.content.codes import find as find_topics
 
     results = find_topics(library, codes, lang)
     if as_json:
@@ -119,7 +119,7 @@ def _find_codes(library, codes: list[str], lang: str, as_json: bool) -> None:
 
 
 def _find_words(library, query: str, lang: str, as_json: bool) -> None:
-    from handoutkit.search import search
+    from handoutkit.content.search import search
 
     hits = search(library, query, lang)
     if as_json:
@@ -172,8 +172,8 @@ def lint(ctx, topics, as_json, strict, release, brand, **limit_values) -> None:
     not reviewed yet or past its review date, without a picture or a tool, jargon and
     acronyms are errors.
     """
-    from handoutkit.brand import load_brand
-    from handoutkit.lint import Linter
+    from handoutkit.content.brand import load_brand
+    from handoutkit.lint.rules import Linter
 
     library = get_library(ctx)
     limits = Limits(**{name: value for name, value in limit_values.items() if value is not None})
@@ -206,7 +206,7 @@ def lint(ctx, topics, as_json, strict, release, brand, **limit_values) -> None:
 @click.pass_context
 def new(ctx, topic, lang) -> None:
     """Write a new topic file from a commented template into the library."""
-    from handoutkit.scaffold import new_topic
+    from handoutkit.content_ops.scaffold import new_topic
 
     path = new_topic(get_library(ctx), topic, lang)
     library_dir = ctx.find_root().obj["library_dir"]
@@ -218,8 +218,8 @@ def new(ctx, topic, lang) -> None:
 @click.argument("folder", type=click.Path(file_okay=False))
 def init(folder) -> None:
     """Create a clinic's own library: a brand to edit, a layout, a topics folder."""
-    from handoutkit.library import bundled_root
-    from handoutkit.scaffold import init_library
+    from handoutkit.content.library import bundled_root
+    from handoutkit.content_ops.scaffold import init_library
 
     for path in init_library(folder, bundled_root()):
         click.echo(f"created {path}")

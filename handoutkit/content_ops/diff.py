@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from handoutkit.errors import HandoutsError
-from handoutkit.header import parse_metadata
-from handoutkit.library import Library
+from handoutkit.content.header import parse_metadata
+from handoutkit.content.library import Library
 
 from . import history
 from .review import sections_of
@@ -179,7 +179,7 @@ def as_html(diff: TopicDiff, today: dt.date) -> str:
 def as_pdf(diff: TopicDiff, library: Library, today: dt.date) -> bytes:
     """The diff as a PDF, in the declared fonts only (fonts.py: Atkinson Hyperlegible,
     Noto for every other script), never the host's."""
-    from handoutkit import fonts
+    from handoutkit.content import fonts
 
     font_set = fonts.find_fonts(library.roots)
     font_set.activate()  # before WeasyPrint reads fontconfig's configuration

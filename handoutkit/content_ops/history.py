@@ -9,7 +9,7 @@ import hashlib
 from pathlib import Path
 
 from handoutkit.errors import LibraryError
-from handoutkit.topic import Topic
+from handoutkit.content.topic import Topic
 
 from .topicfile import write_text
 

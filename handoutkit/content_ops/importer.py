@@ -21,9 +21,9 @@ from lxml import etree
 
 from handoutkit.deliver import write_atomic
 from handoutkit.errors import HandoutsError, OutputError
-from handoutkit.header import ID_RE, LANG_RE
-from handoutkit.library import ID_RE_TEXT, Library
-from handoutkit.topic import Topic, parse_topic, slugify
+from handoutkit.content.header import ID_RE, LANG_RE
+from handoutkit.content.library import ID_RE_TEXT, Library
+from handoutkit.content.topic import Topic, parse_topic, slugify
 
 from . import history
 from .crisis import CrisisBlock, mental_health_words, standard_block
@@ -442,7 +442,7 @@ def import_file(library: Library, source: Path, topic_id: str, lang: str = "en",
             raise _refuse(source, f"not a {suffix} text file (it is a packaged document)")
         text = _decode(source, data, html=suffix in (".html", ".htm"))
         if suffix in (".md", ".markdown"):
-            from handoutkit.markdown import MARKDOWN
+            from handoutkit.content.markdown import MARKDOWN
 
             text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)  # a header of its own
             # A topic file's section ids (`## Title {#id}`): the import gives its own.
@@ -540,9 +540,9 @@ def _finish(library, root: Path, source: Path, topic_id: str, lang: str,
 
 def _measure(library: Library, topic: Topic, report: Report) -> None:
     """Reading level per section, jargon and acronyms: lint's own measures."""
-    from handoutkit.brand import load_brand
-    from handoutkit.lint import Linter
-    from handoutkit.measures import readability
+    from handoutkit.content.brand import load_brand
+    from handoutkit.lint.rules import Linter
+    from handoutkit.content.measures import readability
 
     result = readability(topic)
     scores = {s.id: score for s, score in result.sections} if result else {}

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from handoutkit.errors import HandoutsError, LibraryError, OutputError
-from handoutkit.library import Library
-from handoutkit.topic import Topic
+from handoutkit.content.library import Library
+from handoutkit.content.topic import Topic
 
 from . import history
 from .topicfile import read_text, set_fields, split, writable_root, write_text
@@ -80,7 +80,7 @@ def content_digest(library: Library, topic: Topic, text: str | None = None) -> s
 
 def sections_of(text: str, path: Path) -> dict[str, str]:
     """A topic text's sections by id, each its Markdown (the intro under 'intro')."""
-    from handoutkit.topic import slugify
+    from handoutkit.content.topic import slugify
 
     _, body = split(text, path)
     found: dict[str, str] = {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from handoutkit.errors import HandoutsError
-from handoutkit.library import DEFAULT_LANG, Library
+from handoutkit.content.library import DEFAULT_LANG, Library
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import yaml
 
 from handoutkit.deliver import write_atomic
 from handoutkit.errors import LibraryError
-from handoutkit.header import split_front_matter
+from handoutkit.content.header import split_front_matter
 
 
 def read_text(path: Path) -> str:

@@ -16,7 +16,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from handoutkit.topic import slugify
+from handoutkit.content.topic import slugify
 
 HEADING_RE = re.compile(r"^(#{2,6})([ \t]+)(.*?)([ \t]*\{[^{}]*\})?([ \t]*)$")
 SECTION_ID_RE = re.compile(r"#([a-z0-9]+(?:-[a-z0-9]+)*)")

@@ -251,13 +251,13 @@ async def list_topics(request: Request) -> Response:
     try:
         library = service.usable_library()
         if words:
-            from ..search import search
+            from ..content.search import search
 
             rows = [dict(topic_summary(library, hit.topic_id, lang), score=hit.score,
                          matched_in=list(hit.fields)) for hit in search(library, words,
                                                                         lang or "en")]
         elif code:
-            from ..codes import find
+            from ..content.codes import find
 
             matches = find(library, [code], lang or "en")[code]
             rows = [dict(topic_summary(library, m.topic_id, lang), match=m.kind,
@@ -411,7 +411,7 @@ def document_response(reply: dict, fmt: str, fhir_refs: dict | None,
 
 
 async def infobutton(request: Request) -> Response:
-    from ..brand import load_brand
+    from ..content.brand import load_brand
     from . import infobutton as ib
 
     service = service_of(request)

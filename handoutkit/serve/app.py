@@ -91,7 +91,7 @@ class ApiError(Exception):
 
 
 def manifest_digest(manifest: dict) -> str:
-    from ..manifest import dumps
+    from ..document.manifest import dumps
 
     return "sha256:" + hashlib.sha256(dumps(manifest)).hexdigest()
 
@@ -121,7 +121,7 @@ class Service:
 
     def library(self):
         from ..cache import Cache
-        from ..library import Library
+        from ..content.library import Library
 
         return Library(self.settings.library_dir, cache=Cache(enabled=self.settings.cache))
 
@@ -422,8 +422,17 @@ def create_app(settings: Settings, pool=None) -> Starlette:
         finally:
             service.pool.close()
 
-    from .api import (create_document, healthz, infobutton, list_topics, metrics, openapi,
-                      readyz, show_topic, topic_file)
+    from .api import (
+        create_document,
+        healthz,
+        infobutton,
+        list_topics,
+        metrics,
+        openapi,
+        readyz,
+        show_topic,
+        topic_file,
+    )
 
     routes = [
         Route("/healthz", healthz),

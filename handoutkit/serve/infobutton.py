@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
 
-from ..codes import find
+from ..content.codes import find
 from ..errors import HandoutsError
-from ..library import DEFAULT_LANG, Library
+from ..content.library import DEFAULT_LANG, Library
 
 ICD10CM = "2.16.840.1.113883.6.90"
 CODE_SYSTEMS = {ICD10CM: "ICD-10-CM"}

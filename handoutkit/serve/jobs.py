@@ -41,7 +41,7 @@ def run_job(config: WorkerConfig, job: dict) -> dict:
     other failure is an `internal` error, never the end of the worker."""
     from ..build import make, selections_for
     from ..cache import Cache
-    from ..library import Library
+    from ..content.library import Library
     from ..request import SERVICE_LIMITS, BuildRequest
 
     cache = Cache(enabled=config.cache)
@@ -76,8 +76,8 @@ TEST_DELAY = float(os.environ.get("HANDOUTS_TEST_RENDER_DELAY", "0") or 0)
 
 def warm_up(config: WorkerConfig) -> None:
     """Import WeasyPrint and make one packet: stylesheet parsed, fonts loaded, parts cached."""
-    from .. import render  # noqa: F401
-    from ..library import Library
+    from ..pdf import render  # noqa: F401
+    from ..content.library import Library
 
     library = Library(config.library_dir)
     if library.topic_ids:

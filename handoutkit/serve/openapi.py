@@ -6,8 +6,15 @@ and openapi-spec-validator on it."""
 from __future__ import annotations
 
 from ..options import FORMATS, PAPERS
-from ..request import (LANG_PATTERN, MAX_NAME, NAME_PATTERN, SAFE_TEXT, SERVICE_LIMITS, Limits,
-                       json_schema)
+from ..request import (
+    LANG_PATTERN,
+    MAX_NAME,
+    NAME_PATTERN,
+    SAFE_TEXT,
+    SERVICE_LIMITS,
+    Limits,
+    json_schema,
+)
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 TEXT = {400: "Bad request (JSON that does not parse or is nested too deep; a bad "

@@ -166,7 +166,7 @@ class Pool:
         for worker in self.workers:
             worker.stop(wait=2)
         self._executor.shutdown(wait=False, cancel_futures=True)
-        from .. import scratch
+        from ..pdf import scratch
 
         claimed = scratch._claimed.get("folder")
         base = Path(claimed).parent if claimed else Path(tempfile.gettempdir())

@@ -79,13 +79,13 @@ def _matches(library, query: str) -> list[str] | None:
         return None
     found: list[str] = []
     if CODE_LIKE.match(query):
-        from ..codes import CodeError, find
+        from ..content.codes import CodeError, find
 
         try:
             found = [m.topic_id for m in find(library, [query])[query]]
         except CodeError:
             pass
-    from ..search import search
+    from ..content.search import search
 
     found += [hit.topic_id for hit in search(library, query, limit=50)
               if hit.topic_id not in found]
@@ -124,8 +124,8 @@ def _context(service, library, form=None, query: str = "", error: str | None = N
 def _languages(library) -> list[dict]:
     """Every language of the library, English first (the default), each named in English
     and in itself: 'Spanish (español)'."""
-    from ..assemble import language_name
-    from ..library import DEFAULT_LANG
+    from ..document.assemble import language_name
+    from ..content.library import DEFAULT_LANG
 
     langs = sorted({f.lang for f in library.files()}, key=lambda lang: (lang != DEFAULT_LANG, lang))
     named = []

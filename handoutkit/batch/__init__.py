@@ -1,0 +1,1 @@
+"""Batches: a job list of patients into personalised packets, resumable."""

@@ -1,0 +1,1 @@
+"""The library and its topics: files on disk read into checked topics."""

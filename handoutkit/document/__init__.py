@@ -1,0 +1,1 @@
+"""One document's HTML: topics, brand and wording assembled into a layout."""

@@ -1,0 +1,1 @@
+"""`handouts lint`: checks of a library's topics, importing content only."""

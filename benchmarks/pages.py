@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT))
 from handoutkit.build import make, selections_for  # noqa: E402
 from handoutkit.cache import Cache  # noqa: E402
 from handoutkit.content.library import Library  # noqa: E402
+from handoutkit.content.wording import load_strings  # noqa: E402
 from handoutkit.options import BuildOptions, Personal  # noqa: E402
 from handoutkit.pdf.pagefill import TopicPages, about_texts, layout_margins, measure_pdf  # noqa: E402
-from handoutkit.content.wording import load_strings  # noqa: E402
 
 LAYOUTS = ("standard", "large-print")
 PAPERS = ("letter", "a4")

@@ -8,20 +8,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from .content import fonts
-from .document.assemble import Setting, assemble, document_title, file_url, load_strings
-from .content.brand import FIELDS as BRAND_FIELDS, Brand, check_contrast, load_brand
 from .cache import Cache
-from .errors import LibraryError, SpecError
+from .content import fonts
+from .content.brand import FIELDS as BRAND_FIELDS
+from .content.brand import Brand, check_contrast, load_brand
 from .content.library import DEFAULT_LANG, Library
-from .document.manifest import build_manifest
-from .options import BuildOptions, Personal, generation_time, printed_date
 from .content.measures import plain_text
-from .document.completeness import promise_for
 from .content.safety import crisis_problems
-from .content_ops.scaffold import template_text
-from .pdf.sandbox import Sandbox, data_uri
 from .content.select import Selection, pair, parse_spec, select
+from .content_ops.scaffold import template_text
+from .document.assemble import Setting, assemble, document_title, file_url, load_strings
+from .document.completeness import promise_for
+from .document.manifest import build_manifest
+from .errors import LibraryError, SpecError
+from .options import BuildOptions, Personal, generation_time, printed_date
+from .pdf.sandbox import Sandbox, data_uri
 
 if TYPE_CHECKING:
     from .pdf.packet import PacketSettings

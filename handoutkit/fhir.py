@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 
-
 LOINC = "http://loinc.org"
 CATEGORY_SYSTEM = "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category"
 

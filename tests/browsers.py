@@ -8,7 +8,6 @@ import shutil
 
 import pytest
 from playwright.sync_api import expect
-
 from servers import KEY
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -5,12 +5,10 @@ axe's best practices)."""
 
 from __future__ import annotations
 
-
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import expect
-
 from browsers import launched, needs_chromium, opened, sign_in
+from playwright.sync_api import expect
 from servers import KEY, start_server
 
 pytestmark = needs_chromium

@@ -8,12 +8,11 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
-
-from handoutkit.content.library import Library
+from conftest import pdffonts
 from pypdf import PdfReader
 
 from handoutkit.cli import main
-from conftest import pdffonts
+from handoutkit.content.library import Library
 
 SPECS = ["psychotherapy", "insomnia:what-is"]
 

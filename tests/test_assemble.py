@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from handoutkit.document.assemble import Setting, assemble, assemble_cover, css_string
-from handoutkit.options import Personal
 from handoutkit.content.brand import load_brand
-from handoutkit.errors import LibraryError
 from handoutkit.content.select import parse_spec, select
+from handoutkit.document.assemble import Setting, assemble, assemble_cover, css_string
+from handoutkit.errors import LibraryError
+from handoutkit.options import Personal
 
 GOLDEN = Path(__file__).parent / "golden"
 PRINTED = dt.date(2026, 11, 26)

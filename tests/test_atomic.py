@@ -16,12 +16,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import TEST_LIBRARY
 
 from handoutkit import deliver
 from handoutkit.cli import main
 from handoutkit.errors import OutputError
-
-from conftest import TEST_LIBRARY
 
 OLD = b"%PDF-1.7 the previous, complete output\n%%EOF\n"
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from test_serve_hardening import make_client
 
 from handoutkit.serve import access
 from handoutkit.serve.access import KeyRing, Limiter
-from test_serve_hardening import make_client
 
 KEY = "Auth-Key-4a7B9c21-Zeta"  # both cases, digits and an 'a' to be confused
 OTHER = "other-key-0e5d3c2b1a"

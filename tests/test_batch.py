@@ -2,8 +2,8 @@
 
 import csv
 import json
-import re
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT, page_texts
 from pypdf import PdfReader
 
-from handoutkit.cli import main
-from handoutkit.batch.run import parse_shard, shard
 from handoutkit.batch.joblist import check
+from handoutkit.batch.run import parse_shard, shard
+from handoutkit.cli import main
 from handoutkit.content.library import Library
-
-from conftest import ROOT, page_texts
 
 TOPICS = ["psychotherapy", "ocd:what-is,treatment", "insomnia", "ptsd:what-is", "panic-disorder"]
 

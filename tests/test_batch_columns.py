@@ -5,7 +5,6 @@ progress bar on a terminal and one line per row otherwise."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import pty
@@ -17,11 +16,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import page_texts
 from pypdf import PdfReader
 
 from handoutkit.cli import main
-
-from conftest import page_texts
 
 FAKE_LP = """#!{python}
 import json, os, sys

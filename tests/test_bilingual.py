@@ -10,18 +10,18 @@ from pathlib import Path
 import pikepdf
 import pytest
 from click.testing import CliRunner
-
 from conftest import ROOT, pdftotext
-from handoutkit.document.assemble import Setting, assemble, second_anchor
-from handoutkit.content.brand import load_brand
+from test_translations import comparable
+
+from handoutkit.batch.joblist import check as check_job_list
 from handoutkit.build import BuildOptions, build, selections_for
 from handoutkit.cli import main
-from handoutkit.document.completeness import IncompleteError, check_html
-from handoutkit.errors import TopicNotFound
-from handoutkit.batch.joblist import check as check_job_list
+from handoutkit.content.brand import load_brand
 from handoutkit.content.library import Library
+from handoutkit.document.assemble import Setting, assemble, second_anchor
+from handoutkit.document.completeness import IncompleteError, check_html
 from handoutkit.document.manifest import NAME
-from test_translations import comparable
+from handoutkit.errors import TopicNotFound
 
 HEADING_RE = re.compile(r"^## (.+?) \{#([a-z0-9-]+)[^}]*\}$", re.M)
 
@@ -158,9 +158,9 @@ def test_every_second_language_element_carries_its_language(pdfs):
     language is read aloud in the wrong voice)."""
     import re as _re
 
-    from handoutkit.document.assemble import Setting, assemble
-    from handoutkit.content.brand import load_brand
     from handoutkit.build import selections_for
+    from handoutkit.content.brand import load_brand
+    from handoutkit.document.assemble import Setting, assemble
 
     library = Library()
     selections = selections_for(library, ["suicide-prevention@vi"], None, "en")

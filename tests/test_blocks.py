@@ -12,14 +12,13 @@ from pathlib import Path
 import pikepdf
 import pytest
 from click.testing import CliRunner
-
-from handoutkit.content.brand import load_brand
-from handoutkit.cli import main
-from handoutkit.content.library import Library
-from handoutkit.lint.rules import Linter
-from handoutkit.content.topic import parse_topic
-
 from conftest import ROOT, pdftotext
+
+from handoutkit.cli import main
+from handoutkit.content.brand import load_brand
+from handoutkit.content.library import Library
+from handoutkit.content.topic import parse_topic
+from handoutkit.lint.rules import Linter
 
 HEADER = """---
 id: demo

@@ -7,15 +7,14 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from conftest import TEST_LIBRARY
 from pypdf import PdfReader
 
-from handoutkit.cli import main
-from handoutkit.options import Personal
 from handoutkit.build import BuildOptions, build
 from handoutkit.cache import Cache
+from handoutkit.cli import main
 from handoutkit.content.library import Library
-
-from conftest import ROOT, TEST_LIBRARY
+from handoutkit.options import Personal
 
 SPECS = ["hand-washing", "psychotherapy:what-is"]
 

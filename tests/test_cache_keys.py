@@ -14,13 +14,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import TEST_LIBRARY
 from pypdf import PdfReader
 
 from handoutkit.build import BuildOptions, build
 from handoutkit.cache import Cache
 from handoutkit.content.library import Library
-
-from conftest import TEST_LIBRARY
 
 LOGO = ('<svg xmlns="http://www.w3.org/2000/svg" width="120" height="30">'
         '<text x="2" y="20" font-size="14">{word}</text></svg>')

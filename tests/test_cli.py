@@ -10,10 +10,10 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT, TEST_LIBRARY
 from pypdf import PdfReader
 
 from handoutkit.cli import main
-from conftest import ROOT, TEST_LIBRARY
 
 
 @pytest.fixture

@@ -6,18 +6,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from handoutkit.document.assemble import Setting, anchor_for, assemble, second_anchor
-from handoutkit.content.brand import load_brand
-from handoutkit.build import selections_for
-from handoutkit.document.completeness import (IncompleteError, check_html, must_print, promise_for,
-                                     section_words)
-from handoutkit.errors import LibraryError
-from handoutkit.content.library import Library
-from handoutkit.pdf.pagecheck import Block
-from handoutkit.content.topic import parse_topic
-
 from test_hostile_library import CALM
+
+from handoutkit.build import selections_for
+from handoutkit.content.brand import load_brand
+from handoutkit.content.library import Library
+from handoutkit.content.topic import parse_topic
+from handoutkit.document.assemble import Setting, anchor_for, assemble, second_anchor
+from handoutkit.document.completeness import (
+    IncompleteError,
+    check_html,
+    must_print,
+    promise_for,
+    section_words,
+)
+from handoutkit.errors import LibraryError
+from handoutkit.pdf.pagecheck import Block
 
 HEADER_END = CALM.index("---\n", 4) + 4
 BREATHE = CALM[HEADER_END:CALM.index("## What if I am in crisis?")]

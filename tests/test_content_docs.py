@@ -9,10 +9,10 @@ import shlex
 import shutil
 
 from click.testing import CliRunner
-
 from conftest import ROOT
-from handoutkit.cli import main
 from wordfiles import PNG, make_docx
+
+from handoutkit.cli import main
 
 DOC = ROOT / "docs" / "content-operations.md"
 # Examples whose exit code is 1 when something is left to do (lint reports it).

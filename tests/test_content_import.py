@@ -10,10 +10,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, pdftotext
-from handoutkit.content_ops.crisis import box_lines
 from wordfiles import PNG, make_docx
+
+from handoutkit.content_ops.crisis import box_lines
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import re
 import shutil
 
 import pytest
-
 from conftest import ROOT, pdffonts, pdftotext
+
 from handoutkit.content_ops import diff as diffs
 from handoutkit.content_ops.review import add_duration, parse_duration
 
@@ -189,8 +189,8 @@ def test_review_refuses_bad_input_in_one_line(run, clinic):
 
 
 def test_review_fields_are_checked_when_read(clinic):
-    from handoutkit.errors import LibraryError
     from handoutkit.content.topic import parse_topic
+    from handoutkit.errors import LibraryError
 
     path = clinic / "handouts" / "psychotherapy.en.md"
     text = path.read_text(encoding="utf-8")

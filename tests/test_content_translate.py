@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, pdftotext
 from lxml import etree
 
-from conftest import ROOT, pdftotext
-from handoutkit.content_ops.units import protect, segment
 from handoutkit.content.header import split_front_matter
+from handoutkit.content_ops.units import protect, segment
 
 NS = {"x": "urn:oasis:names:tc:xliff:document:2.0",
       "mda": "urn:oasis:names:tc:xliff:metadata:2.0"}

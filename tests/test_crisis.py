@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-
-from handoutkit.lint.blocks import crisis_wording
-from handoutkit.content.brand import load_brand
-from handoutkit.cli import main
-from handoutkit.content.library import Library
-from handoutkit.lint.rules import Linter
-
 from conftest import pdftotext
+
+from handoutkit.cli import main
+from handoutkit.content.brand import load_brand
+from handoutkit.content.library import Library
+from handoutkit.lint.blocks import crisis_wording
+from handoutkit.lint.rules import Linter
 
 TOPIC = """---
 id: {id}

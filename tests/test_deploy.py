@@ -13,9 +13,9 @@ import tomllib
 
 import pytest
 import yaml
+from conftest import ROOT
 
 from handoutkit.commands.serve import serve
-from conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from handoutkit.document.assemble import Setting
-from handoutkit.batch.run import row_digest
-from handoutkit.content.brand import load_brand
-from handoutkit.build import selections_for
 from handoutkit.batch.joblist import Row
+from handoutkit.batch.run import row_digest
+from handoutkit.build import selections_for
+from handoutkit.content.brand import load_brand
 from handoutkit.content.library import Library
+from handoutkit.document.assemble import Setting
 from handoutkit.options import NOT_SHAPING, BuildOptions, Personal
 from handoutkit.pdf.packet import fingerprint, part_key
 

@@ -12,6 +12,7 @@ import re
 
 import pytest
 from click.testing import CliRunner
+from conftest import TEST_LIBRARY, page_texts
 
 from handoutkit.build import BuildOptions, make, selections_for
 from handoutkit.cache import Cache
@@ -19,8 +20,6 @@ from handoutkit.cli import main
 from handoutkit.content.library import Library
 from handoutkit.options import Personal
 from handoutkit.pdf.sandbox import Sandbox
-
-from conftest import TEST_LIBRARY, page_texts
 
 # Each field carries markup that, if it reached the HTML unescaped, would be an element
 # WeasyPrint acts on: a picture it fetches, a stylesheet link, an inline style, bold text.

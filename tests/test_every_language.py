@@ -9,13 +9,13 @@ import re
 
 import pikepdf
 import pytest
-
 from conftest import ROOT, pdftotext
+from test_translations import comparable
+
 from handoutkit.build import BuildOptions, build
 from handoutkit.cache import Cache
 from handoutkit.content.library import Library
 from handoutkit.content.wording import direction, format_date, language_name
-from test_translations import comparable
 
 COMBOS = [("standard", "letter"), ("standard", "a4"), ("large-print", "letter"),
           ("large-print", "a4")]

@@ -9,15 +9,14 @@ import re
 
 import pytest
 from click.testing import CliRunner
+from test_hostile_library import CALM
 
-from handoutkit.document.assemble import Setting, anchor_for, assemble
-from handoutkit.content.brand import load_brand
 from handoutkit.build import selections_for
 from handoutkit.cli import main
-from handoutkit.document.completeness import IncompleteError, check_html, promise_for
+from handoutkit.content.brand import load_brand
 from handoutkit.content.library import Library
-
-from test_hostile_library import CALM
+from handoutkit.document.assemble import Setting, anchor_for, assemble
+from handoutkit.document.completeness import IncompleteError, check_html, promise_for
 
 OTHERS = ["psychotherapy:what-is", "ocd:what-is"]
 

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 
 from handoutkit.cli import main
-
-from conftest import ROOT
 
 HANDOUTS = Path(sys.executable).with_name("handouts")
 HELP_EXAMPLE_RE = re.compile(r"^\s+(handouts .*)$", re.M)

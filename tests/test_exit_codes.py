@@ -15,14 +15,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
+from conftest import TEST_LIBRARY, page_texts
 from PIL import Image
 from pypdf import PdfReader
 
 from handoutkit.cli import main
-
-from conftest import TEST_LIBRARY, page_texts
 
 GOOD_TOPIC = (TEST_LIBRARY / "handouts" / "hand-washing.en.md").read_text()
 

@@ -8,12 +8,12 @@ import json
 
 import pikepdf
 import pytest
-
 from conftest import page_texts
+
 from handoutkit.build import build, selections_for
-from handoutkit.errors import TopicNotFound
 from handoutkit.content.library import Library
 from handoutkit.document.manifest import NAME
+from handoutkit.errors import TopicNotFound
 from handoutkit.options import BuildOptions
 
 NOTE = "This handout is not yet available in Spanish (español)."

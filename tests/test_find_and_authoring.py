@@ -4,13 +4,12 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import pdftotext
 
 from handoutkit.cli import main
 from handoutkit.content.codes import CodeError, find, match_kind, normalize
 from handoutkit.content.library import Library
 from handoutkit.content_ops.scaffold import PLACEHOLDERS
-
-from conftest import pdftotext
 
 
 @pytest.mark.parametrize("code, compact", [("f411", "F411"), ("F41.1", "F411"),

@@ -10,11 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from handoutkit.content import fonts
-from conftest import ROOT
 from handoutkit.errors import LibraryError, TextError
-
 
 # One name per script the issue lists (Myanmar: a name poppler extracts without inserting a
 # space between clusters).

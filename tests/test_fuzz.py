@@ -15,21 +15,19 @@ import io
 import json
 import os
 import random
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import markupsafe
 import pytest
 from click.testing import CliRunner
+from conftest import pdftotext
 from PIL import Image
 
 from handoutkit.cli import main
-from handoutkit.errors import HandoutsError
 from handoutkit.content.library import Library
 from handoutkit.content_ops.scaffold import PLACEHOLDERS, TOPIC_TEMPLATE
-
-from conftest import pdftotext
+from handoutkit.errors import HandoutsError
 
 SEED = int(os.environ.get("HANDOUTS_FUZZ_SEED", "20261126"))
 CASES = int(os.environ.get("HANDOUTS_FUZZ_CASES", "2000"))

@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT, pdftotext
 
 from handoutkit.cli import main
-
-from conftest import ROOT, pdftotext
 
 BUNDLED_TOPIC = (ROOT / "handouts" / "psychotherapy.en.md").read_text(encoding="utf-8")
 CRISIS = BUNDLED_TOPIC[BUNDLED_TOPIC.index("## What if I am in crisis?"):]
@@ -281,8 +280,8 @@ def test_every_right_to_left_file_prints_numbers_in_reading_order(tmp_path):
 def test_a_reordered_number_is_an_error_not_a_warning(tmp_path):
     """The same Arabic line without the isolates: the bidi algorithm prints the phone
     number's groups the other way round, and the check says so."""
-    from handoutkit.errors import RenderError
     from handoutkit.content.library import Library
+    from handoutkit.errors import RenderError
     from handoutkit.pdf.render import render_pdf
     from handoutkit.pdf.sandbox import Sandbox
 

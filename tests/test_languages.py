@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from handoutkit.content.brand import load_brand
 from handoutkit.build import BuildOptions, build
-from handoutkit.errors import LibraryError
+from handoutkit.content.brand import load_brand
 from handoutkit.content.library import Library
+from handoutkit.errors import LibraryError
 
 
 def page_texts(pdf: bytes, tmp: Path) -> list[str]:

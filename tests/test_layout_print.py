@@ -11,15 +11,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, page_texts
 from pypdf import PdfReader
 
 from handoutkit.build import make, selections_for
 from handoutkit.cache import Cache
 from handoutkit.content.library import Library
-from handoutkit.options import BuildOptions, Personal
 from handoutkit.content.wording import direction, load_strings
-
-from conftest import ROOT, TEST_LIBRARY, page_texts
+from handoutkit.options import BuildOptions, Personal
 
 STRIP = "In crisis? Call or text 988 · Emergency: 911"
 

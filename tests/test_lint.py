@@ -4,13 +4,12 @@ import datetime as dt
 import json
 
 from click.testing import CliRunner
+from conftest import TEST_LIBRARY
 
 from handoutkit.cli import main
 from handoutkit.content.brand import load_brand
 from handoutkit.content.library import Library
 from handoutkit.lint.rules import Linter, contrast_ratio, plain_text
-
-from conftest import TEST_LIBRARY
 
 GOOD = (TEST_LIBRARY / "handouts" / "hand-washing.en.md").read_text()
 

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-
-from conftest import ROOT, pdffonts, page_texts
-from handoutkit.content.brand import NOTICE_LANGS, load_brand
-from handoutkit.build import BuildOptions, build
-from handoutkit.errors import LibraryError
-from handoutkit.content.library import Library
-from handoutkit.document.notice import notice
-from handoutkit.content.wording import direction
+from conftest import ROOT, page_texts, pdffonts
 from test_fonts import declared_names
 from test_translations import comparable
+
+from handoutkit.build import BuildOptions, build
+from handoutkit.content.brand import NOTICE_LANGS, load_brand
+from handoutkit.content.library import Library
+from handoutkit.content.wording import direction
+from handoutkit.document.notice import notice
+from handoutkit.errors import LibraryError
 
 PHONE = "(555) 010-0199"
 LINES = tomllib.loads((ROOT / "layouts" / "language-assistance.toml").read_text("utf-8"))

@@ -1,20 +1,19 @@
 """Packets: several topics in one tagged, navigable PDF."""
 
 import os
-import subprocess
 import re
+import subprocess
 
 import pytest
 from click.testing import CliRunner
+from conftest import page_texts, pdffonts, source_headings
 from pypdf import PdfReader
 
-from handoutkit.cli import main
-from handoutkit.options import Personal
 from handoutkit.build import BuildOptions, build
-from handoutkit.errors import SpecError
+from handoutkit.cli import main
 from handoutkit.content.library import Library
-
-from conftest import page_texts, pdffonts, source_headings
+from handoutkit.errors import SpecError
+from handoutkit.options import Personal
 
 SPECS = ["psychotherapy", "depression-adults:what-is,treatment", "insomnia"]
 TITLES = ["Psychotherapy", "Depression in Adults", "Insomnia"]

@@ -12,15 +12,14 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 
-from handoutkit.content.brand import load_brand
 from handoutkit.build import make, selections_for
 from handoutkit.cache import Cache
+from handoutkit.content.brand import load_brand
 from handoutkit.content.library import Library
 from handoutkit.options import BuildOptions, Personal
 from handoutkit.pdf.pagefill import Page, TopicPages, about_texts, layout_margins, measure_pdf
-
-from conftest import ROOT
 
 
 def build(library, spec, layout="standard", paper="letter", brand=None):

@@ -14,9 +14,9 @@ import subprocess
 import sys
 
 import pytest
+from servers import KEY, start_server
 
 from handoutkit.options import Personal
-from servers import KEY, start_server
 
 FIELDS = tuple(Personal().items())
 WORDS = ("Qzxvq", "Wyvernz")

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pikepdf
 import pytest
+from conftest import page_texts
 
-from handoutkit.lint.blocks import is_form
 from handoutkit.build import BuildOptions, build
 from handoutkit.content.library import Library
-
-from conftest import page_texts
+from handoutkit.lint.blocks import is_form
 
 PX = 0.75  # WeasyPrint writes a Figure's layout box in CSS pixels; a point is 4/3 of one
 

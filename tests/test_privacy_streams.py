@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from test_hostile_library import CALM
 
 SECRETS = {"patient": "Qzxvq Wyvernz", "visit_date": "2026-11-26", "clinician": "Dr. Pmnbk",

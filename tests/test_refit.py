@@ -4,17 +4,15 @@ it short: the block never splits, and no page is left short for it (handoutkit/p
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import pdftotext
 
 from handoutkit.cli import main
-from handoutkit.pdf.pagefill import MIN_FILL, layout_margins, measure_pdf
 from handoutkit.content.library import Library
+from handoutkit.pdf.pagefill import MIN_FILL, layout_margins, measure_pdf
 from handoutkit.pdf.refit import Fit
-
-from conftest import pdftotext
 
 HEADER = """---
 id: demo

@@ -8,14 +8,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import TEST_LIBRARY, page_texts, pdffonts, pdftotext, source_headings
 from pypdf import PdfReader
 
-from handoutkit.options import Personal
 from handoutkit.build import BuildOptions, build
 from handoutkit.content.library import Library
 from handoutkit.content.wording import direction
-
-from conftest import TEST_LIBRARY, page_texts, pdffonts, pdftotext, source_headings
+from handoutkit.options import Personal
 
 PERSONAL = Personal("Ana <b>Díaz</b>", "2026-11-26", "Dr. Lee", "Bring your sleep diary.")
 
@@ -246,9 +245,9 @@ def test_the_parent_still_renders_after_its_forked_workers_exit(library, tmp_pat
     in a temporary folder of the parent's. A worker that removed that folder as it exits
     would leave the parent unable to draw a letter: a long-running process (`serve`, a
     batch) renders in the parent again after its workers are gone."""
-    from handoutkit.pdf import render
     from handoutkit.build import make, selections_for
     from handoutkit.cache import Cache
+    from handoutkit.pdf import render
 
     def pdf(specs, jobs):
         options = BuildOptions(jobs=jobs)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-
 from conftest import pdftotext
+
 from handoutkit.build import BuildOptions, build
 from handoutkit.content.library import Library
 from handoutkit.options import Personal

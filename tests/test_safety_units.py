@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_hostile_library import CALM
 
 from handoutkit.content.safety import crisis_problems, mental_health_reason
 from handoutkit.content.topic import parse_topic
-
-from test_hostile_library import CALM
 
 
 def topic(text: str, name: str = "calm.en.md"):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from handoutkit.pdf import sandbox
 from handoutkit.errors import SandboxError
+from handoutkit.pdf import sandbox
 from handoutkit.pdf.sandbox import Sandbox, check_image, data_uri, media_type
 
 

@@ -3,15 +3,14 @@
 import io
 
 import pytest
+from conftest import TEST_LIBRARY
 from PIL import Image
 from pypdf import PdfReader
 
-from handoutkit.content.brand import load_brand
 from handoutkit.build import BuildOptions, build
-from handoutkit.errors import LibraryError, RenderError, SandboxError
+from handoutkit.content.brand import load_brand
 from handoutkit.content.library import Library
-
-from conftest import TEST_LIBRARY
+from handoutkit.errors import LibraryError, RenderError, SandboxError
 
 TOPIC = (TEST_LIBRARY / "handouts" / "hand-washing.en.md").read_text()
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from handoutkit.errors import SectionNotFound, SpecError
 from handoutkit.content.select import Spec, parse_spec, select
+from handoutkit.errors import SectionNotFound, SpecError
 
 
 @pytest.mark.parametrize(

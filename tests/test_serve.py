@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,10 +18,10 @@ from xml.etree import ElementTree as ET
 
 import pytest
 from pypdf import PdfReader
+from servers import KEY, start_server
 
 from handoutkit.content.library import Library
 from handoutkit.document.manifest import NAME
-from servers import KEY, start_server
 
 PATIENT = "Zyxwa Quorrelin"  # a name that appears nowhere else
 NOTE = "Walk to Brennistow pier daily"

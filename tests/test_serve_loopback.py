@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from servers import start_server
 
 KEY = "loopback-key-3b6e0c9d1f"

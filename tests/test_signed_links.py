@@ -11,10 +11,10 @@ import time
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
+from test_serve_hardening import make_client
 
 from handoutkit.serve import links
 from handoutkit.serve.app import Settings
-from test_serve_hardening import make_client
 
 MESSAGE = ("This link has expired or was changed. Open the handout again from the health "
            "record.")

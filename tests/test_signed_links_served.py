@@ -10,10 +10,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 from pypdf import PdfReader
-
 from servers import KEY, start_server
 from test_signed_links import ASK, feed_links, split
-
 
 # -- the real thing: a click from the health record gets the PDF -------------------------
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import page_texts
 from pypdf import PdfReader
 
 from handoutkit.build import build
@@ -13,8 +14,6 @@ from handoutkit.cache import Cache
 from handoutkit.content.library import Library
 from handoutkit.options import BuildOptions, Personal
 from handoutkit.pdf.workers import Renderer
-
-from conftest import page_texts
 
 
 def counting(monkeypatch) -> list[str]:

@@ -7,10 +7,9 @@ import re
 
 import httpx
 import pytest
+from browsers import launched, needs_chromium, opened, sign_in
 from playwright.sync_api import expect
 from pypdf import PdfReader
-
-from browsers import launched, needs_chromium, opened, sign_in
 from servers import KEY, start_server
 
 pytestmark = needs_chromium

@@ -6,12 +6,11 @@ from __future__ import annotations
 import pikepdf
 import pytest
 from click.testing import CliRunner
+from conftest import pdftotext
 
 from handoutkit.cli import main
 from handoutkit.content.library import Library
 from handoutkit.lint.rules import has_tool
-
-from conftest import pdftotext
 
 TOOLS = {
     "insomnia": "sleep-diary", "generalized-anxiety": "worry-log", "panic-disorder": "panic-log",

@@ -3,11 +3,10 @@
 from pathlib import Path
 
 import pytest
-
-from handoutkit.errors import LibraryError, TopicNotFound
-from handoutkit.content.topic import parse_topic, slugify
-
 from conftest import TEST_LIBRARY
+
+from handoutkit.content.topic import parse_topic, slugify
+from handoutkit.errors import LibraryError, TopicNotFound
 
 GOOD = (TEST_LIBRARY / "handouts" / "hand-washing.en.md").read_text()
 PATH = Path("handouts/hand-washing.en.md")

@@ -12,9 +12,9 @@ import pikepdf
 import pytest
 
 from handoutkit.build import BuildOptions, build
+from handoutkit.content.brand import load_brand
 from handoutkit.content.library import Library
 from handoutkit.lint.rules import Linter
-from handoutkit.content.brand import load_brand
 
 LANGS = ("zh-Hans", "zh-Hant", "vi", "ko", "tl", "ru", "ar")
 # The crisis block's first line in each language (danger now: 911), exact, in reading order.

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import pdftotext
 
 from handoutkit.cli import main
 from handoutkit.content_ops.scaffold import PLACEHOLDERS, TOPIC_TEMPLATE
-
-from conftest import pdftotext
 
 
 def run(*args, **kwargs):
@@ -406,7 +405,7 @@ def test_a_logo_decompression_bomb_is_refused_in_build_and_lint(tmp_path):
 
 
 ALIAS_BOMB = "".join(
-    [f'a0: &a0 ["x","x","x","x","x","x","x","x","x"]\n'] +
+    ['a0: &a0 ["x","x","x","x","x","x","x","x","x"]\n'] +
     [f"a{i}: &a{i} [*a{i - 1},*a{i - 1},*a{i - 1},*a{i - 1},*a{i - 1},*a{i - 1},*a{i - 1},"
      f"*a{i - 1},*a{i - 1}]\n" for i in range(1, 9)])
 

@@ -17,10 +17,11 @@ from typing import Iterator
 from ..build import selections_for
 from ..checks import brand_problem, output_name_problem
 from ..content.fonts import check_personal, find_fonts
-from ..errors import HandoutsError, JobListError, printable
 from ..content.library import Library
+from ..errors import HandoutsError, JobListError, printable
 from ..options import JOB_COLUMNS, BuildOptions
-from ..request import FIELDS as REQUEST_FIELDS, BuildRequest
+from ..request import FIELDS as REQUEST_FIELDS
+from ..request import BuildRequest
 
 # The columns that are the build request itself (the rest say where and how many).
 REQUEST_COLUMNS = ("topics",) + tuple(c for c in REQUEST_FIELDS if c in JOB_COLUMNS)

@@ -21,11 +21,11 @@ from typing import Callable
 
 from ..build import make
 from ..cache import Cache
+from ..content.library import Library
 from ..deliver import remove_stale_temporaries
 from ..errors import HandoutsError, UsageError
-from .joblist import Outcome, Row, check
-from ..content.library import Library
 from ..options import BuildOptions, shaping_items
+from .joblist import Outcome, Row, check
 from .resume import Journal, digest, load_key
 
 
@@ -170,10 +170,10 @@ def _run_task(index: int) -> Outcome:
 
 def _run_steps(task: Task) -> None:
     """Build, file (FHIR) and print a row, recording each step in the journal once done."""
-    from ..document.assemble import document_title, load_strings
     from ..deliver import print_files, write_atomic, write_fhir
-    from ..pdf.inspection import read_manifest
+    from ..document.assemble import document_title, load_strings
     from ..options import FhirRefs
+    from ..pdf.inspection import read_manifest
 
     row, library, journal = task.row, _WORKER["library"], _WORKER["journal"]
     target = _WORKER["out_dir"] / row.output

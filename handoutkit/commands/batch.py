@@ -48,7 +48,6 @@ def batch(ctx, job_list, out_dir, jobs, shard_spec, no_cache) -> None:
 
     from handoutkit.batch.run import run
     from handoutkit.cache import Cache
-
     from handoutkit.pdf.scratch import on_signals
 
     on_signals()

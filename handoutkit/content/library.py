@@ -8,7 +8,6 @@ the library bundled with the tool fills in whatever it does not have.
 from __future__ import annotations
 
 import dataclasses
-
 import difflib
 import os
 import re

@@ -13,8 +13,8 @@ from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 
-from .blocks import BLOCKS, block_renderer, render_field, write_in_rule
 from ..errors import LibraryError
+from .blocks import BLOCKS, block_renderer, render_field, write_in_rule
 from .header import ID_RE
 
 CALLOUTS = BLOCKS

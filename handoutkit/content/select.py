@@ -6,7 +6,6 @@ Required sections (the crisis block) are always kept, whatever sections are pick
 from __future__ import annotations
 
 import dataclasses
-
 import re
 from dataclasses import dataclass
 

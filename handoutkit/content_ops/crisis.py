@@ -8,9 +8,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from handoutkit.lint.blocks import crisis_wording
-from handoutkit.errors import HandoutsError
 from handoutkit.content.library import Library
+from handoutkit.errors import HandoutsError
+from handoutkit.lint.blocks import crisis_wording
 
 # Words that make a handout speak of suicide, self-harm, overdose or a mental-health
 # condition (English and Spanish; other languages fall back to English words, which

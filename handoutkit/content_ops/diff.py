@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from handoutkit.errors import HandoutsError
 from handoutkit.content.header import parse_metadata
 from handoutkit.content.library import Library
+from handoutkit.errors import HandoutsError
 
 from . import history
 from .review import sections_of

@@ -8,8 +8,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from handoutkit.errors import LibraryError
 from handoutkit.content.topic import Topic
+from handoutkit.errors import LibraryError
 
 from .topicfile import write_text
 

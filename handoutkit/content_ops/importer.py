@@ -19,11 +19,11 @@ from pathlib import Path
 
 from lxml import etree
 
-from handoutkit.deliver import write_atomic
-from handoutkit.errors import HandoutsError, OutputError
 from handoutkit.content.header import ID_RE, LANG_RE
 from handoutkit.content.library import ID_RE_TEXT, Library
 from handoutkit.content.topic import Topic, parse_topic, slugify
+from handoutkit.deliver import write_atomic
+from handoutkit.errors import HandoutsError, OutputError
 
 from . import history
 from .crisis import CrisisBlock, mental_health_words, standard_block
@@ -541,8 +541,8 @@ def _finish(library, root: Path, source: Path, topic_id: str, lang: str,
 def _measure(library: Library, topic: Topic, report: Report) -> None:
     """Reading level per section, jargon and acronyms: lint's own measures."""
     from handoutkit.content.brand import load_brand
-    from handoutkit.lint.rules import Linter
     from handoutkit.content.measures import readability
+    from handoutkit.lint.rules import Linter
 
     result = readability(topic)
     scores = {s.id: score for s, score in result.sections} if result else {}

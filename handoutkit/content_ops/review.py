@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from handoutkit.errors import HandoutsError, LibraryError, OutputError
 from handoutkit.content.library import Library
 from handoutkit.content.topic import Topic
+from handoutkit.errors import HandoutsError, LibraryError, OutputError
 
 from . import history
 from .topicfile import read_text, set_fields, split, writable_root, write_text

@@ -6,9 +6,9 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
-from ..errors import LibraryError, OutputError
 from ..content.library import ID_RE_TEXT, Library
 from ..content.topic import ID_RE, LANG_RE
+from ..errors import LibraryError, OutputError
 
 MAX_ID = 64
 

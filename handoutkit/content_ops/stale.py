@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handoutkit.errors import HandoutsError
 from handoutkit.content.library import DEFAULT_LANG, Library
+from handoutkit.errors import HandoutsError
 
 
 @dataclass(frozen=True)

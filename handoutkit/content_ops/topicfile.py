@@ -9,9 +9,9 @@ from pathlib import Path
 
 import yaml
 
+from handoutkit.content.header import split_front_matter
 from handoutkit.deliver import write_atomic
 from handoutkit.errors import LibraryError
-from handoutkit.content.header import split_front_matter
 
 
 def read_text(path: Path) -> str:

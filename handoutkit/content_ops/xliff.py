@@ -18,10 +18,10 @@ from pathlib import Path
 
 from lxml import etree
 
-from handoutkit.errors import HandoutsError, TopicNotFound
 from handoutkit.content.header import LANG_RE
 from handoutkit.content.library import Library
 from handoutkit.content.topic import Topic, parse_topic
+from handoutkit.errors import HandoutsError, TopicNotFound
 
 from . import history
 from .crisis import standard_block

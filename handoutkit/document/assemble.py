@@ -16,22 +16,19 @@ from .. import __version__
 from ..content import fonts
 from ..content.blocks import crisis_lines
 from ..content.brand import Brand
-from ..errors import LibraryError, SandboxError
 from ..content.library import Library
-from .bidi import isolate_numbers
-from .linebreak import keep_words
-from ..options import DEFAULT_LAYOUT, DEFAULT_PAPER, PAPERS, Personal, printed_date
-from ..pdf.sandbox import Sandbox
 from ..content.select import Selection
-
 from ..content.wording import (
-    CLDR_NAMES,
-    cldr_locale,
     direction,
     format_date,
     language_name,
     load_strings,
 )
+from ..errors import LibraryError, SandboxError
+from ..options import DEFAULT_LAYOUT, DEFAULT_PAPER, PAPERS, Personal, printed_date
+from ..pdf.sandbox import Sandbox
+from .bidi import isolate_numbers
+from .linebreak import keep_words
 
 FONT_FAMILY = fonts.LATIN_FAMILY
 

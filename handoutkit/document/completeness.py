@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Iterable
 
 from markdown_it.common.utils import escapeHtml
 
-from ..errors import LibraryError, RenderError
 from ..content.select import Selection
 from ..content.topic import Section
+from ..errors import LibraryError, RenderError
 
 if TYPE_CHECKING:
     from ..pdf.pagecheck import Promise
@@ -87,8 +87,8 @@ def promise_for(selections, brand, *, cover: bool = False, label: str | None = N
     """What a document of `selections` must print: the crisis block of each mental-health
     topic (and of its --bilingual second language), the crisis strip on each of its pages,
     and with `cover` and a mental-health topic, the cover's crisis line."""
-    from .assemble import anchor_for, second_anchor
     from ..pdf.pagecheck import CRISIS_NUMBERS, Block, Promise
+    from .assemble import anchor_for, second_anchor
 
     blocks, strip = [], []
     for selection in selections:

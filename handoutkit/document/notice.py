@@ -9,9 +9,9 @@ language tags); the lines come from `layouts/language-assistance.toml`, a clinic
 from __future__ import annotations
 
 from ..content.brand import Brand
-from ..errors import LibraryError
 from ..content.library import Library
 from ..content.wording import direction
+from ..errors import LibraryError
 
 FILE = "language-assistance.toml"
 PHONE = "{phone}"

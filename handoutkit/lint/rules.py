@@ -11,14 +11,9 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..document.assemble import load_strings
-from .blocks import check_blocks, check_same_crisis, has_tool, is_form  # noqa: F401
 from ..content.brand import Brand
-from ..errors import HandoutsError
 from ..content.library import DEFAULT_LANG, Library
 from ..content.measures import (
-    CRISIS_NUMBERS,
-    SENTENCE_END,
     Readability,
     contrast_ratio,
     plain_text,
@@ -27,6 +22,9 @@ from ..content.measures import (
 from ..content.plainwords import ACRONYM_RE, PlainWords, load_plain_words  # noqa: F401
 from ..content.safety import crisis_problems
 from ..content.topic import Section, Topic
+from ..document.assemble import load_strings
+from ..errors import HandoutsError
+from .blocks import check_blocks, check_same_crisis, has_tool, is_form  # noqa: F401
 
 
 @dataclass(frozen=True)

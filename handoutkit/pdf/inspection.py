@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import DocumentError, _unsafe, printable  # noqa: F401 (re-export)
 from ..document.manifest import NAME
+from ..errors import DocumentError, _unsafe, printable  # noqa: F401 (re-export)
 
 MAX_MANIFEST_BYTES = 1024 * 1024
 TEXT_FIELDS = ("generator", "generated", "layout", "brand", "paper")

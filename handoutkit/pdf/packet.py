@@ -25,6 +25,11 @@ import pikepdf
 from pikepdf import Name
 
 from .. import __version__
+from ..cache import Cache, make_key
+from ..content.brand import Brand
+from ..content.fonts import find_fonts
+from ..content.library import Library
+from ..content.select import Selection
 from ..document.assemble import (
     TOPIC_LINK,
     Setting,
@@ -33,13 +38,9 @@ from ..document.assemble import (
     assemble_part,
     picture_path,
 )
-from ..content.brand import Brand
-from ..cache import Cache, make_key
-from ..errors import RenderError
-from ..content.fonts import find_fonts
-from ..content.library import Library
-from ..options import Personal
 from ..document.completeness import promise_for
+from ..errors import RenderError
+from ..options import Personal
 from .pagecheck import Promise
 from .pdfjoin import (
     face_key,
@@ -52,7 +53,6 @@ from .pdfjoin import (
     take_document_info,
 )
 from .sandbox import Sandbox
-from ..content.select import Selection
 from .workers import Renderer
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Callable
 
 from ..content import fonts
-from .cidfonts import CJK_RE, shrink_cid_fonts
-from ..errors import HandoutsError, RenderError, SandboxError
 from ..content.library import bundled_root
+from ..errors import HandoutsError, RenderError, SandboxError
+from .cidfonts import CJK_RE, shrink_cid_fonts
 from .sandbox import Sandbox
 from .weasyload import import_weasyprint
 

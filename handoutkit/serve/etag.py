@@ -18,8 +18,8 @@ def topic_etag(library, request: BuildRequest) -> str:
     its parts by (packet.part_key: the topic file, its related topics and pictures, the
     sections) and the print fingerprint (brand and logo, layouts, strings, fonts, tool
     version), with the printed date, the format and the manifest's topic versions."""
-    from ..content.brand import load_brand
     from ..build import selections_for
+    from ..content.brand import load_brand
     from ..options import printed_date
     from ..pdf.packet import fingerprint, part_key
     from .jobs import find_brand

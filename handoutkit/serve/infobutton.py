@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
 
 from ..content.codes import find
-from ..errors import HandoutsError
 from ..content.library import DEFAULT_LANG, Library
+from ..errors import HandoutsError
 
 ICD10CM = "2.16.840.1.113883.6.90"
 CODE_SYSTEMS = {ICD10CM: "ICD-10-CM"}

@@ -76,8 +76,8 @@ TEST_DELAY = float(os.environ.get("HANDOUTS_TEST_RENDER_DELAY", "0") or 0)
 
 def warm_up(config: WorkerConfig) -> None:
     """Import WeasyPrint and make one packet: stylesheet parsed, fonts loaded, parts cached."""
-    from ..pdf import render  # noqa: F401
     from ..content.library import Library
+    from ..pdf import render  # noqa: F401
 
     library = Library(config.library_dir)
     if library.topic_ids:

@@ -124,8 +124,8 @@ def _context(service, library, form=None, query: str = "", error: str | None = N
 def _languages(library) -> list[dict]:
     """Every language of the library, English first (the default), each named in English
     and in itself: 'Spanish (español)'."""
-    from ..document.assemble import language_name
     from ..content.library import DEFAULT_LANG
+    from ..document.assemble import language_name
 
     langs = sorted({f.lang for f in library.files()}, key=lambda lang: (lang != DEFAULT_LANG, lang))
     named = []

@@ -19,9 +19,9 @@ DEFAULT_LAYOUT = "standard"
 FORMATS = ("pdf", "html")
 
 # The columns of a batch job list (CSV header or JSON Lines keys).
-JOB_COLUMNS = ("output", "topics", "lang", "bilingual", "fallback", "layout", "paper", "brand", "patient",
-               "visit_date", "clinician", "note", "duplex", "archival", "copies", "printer",
-               "patient_ref", "encounter_ref", "author_ref")
+JOB_COLUMNS = ("output", "topics", "lang", "bilingual", "fallback", "layout", "paper", "brand",
+               "patient", "visit_date", "clinician", "note", "duplex", "archival", "copies",
+               "printer", "patient_ref", "encounter_ref", "author_ref")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from ..build import selections_for
 from ..checks import brand_problem, output_name_problem
 from ..content.fonts import check_personal, find_fonts
 from ..content.library import Library
+from ..content.select import Selection
 from ..errors import HandoutsError, JobListError, printable
 from ..options import JOB_COLUMNS, BuildOptions
 from ..request import FIELDS as REQUEST_FIELDS
@@ -25,7 +26,6 @@ from ..request import BuildRequest
 
 # The columns that are the build request itself (the rest say where and how many).
 REQUEST_COLUMNS = ("topics",) + tuple(c for c in REQUEST_FIELDS if c in JOB_COLUMNS)
-from ..content.select import Selection
 
 COLUMNS = JOB_COLUMNS
 

@@ -23,7 +23,8 @@ from handoutkit.errors import HandoutsError
 @click.option("--queue", type=click.IntRange(min=0), default=16, show_default=True,
               help="Requests that may wait for a worker; more get 503 with Retry-After.")
 @click.option("--timeout", type=click.FloatRange(min=0.01), default=120.0, show_default=True,
-              help="Seconds a render may take before its worker is replaced (parts it finished are kept for the retry).")
+              help="Seconds a render may take before its worker is replaced (parts it "
+                   "finished are kept for the retry).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the topic cache.")
 @click.option("--public-url", metavar="URL",
               help="The address clients reach the service at, like "
@@ -53,8 +54,9 @@ def serve(ctx, host, port, workers, api_keys, queue, timeout, no_cache, public_u
     signs them until the service stops. Infobutton answers carry signed links that open
     their handout (the PDF or HTML, nothing else) without a key until --link-lifetime has
     passed; they are signed with --link-secret-file's secret, else one made from the
-    session secret (so a random one, too, ends them when the service stops). The keys file is read again when it changes (or
-    on SIGHUP); SIGTERM lets renders in flight finish, then stops.
+    session secret (so a random one, too, ends them when the service stops). The keys file
+    is read again when it changes (or on SIGHUP); SIGTERM lets renders in flight finish,
+    then stops.
 
     \b
     Examples:

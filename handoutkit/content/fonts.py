@@ -135,7 +135,8 @@ def _find(dirs: tuple[Path, ...]) -> FontSet:
                 return (folder / name).resolve()
         where = ", ".join(str(d) for d in dirs)
         if package is None:
-            how = "it is bundled with handouts: reinstall handouts, or copy it into your library's fonts/ folder"
+            how = ("it is bundled with handouts: reinstall handouts, or copy it into your "
+                   "library's fonts/ folder")
         else:
             how = (f"install it with 'apt-get install {package}' (README, set-up), "
                    f"or copy {name} into your library's fonts/ folder")

@@ -87,17 +87,7 @@ def _refuse_aliases(header: str, path: Path) -> None:
 
 def parse_metadata(header: str, path: Path) -> dict[str, Any]:
     """Validate the YAML header; errors name the file and line."""
-    try:
-        if "&" in header or "*" in header:
-            _refuse_aliases(header, path)
-        data = yaml.load(header, Loader=_HeaderLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or "cannot be read"
-        raise LibraryError(f"{path}:{line}: the header is not valid YAML ({problem})") from None
-    if not isinstance(data, dict):
-        raise LibraryError(f"{path}:2: the header must be 'field: value' lines")
+    data = _load_yaml(header, path)
 
     def where(name: str) -> str:
         return f"{path}:{field_line(header, name)}: '{name}'"
@@ -108,22 +98,7 @@ def parse_metadata(header: str, path: Path) -> dict[str, Any]:
     for name in REQUIRED_FIELDS:
         if data.get(name) in (None, ""):
             raise LibraryError(f"{path}:1: the header has no '{name}'")
-
-    meta: dict[str, Any] = {}
-    for name in ("id", "lang", "title", "level", "summary", "credit"):
-        meta[name] = str(data[name]).strip()
-    if not ID_RE.match(meta["id"]):
-        raise LibraryError(f"{where('id')} must be lower-case letters, digits and hyphens")
-    if not LANG_RE.match(meta["lang"]):
-        raise LibraryError(f"{where('lang')} must be a language code such as en, vi or zh-Hans")
-    if meta["level"] not in LEVELS:
-        raise LibraryError(f"{where('level')} must be one of: {', '.join(LEVELS)}")
-    version = data["version"]
-    if isinstance(version, float):
-        raise LibraryError(f"{where('version')} must be written in quotes, like \"1.0\"")
-    meta["version"] = str(version).strip()
-    if not VERSION_RE.match(meta["version"]):
-        raise LibraryError(f"{where('version')} must look like \"1.0\"")
+    meta = _identity(data, where)
     meta["updated"] = _as_date(data["updated"], where("updated"))
     meta["review_due"] = (
         _as_date(data["review_due"], where("review_due")) if data.get("review_due") else None
@@ -139,10 +114,53 @@ def parse_metadata(header: str, path: Path) -> dict[str, Any]:
     if not isinstance(mental_health, bool):
         raise LibraryError(f"{where('mental_health')} must be true or false")
     meta["mental_health"] = mental_health
-    meta["reviewed_by"] = str(data["reviewed_by"]).strip() if data.get("reviewed_by") else None
     meta["url"] = str(data["url"]).strip() if data.get("url") else None
     if meta["url"] and not meta["url"].startswith("https://"):
         raise LibraryError(f"{where('url')} must start with https://")
+    meta.update(_provenance(data, where))
+    return meta
+
+
+def _load_yaml(header: str, path: Path) -> dict:
+    """The header as a mapping, read with safe YAML (no anchors, dates kept as text)."""
+    try:
+        if "&" in header or "*" in header:
+            _refuse_aliases(header, path)
+        data = yaml.load(header, Loader=_HeaderLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or "cannot be read"
+        raise LibraryError(f"{path}:{line}: the header is not valid YAML ({problem})") from None
+    if not isinstance(data, dict):
+        raise LibraryError(f"{path}:2: the header must be 'field: value' lines")
+    return data
+
+
+def _identity(data: dict, where) -> dict[str, Any]:
+    """The fields that name the topic: id, language, title, level, version, summary."""
+    meta: dict[str, Any] = {}
+    for name in ("id", "lang", "title", "level", "summary", "credit"):
+        meta[name] = str(data[name]).strip()
+    if not ID_RE.match(meta["id"]):
+        raise LibraryError(f"{where('id')} must be lower-case letters, digits and hyphens")
+    if not LANG_RE.match(meta["lang"]):
+        raise LibraryError(f"{where('lang')} must be a language code such as en, vi or zh-Hans")
+    if meta["level"] not in LEVELS:
+        raise LibraryError(f"{where('level')} must be one of: {', '.join(LEVELS)}")
+    version = data["version"]
+    if isinstance(version, float):
+        raise LibraryError(f"{where('version')} must be written in quotes, like \"1.0\"")
+    meta["version"] = str(version).strip()
+    if not VERSION_RE.match(meta["version"]):
+        raise LibraryError(f"{where('version')} must look like \"1.0\"")
+    return meta
+
+
+def _provenance(data: dict, where) -> dict[str, Any]:
+    """Who reviewed the topic and when, and which original a translation was made from."""
+    meta: dict[str, Any] = {}
+    meta["reviewed_by"] = str(data["reviewed_by"]).strip() if data.get("reviewed_by") else None
     meta["translated_from"] = _translated_from(data.get("translated_from"),
                                                where("translated_from"))
     meta["translation_stale"] = bool(isinstance(data.get("translated_from"), dict)

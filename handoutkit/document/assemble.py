@@ -235,11 +235,12 @@ def _second_language(selection: Selection, library: Library, asset_url: AssetUrl
 
 def section_groups(sections: list[dict]) -> list[dict]:
     """Runs of sections as the layout flows them: a section with a table or write-in lines
-    (a tool to write in) or a required one (the crisis block) is `wide`, across the page; runs of the others
-    may be set in columns. A group holding the crisis block alone is marked `crisis` (the
-    renderer may move it to where it leaves no page short, refit.py); one holding a tool
-    table is marked `tool` (its first rows never split, so the renderer may move it past a
-    neighbouring section where keeping it whole would leave a page short)."""
+    (a tool to write in) or a required one (the crisis block) is `wide`, across the page;
+    runs of the others may be set in columns. A group holding the crisis block alone is
+    marked `crisis` (the renderer may move it to where it leaves no page short, refit.py);
+    one holding a tool table is marked `tool` (its first rows never split, so the renderer
+    may move it past a neighbouring section where keeping it whole would leave a page
+    short)."""
     groups: list[dict] = []
     for section in sections:
         wide = (section["required"] or "<table" in section["html"]
@@ -473,7 +474,8 @@ def _render(setting: Setting, selections: list[Selection], *, packet: bool,
         personal=_personal_dates(personal, strings, langs[0] if langs else "en"),
         s=strings, printed=format_date(setting.printed, strings, langs[0]),
         packet=packet, duplex=setting.duplex, pad_to_even=pad_to_even, show_cover=bool(toc),
-        toc=list(toc), notice=notice, running=running, numbers=numbers, number_pages=list(number_pages),
+        toc=list(toc), notice=notice, running=running, numbers=numbers,
+        number_pages=list(number_pages),
         number_strings={k: {"page": v["page"], "of": v["of"], "page_of": v.get("page_of"),
                             "dir": direction(k), "blank_page": v["blank_page"]}
                         for k, v in all_strings.items()},

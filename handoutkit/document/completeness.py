@@ -2,8 +2,8 @@
 
 Every required section a selection holds, and the crisis block (an `::: emergency` callout)
 of a mental-health topic, must be in the assembled HTML with all its words, whatever the
-parser, the layout or a clinic's template did. A document that fails is not written. `promise_for` says what the laid-out pages of a
-document must print in turn (pagecheck.py).
+parser, the layout or a clinic's template did. A document that fails is not written.
+`promise_for` says what the laid-out pages of a document must print in turn (pagecheck.py).
 """
 
 from __future__ import annotations

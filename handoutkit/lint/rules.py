@@ -153,7 +153,8 @@ class Linter:
                           f"no disclaimer for language '{lang}'")
 
     def _check_topic(self, topic: Topic) -> None:
-        add = lambda sev, check, line, msg: self._add(sev, check, topic.path, line, topic.id, msg)
+        def add(sev, check, line, msg):
+            self._add(sev, check, topic.path, line, topic.id, msg)
 
         if topic.updated > self.today:
             add("error", "metadata", 0, f"'updated' {topic.updated} is in the future")
@@ -216,7 +217,8 @@ class Linter:
         """A translation against its English original: version, source version, sections."""
         if topic.lang == DEFAULT_LANG or not self.library.has(topic.id, DEFAULT_LANG):
             return
-        add = lambda sev, check, line, msg: self._add(sev, check, topic.path, line, topic.id, msg)
+        def add(sev, check, line, msg):
+            self._add(sev, check, topic.path, line, topic.id, msg)
         original = self.library.topic(topic.id, DEFAULT_LANG)
         if _version(topic.version) < _version(original.version):
             add("warning", "translation", 0,
@@ -283,7 +285,8 @@ class Linter:
         if rules is None:
             return
         severity = "error" if self.release else "warning"
-        add = lambda line, check, msg: self._add(severity, check, topic.path, line, topic.id, msg)
+        def add(line, check, msg):
+            self._add(severity, check, topic.path, line, topic.id, msg)
         parts = [(0, topic.title)]
         for section in ([topic.intro] if topic.intro else []) + list(topic.sections):
             parts.append((section.line, plain_text(section)))
@@ -332,12 +335,16 @@ class Linter:
             return
         self.readability.append(result)
         limits = self.limits
-        if topic.lang == "en":
-            too_hard = lambda score, limit: score > limit
+        english = topic.lang == "en"  # a grade (lower is easier), else an ease (higher is)
+
+        def too_hard(score, limit):
+            return score > limit if english else score < limit
+
+        if english:
             topic_limit, section_limit, word = limits.max_grade, limits.max_section_grade, "above"
         else:
-            too_hard = lambda score, limit: score < limit
-            topic_limit, section_limit, word = limits.min_ease_es, limits.min_section_ease_es, "below"
+            topic_limit, section_limit = limits.min_ease_es, limits.min_section_ease_es
+            word = "below"
         if result.smog is not None and result.smog > limits.max_smog:
             self._add("error", "reading-level", topic.path, 0, topic.id,
                       f"SMOG grade {result.smog} is above the limit {limits.max_smog}: use "
@@ -369,7 +376,8 @@ def review_findings(topic: Topic, today: dt.date, release: bool) -> list[tuple[s
         found.append(("error", "review", "not reviewed by a clinician yet (reviewed_by: "
                       f"'{reviewer or 'none'}'); record who reviewed it before release"))
     if not topic.sources:
-        found.append(("warning", "sources", "no sources: list the public guidance the facts come from, "
+        found.append(("warning", "sources",
+                      "no sources: list the public guidance the facts come from, "
                       "with the year (sources: [\"NIMH: Depression (2024)\"])"))
     return found
 

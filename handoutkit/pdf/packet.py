@@ -151,7 +151,8 @@ def _cover_and_numbers(settings, selections, keys, parts, renderer, cache, print
         page_langs = _page_langs(selections, parts, plan)
         # A cover with personal details is made for each patient and never cached.
         cover_key = None if settings.personal else make_key(
-            "cover", print_fp, keys, plan.starts, settings.setting.printed.isoformat(), settings.setting.duplex)
+            "cover", print_fp, keys, plan.starts, settings.setting.printed.isoformat(),
+            settings.setting.duplex)
         blanks = _blank_pages(plan, [len(part.pages) for part in parts])
         numbers_key = make_key("numbers", print_fp, page_langs, sorted(blanks))
         cover = cache.get(cover_key) if cover_key and settings.cover else None

@@ -24,7 +24,8 @@ FONT_TYPES = {".ttf": "font/ttf", ".otf": "font/otf", ".woff": "font/woff", ".wo
 def media_type(path: Path) -> str:
     """The media type of a library file, from its name."""
     suffix = path.suffix.lower()
-    return FONT_TYPES.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    guessed = mimetypes.guess_type(path.name)[0]
+    return FONT_TYPES.get(suffix) or guessed or "application/octet-stream"
 
 
 def check_image(data: bytes, media: str, name: str) -> None:
@@ -86,7 +87,8 @@ class Sandbox:
     def _read_data(url: str) -> tuple[bytes, str]:
         header, _, payload = url[5:].partition(",")
         media = header.split(";")[0] or "text/plain"
-        data = base64.b64decode(payload) if header.endswith(";base64") else unquote(payload).encode()
+        base64_coded = header.endswith(";base64")
+        data = base64.b64decode(payload) if base64_coded else unquote(payload).encode()
         check_image(data, media, "in a data: URI")
         return data, media
 

@@ -6,7 +6,8 @@ way on the same machine.
            weasyprint command, two at a time (the HTML is made before timing starts)
 
 Default: 100 patients with 4 library topics each. Prints both times, their ratio and the
-peak memory of the batch's whole process tree. Run: .venv/bin/python benchmarks/batch.py [--rows 1000]
+peak memory of the batch's whole process tree.
+Run: .venv/bin/python benchmarks/batch.py [--rows 1000]
 """
 
 from __future__ import annotations

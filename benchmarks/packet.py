@@ -82,7 +82,8 @@ def main() -> None:
         build = handouts + ["build", *ids, "-o", str(work / "packet.pdf")]
         results["cold"].append(timed(build, cache_env))
         results["warm"].append(timed(build, cache_env))
-        results["raw"].append(timed([str(BIN / "weasyprint"), str(html), str(work / "raw.pdf")], env))
+        results["raw"].append(timed([str(BIN / "weasyprint"), str(html),
+                                     str(work / "raw.pdf")], env))
         results["one-col"].append(timed([str(BIN / "weasyprint"), str(one_column),
                                          str(work / "one-column.pdf")], env))
         if browser:
@@ -98,7 +99,8 @@ def main() -> None:
                            text=True).stdout if shutil.which("pdfinfo") else ""
     page_count = next((line.split()[-1] for line in pages.splitlines()
                        if line.startswith("Pages:")), "?")
-    print(f"12-topic packet, {page_count} pages, {os.cpu_count()} cores, median of {args.runs} runs")
+    print(f"12-topic packet, {page_count} pages, {os.cpu_count()} cores, "
+          f"median of {args.runs} runs")
     for name in ("cold", "warm", "raw", "one-col", "chromium"):
         if name in median:
             print(f"  {name:<9} {median[name]:6.2f} s")

@@ -1,6 +1,7 @@
 """Page fill: builds topics and reports how full every page is, from the PDF's word boxes.
 
-    .venv/bin/python benchmarks/pages.py                      # every topic file, both layouts, both papers
+    # every topic file, both layouts, both papers:
+    .venv/bin/python benchmarks/pages.py
     .venv/bin/python benchmarks/pages.py --lang en --layout standard --paper letter -v
     .venv/bin/python benchmarks/pages.py --topic psychotherapy --topic insomnia
     .venv/bin/python benchmarks/pages.py --packet psychotherapy depression-adults insomnia \
@@ -90,7 +91,8 @@ def run_topics(library: Library, args) -> int:
                 result = measure_topic(library, f.id, f.lang, layout, paper)
                 rows.append((layout, paper, result))
                 mark = "FAIL" if result.problems else "ok"
-                print(f"{mark:4} {result.name:48} {len(result.pages):2}p  fill% {fills(result.pages)}")
+                print(f"{mark:4} {result.name:48} {len(result.pages):2}p  "
+                      f"fill% {fills(result.pages)}")
                 for problem in result.problems:
                     print(f"       {problem}")
                 failed += bool(result.problems)

@@ -42,7 +42,7 @@ def main(show_survivors: bool) -> None:
               f"{counts['survived']} | {counts['no tests']} | {counts['timeout']} | {score} |")
     if show_survivors:
         print()
-        for module, key in survivors:
+        for _module, key in survivors:
             print(f"- `{key}`")
 
 

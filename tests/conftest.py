@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
 from handoutkit.content.library import Library
+
+ROOT = Path(__file__).resolve().parent.parent
 
 TEST_LIBRARY = Path(__file__).resolve().parent / "library"
 

@@ -136,13 +136,15 @@ def test_inspect(archival, tmp_path):
     text = runner.invoke(main, ["inspect", str(out)])
     assert text.exit_code == 0
     assert "archival (PDF/A-3)" in text.output
-    assert f"insomnia (en) version {Library().topic('insomnia').version}" in text.output and "sections: what-is, crisis" in text.output
+    assert f"insomnia (en) version {Library().topic('insomnia').version}" in text.output
+    assert "sections: what-is, crisis" in text.output
     data = json.loads(runner.invoke(main, ["inspect", str(out), "--json"]).output)
     assert data["topics"][0]["id"] == "psychotherapy"
     # Packets merged from cached parts carry the manifest too.
     packet = tmp_path / "p.pdf"
     assert runner.invoke(main, ["build", "ocd:what-is", "ptsd", "-o", str(packet)]).exit_code == 0
-    assert json.loads(runner.invoke(main, ["inspect", str(packet), "--json"]).output)["topics"][1]["id"] == "ptsd"
+    inspected = runner.invoke(main, ["inspect", str(packet), "--json"]).output
+    assert json.loads(inspected)["topics"][1]["id"] == "ptsd"
 
 
 @pytest.mark.parametrize("content, message", [
@@ -166,4 +168,5 @@ def test_inspect_pdf_without_manifest(tmp_path):
     writer.write(path)
     result = CliRunner().invoke(main, ["inspect", str(path)])
     assert result.exit_code == 1
-    assert result.stderr.strip() == f"Error: {path} has no handouts manifest: it was not made by handouts"
+    assert result.stderr.strip() == (f"Error: {path} has no handouts manifest: "
+                                     "it was not made by handouts")

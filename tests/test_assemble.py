@@ -91,7 +91,8 @@ def test_paper_and_sizes_reach_the_css(test_library):
 
 
 def test_unknown_layout_and_paper(test_library):
-    with pytest.raises(LibraryError, match="unknown layout 'fancy'; layouts: large-print, standard"):
+    with pytest.raises(LibraryError,
+                       match="unknown layout 'fancy'; layouts: large-print, standard"):
         html_for(test_library, layout="fancy")
     with pytest.raises(LibraryError, match="unknown paper 'legal'"):
         html_for(test_library, paper="legal")
@@ -254,8 +255,9 @@ def test_pictures_are_checked_while_assembling(make_library, src, message):
 
 
 def test_picture_in_the_library_gets_its_asset_url(make_library):
-    library = clinic_with(make_library, HAND.replace("Germs spread", "![A dot](img/dot.png)\n\n"
-                                                     "Germs spread"), {"handouts/img/dot.png": b"x"})
+    library = clinic_with(make_library,
+                          HAND.replace("Germs spread", "![A dot](img/dot.png)\n\nGerms spread"),
+                          {"handouts/img/dot.png": b"x"})
     assert '<img src="asset:dot.png" alt="A dot" />' in html_for(library)
 
 

@@ -44,7 +44,8 @@ def forty_rows() -> list[dict]:
         topics = " ".join(TOPICS[j % len(TOPICS)] for j in range(i % 3, i % 3 + 2))
         rows.append({"output": f"p{i:02d}.pdf", "topics": topics, "patient": f"Patient{i:02d} Zq",
                      "visit_date": "2026-11-26", "clinician": "Dr. Lee",
-                     "note": "Bring your list." if i % 4 == 0 else "", "duplex": "yes" if i % 5 == 0 else "no"})
+                     "note": "Bring your list." if i % 4 == 0 else "",
+                     "duplex": "yes" if i % 5 == 0 else "no"})
     rows[3]["topics"] = "no-such-topic"
     rows[11]["output"] = "../escape.pdf"
     rows[17]["topics"] = "ptsd:no-section"
@@ -70,7 +71,7 @@ def test_forty_rows_with_bad_rows(tmp_path):
                          (19, "topic 'ptsd' (en) has no section 'no-section'"),
                          (27, "'duplex' must be true or false, not 'sometimes'"),
                          (35, "'output' p00.pdf is also on line 2")):
-        assert any(f"m.csv:{line}: {reason}" in l for l in lines), (line, reason)
+        assert any(f"m.csv:{line}: {reason}" in text for text in lines), (line, reason)
     assert lines[-1] == "35 built, 0 skipped (already current), 5 failed"
     built = listing(out)
     assert len(built) == 35 and "p03.pdf" not in built and not (tmp_path / "escape.pdf").exists()
@@ -98,7 +99,8 @@ def test_rerun_skips_current_outputs_and_rebuilds_changed_ones(tmp_path, make_li
     again = runner.invoke(main, base)
     assert again.exit_code == 0 and again.stderr.splitlines()[-1].startswith("0 built, 2 skipped")
     # A changed topic makes the packets that hold it out of date.
-    (root / "handouts" / "insomnia.en.md").write_text(re.sub(r'version: "[\d.]+"', 'version: "9.9"', text))
+    (root / "handouts" / "insomnia.en.md").write_text(
+        re.sub(r'version: "[\d.]+"', 'version: "9.9"', text))
     third = runner.invoke(main, base)
     assert third.stderr.splitlines()[-1].startswith("1 built, 1 skipped")
     # A truncated output is not complete: it is built again.
@@ -137,7 +139,8 @@ def test_killed_run_loses_nothing_and_resumes(tmp_path):
 def test_stale_temporary_files_are_removed(tmp_path):
     import socket
 
-    job_list = write_job_list(tmp_path / "m.csv", [{"output": "a.pdf", "topics": "ocd:what-is", "patient": "A"}])
+    job_list = write_job_list(tmp_path / "m.csv",
+                              [{"output": "a.pdf", "topics": "ocd:what-is", "patient": "A"}])
     out = tmp_path / "out"
     out.mkdir()
     dead = subprocess.Popen(["true"])
@@ -257,7 +260,8 @@ def test_patient_details_stay_out_of_cache_and_logs(tmp_path):
 
 def test_batch_without_cache(tmp_path):
     job_list = write_job_list(tmp_path / "m.csv", [
-        {"output": f"n{i}.pdf", "topics": "ocd:what-is ptsd:what-is", "patient": "N"} for i in range(3)])
+        {"output": f"n{i}.pdf", "topics": "ocd:what-is ptsd:what-is", "patient": "N"}
+        for i in range(3)])
     out = tmp_path / "out"
     out.mkdir()
     cache_dir = tmp_path / "cache"

@@ -91,7 +91,8 @@ def test_damaged_entry_is_detected_and_rebuilt(cache, test_library):
 
 
 def test_no_patient_detail_in_the_cache(cache, test_library):
-    make(test_library, cache, personal=Personal("Zyxwv Qwerty", "2026-01-02", "Dr. Pqrs", "Xylo note"))
+    make(test_library, cache,
+         personal=Personal("Zyxwv Qwerty", "2026-01-02", "Dr. Pqrs", "Xylo note"))
     assert cache.entries()
     for entry in cache.entries():
         payload = entry.read_bytes()[32:]
@@ -147,7 +148,8 @@ def test_no_cache_flag(tmp_path, monkeypatch):
 
 
 def test_warm_packet_does_not_import_weasyprint(tmp_path):
-    env = {**os.environ, "HANDOUTS_CACHE_DIR": str(tmp_path / "c"), "SOURCE_DATE_EPOCH": "1795651200"}
+    env = {**os.environ, "HANDOUTS_CACHE_DIR": str(tmp_path / "c"),
+           "SOURCE_DATE_EPOCH": "1795651200"}
     args = ["build", "ocd:what-is", "ptsd:what-is", "-o", str(tmp_path / "x.pdf")]
     cold = subprocess.run([sys.executable, "-m", "handoutkit", *args], env=env,
                           capture_output=True, text=True)

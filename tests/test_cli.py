@@ -170,7 +170,8 @@ def test_failed_build_keeps_the_previous_output(run, tmp_path):
 def test_output_to_stdout(run):
     result = run("build", "psychotherapy:what-is", "-o", "-")
     assert result.exit_code == 0
-    assert result.stdout_bytes.startswith(b"%PDF-") and result.stdout_bytes.rstrip().endswith(b"%%EOF")
+    assert result.stdout_bytes.startswith(b"%PDF-")
+    assert result.stdout_bytes.rstrip().endswith(b"%%EOF")
     reader = PdfReader(io.BytesIO(result.stdout_bytes))
     assert reader.metadata.title == "Psychotherapy"
     assert "What is psychotherapy?" in reader.pages[0].extract_text()

@@ -124,9 +124,9 @@ def test_crisis_blocks_lead_with_two_short_lines():
         for lead in leads:
             assert lead.startswith("**") and lead.endswith("**"), (entry.path.name, lead)
             text = lead.strip("*")
-            cjk = entry.lang.split("-")[0] in ("zh", "ja", "ko")
-            size = len(text.replace(" ", "")) if entry.lang.startswith(("zh", "ja")) else len(text.split())
-            assert size <= (36 if entry.lang.startswith(("zh", "ja")) else 14), (entry.path.name, lead)
+            chinese_or_japanese = entry.lang.startswith(("zh", "ja"))
+            size = len(text.replace(" ", "")) if chinese_or_japanese else len(text.split())
+            assert size <= (36 if chinese_or_japanese else 14), (entry.path.name, lead)
 
 BRAND = """name = "Test Clinic"
 color = "#1f5f8b"

@@ -229,4 +229,5 @@ def test_stale_temporaries_with_a_hyphen_in_the_host_name(tmp_path, monkeypatch)
     (tmp_path / f".handouts-ward-3-printer-{dead.pid}-abc.tmp").write_bytes(b"x")
     (tmp_path / f".handouts-ward-3-printer-{os.getpid()}-abc.tmp").write_bytes(b"x")
     assert deliver.remove_stale_temporaries(tmp_path) == 1
-    assert [p.name for p in tmp_path.iterdir()] == [f".handouts-ward-3-printer-{os.getpid()}-abc.tmp"]
+    assert [p.name for p in tmp_path.iterdir()] == [
+        f".handouts-ward-3-printer-{os.getpid()}-abc.tmp"]

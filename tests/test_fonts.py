@@ -103,7 +103,7 @@ def test_a_name_in_every_script_prints_from_declared_fonts_only(packets, setup):
             assert embedded == "yes", f"{script}: {face} is not embedded"
         text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
                               check=True).stdout
-        line = next(l for l in text.splitlines() if l.startswith("Prepared for:"))
+        line = next(row for row in text.splitlines() if row.startswith("Prepared for:"))
         assert POPPLER_MARKS.sub("", line) == f"Prepared for: {name}", script
 
 

@@ -147,7 +147,8 @@ def test_translation_that_lags(make_library):
     spanish = GOOD.replace("lang: en", "lang: es").replace('version: "2.1"', 'version: "2.0"')
     root = make_library({"handouts/hand-washing.en.md": GOOD,
                          "handouts/hand-washing.es.md": spanish})
-    assert ("translation", "version 2.0 lags the English version 2.1") in checks(lint(root), "warning")
+    assert (("translation", "version 2.0 lags the English version 2.1")
+            in checks(lint(root), "warning"))
 
 
 def test_missing_disclaimer(make_library):
@@ -233,7 +234,8 @@ def test_picture_without_caption_is_flagged(make_library):
 
 
 def test_a_table_without_write_in_cells_is_not_a_tool(make_library):
-    text = GOOD.rstrip("\n") + "\n\n## Facts {#facts}\n\n| When | Why |\n|---|---|\n| Before meals | Germs |\n"
+    text = (GOOD.rstrip("\n")
+            + "\n\n## Facts {#facts}\n\n| When | Why |\n|---|---|\n| Before meals | Germs |\n")
     found = checks(lint(make_library({"handouts/hand-washing.en.md": text})), "warning")
     assert any(c == "tool" for c, _ in found)
 

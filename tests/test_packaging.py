@@ -17,7 +17,8 @@ def _venv_with_our_dependencies(path: Path) -> Path:
     but not the project itself."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
     python = path / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+    site = subprocess.run([str(python), "-c",
+                           "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           check=True, capture_output=True, text=True).stdout.strip()
     ours = sysconfig.get_paths()["purelib"]
     # The project's own .pth / package stays out: only its dependencies are shared.
@@ -37,7 +38,8 @@ def test_install_gives_a_working_command(tmp_path, editable):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     # The venv's own copy must win over the one this test process runs from.
-    where = subprocess.run([str(python), "-I", "-c", "import handoutkit; print(handoutkit.__file__)"],
+    where = subprocess.run([str(python), "-I", "-c",
+                            "import handoutkit; print(handoutkit.__file__)"],
                            capture_output=True, text=True, cwd=elsewhere)
     assert where.returncode == 0, where.stderr
     package = Path(where.stdout.strip()).parent

@@ -136,7 +136,8 @@ def test_related_topics_in_the_packet_are_links_to_them(packets):
     starts = {title: page for title, page, _ in tree}
     # "More on this topic" is not bookmarked; find its page from the text.
     texts = page_texts(packets["simplex"])
-    more_page = next(i for i in range(starts["Psychotherapy"] - 1, starts["Depression in Adults"] - 1)
+    more_page = next(i for i in range(starts["Psychotherapy"] - 1,
+                                      starts["Depression in Adults"] - 1)
                      if "More on this topic" in texts[i])
     # Psychotherapy lists depression-adults and insomnia (in the packet) and others that are
     # not (they get no link).
@@ -208,7 +209,8 @@ def test_out_dir_writes_one_pdf_per_spec(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["insomnia.pdf", "psychotherapy.es.pdf"]
     assert PdfReader(tmp_path / "psychotherapy.es.pdf").trailer["/Root"]["/Lang"] == "es"
-    both = CliRunner().invoke(main, ["build", "insomnia", "-o", "x.pdf", "--out-dir", str(tmp_path)])
+    both = CliRunner().invoke(main, ["build", "insomnia", "-o", "x.pdf",
+                                     "--out-dir", str(tmp_path)])
     assert both.exit_code == 2
     # A folder that does not exist yet is made, with its parents; a file in the way is not.
     fresh = CliRunner().invoke(main, ["build", "insomnia:what-is", "--out-dir",
@@ -250,6 +252,6 @@ def test_links_are_described_by_the_title_they_show(tmp_path):
     for index, page in enumerate(reader.pages):
         described[index + 1] = {str(a.get_object()["/Contents"]) for a in page.get("/Annots", [])}
     assert described[1] == {"Psychotherapy", "Trastorno de ansiedad generalizada"}
-    spanish = set().union(*(described[n] for n in range(starts["Trastorno de ansiedad generalizada"],
-                                                        len(reader.pages) + 1)))
+    spanish_start = starts["Trastorno de ansiedad generalizada"]
+    spanish = set().union(*(described[n] for n in range(spanish_start, len(reader.pages) + 1)))
     assert "Psicoterapia" in spanish and "Psychotherapy" not in spanish

@@ -89,7 +89,8 @@ def test_print_command_sends_the_pdf_to_cups(printer, tmp_path):
 def test_batch_prints_rows_with_a_printer(printer, tmp_path):
     name, output_dir = printer
     job_list = tmp_path / "m.csv"
-    job_list.write_text(f"output,topics,patient,printer,copies\nrow.pdf,ocd:what-is ptsd:what-is,A,{name},1\n")
+    job_list.write_text("output,topics,patient,printer,copies\n"
+                        f"row.pdf,ocd:what-is ptsd:what-is,A,{name},1\n")
     out = tmp_path / "out"
     out.mkdir()
     before = existing(output_dir)

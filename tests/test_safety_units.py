@@ -43,7 +43,8 @@ def test_a_crisis_number_in_an_editor_s_note_is_refused(number):
 
 
 def test_a_longer_number_in_a_note_is_not_a_crisis_number():
-    text = CALM.replace("Slow breaths can help", "<!-- ref 19112 and 9880 -->\nSlow breaths can help")
+    text = CALM.replace("Slow breaths can help",
+                        "<!-- ref 19112 and 9880 -->\nSlow breaths can help")
     assert problems(text) == []
 
 
@@ -95,7 +96,8 @@ def test_what_makes_a_topic_mental_health_whatever_its_header(edit, reason):
 
 
 def test_codes_outside_chapter_f_and_plain_words_do_not():
-    text = CALM.replace("mental_health: true\n", "").replace("summary:", "codes: [Z71.89, G47.0]\nsummary:")
+    text = (CALM.replace("mental_health: true\n", "")
+            .replace("summary:", "codes: [Z71.89, G47.0]\nsummary:"))
     text = text[:text.index("## What if I am in crisis?")]
     assert mental_health_reason(topic(text)) is None
 

@@ -75,7 +75,8 @@ def test_layout_references_outside_the_library_fail_the_build(make_library, mark
 
 def test_svg_cannot_reach_outside_files(make_library):
     svg = ('<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
-           'width="10" height="10"><image xlink:href="file:///etc/hostname" width="10" height="10"/></svg>')
+           'width="10" height="10"><image xlink:href="file:///etc/hostname" '
+           'width="10" height="10"/></svg>')
     root = make_library({"layouts/evil/layout.html.j2": evil_layout('<img src="pic.svg" alt="">'),
                          "layouts/evil/pic.svg": svg})
     # The layout's relative URL resolves against the clinic library root.

@@ -20,7 +20,8 @@ def test_parse_spec(text, spec):
     assert str(parse_spec(text)) == text
 
 
-@pytest.mark.parametrize("text", ["Psychotherapy", "psychotherapy:", "psy chotherapy", "a@eng", ":x"])
+@pytest.mark.parametrize("text",
+                         ["Psychotherapy", "psychotherapy:", "psy chotherapy", "a@eng", ":x"])
 def test_bad_spec(text):
     with pytest.raises(SpecError, match="cannot read"):
         parse_spec(text)

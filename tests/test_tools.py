@@ -34,7 +34,8 @@ def test_every_topic_has_its_tool_section(entry):
 @pytest.mark.parametrize("spec,words", [
     ("insomnia:sleep-diary", ["My sleep diary", "Minutes to fall asleep", "Rested?"]),
     ("suicide-prevention@es:my-safety-plan", ["Mi plan de seguridad", "Mis razones para vivir"]),
-    ("suicide-prevention@vi:my-safety-plan", ["Kế hoạch an toàn của tôi", "Những lý do để tôi sống"]),
+    ("suicide-prevention@vi:my-safety-plan",
+     ["Kế hoạch an toàn của tôi", "Những lý do để tôi sống"]),
     ("suicide-prevention@ru:my-safety-plan", ["Мой план безопасности", "Ради чего я живу"]),
     ("suicide-prevention@ko:my-safety-plan", ["나의 안전 계획", "내가 살아야 할 이유"]),
     ("psychotherapy@zh-Hant:questions", ["可以問醫療團隊的問題", "我們怎樣知道治療有沒有效果？"]),

@@ -64,16 +64,26 @@ def test_slugify():
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda t: t.replace("---\n", "", 1), "hand-washing.en.md:1: a topic must start with a '---'"),
-        (lambda t: t.replace("title: Hand Washing\n", ""), "hand-washing.en.md:1: the header has no 'title'"),
-        (lambda t: t.replace("updated: 2026-10-01", "updated: 2026-13-45"), "hand-washing.en.md:7: 'updated': '2026-13-45' is not a date"),
-        (lambda t: t.replace('version: "2.1"', "version: 2.1"), "hand-washing.en.md:6: 'version' must be written in quotes"),
-        (lambda t: t.replace("level: basics", "level: easy"), "hand-washing.en.md:5: 'level' must be one of: basics, in-depth"),
-        (lambda t: t.replace("codes: [Z71.89]", "colour: red"), "hand-washing.en.md:10: 'colour' is not a known field"),
-        (lambda t: t.replace("related: [psychotherapy, not-in-library]", "related: [psychotherapy"), "hand-washing.en.md:10: the header is not valid YAML"),
-        (lambda t: t.replace("{#when}", "{#why}"), "hand-washing.en.md:22: section id 'why' is already used on line 18"),
-        (lambda t: t.replace("## Why wash", "# Why wash"), "hand-washing.en.md:18: do not write a '# ' title"),
-        (lambda t: t.replace("{#urgent .required}", "{#urgent .must}"), "hand-washing.en.md:37: '.must' in the heading's braces"),
+        (lambda t: t.replace("---\n", "", 1),
+         "hand-washing.en.md:1: a topic must start with a '---'"),
+        (lambda t: t.replace("title: Hand Washing\n", ""),
+         "hand-washing.en.md:1: the header has no 'title'"),
+        (lambda t: t.replace("updated: 2026-10-01", "updated: 2026-13-45"),
+         "hand-washing.en.md:7: 'updated': '2026-13-45' is not a date"),
+        (lambda t: t.replace('version: "2.1"', "version: 2.1"),
+         "hand-washing.en.md:6: 'version' must be written in quotes"),
+        (lambda t: t.replace("level: basics", "level: easy"),
+         "hand-washing.en.md:5: 'level' must be one of: basics, in-depth"),
+        (lambda t: t.replace("codes: [Z71.89]", "colour: red"),
+         "hand-washing.en.md:10: 'colour' is not a known field"),
+        (lambda t: t.replace("related: [psychotherapy, not-in-library]", "related: [psychotherapy"),
+         "hand-washing.en.md:10: the header is not valid YAML"),
+        (lambda t: t.replace("{#when}", "{#why}"),
+         "hand-washing.en.md:22: section id 'why' is already used on line 18"),
+        (lambda t: t.replace("## Why wash", "# Why wash"),
+         "hand-washing.en.md:18: do not write a '# ' title"),
+        (lambda t: t.replace("{#urgent .required}", "{#urgent .must}"),
+         "hand-washing.en.md:37: '.must' in the heading's braces"),
         (lambda t: t.split("## Why")[0], "the topic has no sections"),
         (lambda t: t.replace("---\n\nClean", "\nClean"), "the header is not closed"),
     ],
@@ -98,7 +108,8 @@ def test_library_layers_clinic_topics_over_bundled(test_library, library):
 
 
 def test_unknown_topic_suggests_close_matches(library):
-    with pytest.raises(TopicNotFound, match="unknown topic 'psychoterapy'; did you mean psychotherapy"):
+    with pytest.raises(TopicNotFound,
+                       match="unknown topic 'psychoterapy'; did you mean psychotherapy"):
         library.topic("psychoterapy")
 
 

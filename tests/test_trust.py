@@ -236,7 +236,8 @@ def test_a_failed_fhir_file_is_retried(tmp_path):
 
     out = tmp_path / "out"
     out.mkdir()
-    manifest = write_csv(tmp_path / "m.csv", "output,topics,patient_ref", "a.pdf,ocd:what-is,Patient/1")
+    manifest = write_csv(tmp_path / "m.csv", "output,topics,patient_ref",
+                         "a.pdf,ocd:what-is,Patient/1")
     (out / "a.fhir.json").mkdir()  # in the way: the FHIR file cannot be written
     first = run("batch", manifest, "--out-dir", out)
     assert first.exit_code == 1 and "a.fhir.json" in first.stderr
@@ -662,7 +663,7 @@ def test_missing_harfbuzz_subset_is_one_warning(tmp_path, monkeypatch):
     out = tmp_path / "x.pdf"
     result = run("build", "ocd", "psychotherapy:what-is", "-o", out, "--no-cache", "--jobs", "1")
     assert result.exit_code == 0, result.stderr
-    warnings = [l for l in result.stderr.splitlines() if l.startswith("Warning: ")]
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
     assert warnings == ["Warning: libharfbuzz-subset0 is not installed: fonts are subset with "
                         "fontTools, more slowly (install it with your package manager)"]
     assert "988" in pdftotext(out)

@@ -16,8 +16,9 @@ from .content.library import DEFAULT_LANG, Library
 from .content.measures import plain_text
 from .content.safety import crisis_problems
 from .content.select import Selection, pair, parse_spec, select
+from .content.wording import load_strings
 from .content_ops.scaffold import template_text
-from .document.assemble import Setting, assemble, document_title, file_url, load_strings
+from .document.assemble import Setting, assemble, document_title, file_url
 from .document.completeness import promise_for
 from .document.manifest import build_manifest
 from .errors import LibraryError, SpecError

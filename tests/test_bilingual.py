@@ -18,7 +18,8 @@ from handoutkit.build import BuildOptions, build, selections_for
 from handoutkit.cli import main
 from handoutkit.content.brand import load_brand
 from handoutkit.content.library import Library
-from handoutkit.document.assemble import Setting, assemble, second_anchor
+from handoutkit.document.articles import second_anchor
+from handoutkit.document.assemble import Setting, assemble
 from handoutkit.document.completeness import IncompleteError, check_html
 from handoutkit.document.manifest import NAME
 from handoutkit.errors import TopicNotFound

@@ -12,7 +12,8 @@ from handoutkit.build import selections_for
 from handoutkit.content.brand import load_brand
 from handoutkit.content.library import Library
 from handoutkit.content.topic import parse_topic
-from handoutkit.document.assemble import Setting, anchor_for, assemble, second_anchor
+from handoutkit.document.articles import anchor_for, second_anchor
+from handoutkit.document.assemble import Setting, assemble
 from handoutkit.document.completeness import (
     IncompleteError,
     check_html,

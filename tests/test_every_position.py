@@ -15,7 +15,8 @@ from handoutkit.build import selections_for
 from handoutkit.cli import main
 from handoutkit.content.brand import load_brand
 from handoutkit.content.library import Library
-from handoutkit.document.assemble import Setting, anchor_for, assemble
+from handoutkit.document.articles import anchor_for
+from handoutkit.document.assemble import Setting, assemble
 from handoutkit.document.completeness import IncompleteError, check_html, promise_for
 
 OTHERS = ["psychotherapy:what-is", "ocd:what-is"]

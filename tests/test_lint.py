@@ -9,7 +9,8 @@ from conftest import TEST_LIBRARY
 from handoutkit.cli import main
 from handoutkit.content.brand import load_brand
 from handoutkit.content.library import Library
-from handoutkit.lint.rules import Linter, contrast_ratio, plain_text
+from handoutkit.content.measures import contrast_ratio, plain_text
+from handoutkit.lint.rules import Linter
 
 GOOD = (TEST_LIBRARY / "handouts" / "hand-washing.en.md").read_text()
 

@@ -193,7 +193,7 @@ def test_output_is_reproducible():
 @pytest.mark.slow
 @pytest.mark.parametrize("layout", ["standard", "large-print"])
 def test_every_bundled_topic_builds_in_every_layout_and_language(layout, tmp_path):
-    from handoutkit.document.assemble import load_strings
+    from handoutkit.content.wording import load_strings
 
     library = Library()
     strings = load_strings(library)

@@ -329,7 +329,7 @@ def test_7_etag_follows_related_topics_pictures_and_brand(tmp_path):
     assert stale.status_code == 200 and stale.headers["etag"] == second
     # A picture the topic shows, changed in the clinic's library.
     if topic.images:
-        from handoutkit.document.assemble import picture_path
+        from handoutkit.document.articles import picture_path
 
         picture = picture_path(topic.path, topic.images[0].src, Library(str(library)))
         target = library / picture.relative_to(Library().bundled)

@@ -10,7 +10,7 @@ from conftest import pdftotext
 
 from handoutkit.cli import main
 from handoutkit.content.library import Library
-from handoutkit.lint.rules import has_tool
+from handoutkit.lint.blocks import has_tool
 
 TOOLS = {
     "insomnia": "sleep-diary", "generalized-anxiety": "worry-log", "panic-disorder": "panic-log",

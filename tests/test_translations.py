@@ -176,7 +176,7 @@ def test_psychotherapy_translation_follows_english(library, lang):
     other = library.topic("suicide-prevention", lang)
     assert topic.section("crisis").html() == other.section("crisis").html()
     # The questions tool keeps its boxes, and the picture its own description and caption.
-    from handoutkit.lint.rules import has_tool
+    from handoutkit.lint.blocks import has_tool
     assert has_tool(topic.section("questions"))
     assert [i.src for i in topic.images] == [i.src for i in english.images]
     for picture, original in zip(topic.images, english.images):

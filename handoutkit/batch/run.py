@@ -170,8 +170,9 @@ def _run_task(index: int) -> Outcome:
 
 def _run_steps(task: Task) -> None:
     """Build, file (FHIR) and print a row, recording each step in the journal once done."""
+    from ..content.wording import load_strings
     from ..deliver import print_files, write_atomic, write_fhir
-    from ..document.assemble import document_title, load_strings
+    from ..document.assemble import document_title
     from ..options import FhirRefs
     from ..pdf.inspection import read_manifest
 

@@ -42,7 +42,8 @@ def mental_health_reason(topic: Topic, bundled: Topic | None = None) -> str | No
     return None
 
 
-def crisis_problems(topic: Topic, text: str | None = None, *,
+# Complexity over 10: one branch per crisis rule.
+def crisis_problems(topic: Topic, text: str | None = None, *,  # noqa: C901
                     lint: bool = False) -> list[tuple[int, str]]:
     """What breaks the crisis rules in a topic, as (line, message); `text` is the topic
     file's text (read from its path when not given). A build prints a mental-health

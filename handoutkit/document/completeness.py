@@ -88,7 +88,7 @@ def promise_for(selections, brand, *, cover: bool = False, label: str | None = N
     topic (and of its --bilingual second language), the crisis strip on each of its pages,
     and with `cover` and a mental-health topic, the cover's crisis line."""
     from ..pdf.pagecheck import CRISIS_NUMBERS, Block, Promise
-    from .assemble import anchor_for, second_anchor
+    from .articles import anchor_for, second_anchor
 
     blocks, strip = [], []
     for selection in selections:

@@ -30,13 +30,13 @@ from ..content.brand import Brand
 from ..content.fonts import find_fonts
 from ..content.library import Library
 from ..content.select import Selection
+from ..document.articles import picture_path
 from ..document.assemble import (
     TOPIC_LINK,
     Setting,
     assemble_cover,
     assemble_numbers,
     assemble_part,
-    picture_path,
 )
 from ..document.completeness import promise_for
 from ..errors import RenderError

@@ -37,7 +37,7 @@ def copy_object(out: pikepdf.Pdf, obj):
         return pikepdf.Dictionary({key: copy_object(out, value) for key, value in obj.items()})
     return obj
 
-def join_structure(out: pikepdf.Pdf, sources) -> None:
+def join_structure(out: pikepdf.Pdf, sources) -> None:  # noqa: C901 (tree, role map, ids, parents)
     """One structure tree for the packet: each source's elements under one Document.
 
     Pages were copied first, so the structure elements' /Pg and /Obj references land on
@@ -159,7 +159,8 @@ def stamp_overlay(out: pikepdf.Pdf, numbers: pikepdf.Pdf) -> None:
         page.Contents = pikepdf.Array([save, *kept, restore, out.make_stream(data)])
 
 
-def join_fonts(out: pikepdf.Pdf, font_files: dict[str, tuple[Path, str]],
+# Complexity over 10: programs, widths, objects.
+def join_fonts(out: pikepdf.Pdf, font_files: dict[str, tuple[Path, str]],  # noqa: C901
                subset: Subsetter) -> None:
     """Replace each face's per-part subsets with one subset of the glyphs of all parts.
 

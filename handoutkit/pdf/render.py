@@ -206,6 +206,24 @@ def _pdf_options(lang: str, variant: str | None, manifest: dict | None) -> dict:
     return options
 
 
+def _layout_with(base: str, fetcher, collect, options: dict):
+    """A function laying out one HTML text (its <style> parsed once per text, see
+    `_stylesheet`) into a WeasyPrint document; the refit calls it for each try."""
+
+    def layout(source: str):
+        source, css = _split_style(source)
+        if css is None:
+            font_config, counter_style, stylesheets = FontConfiguration(), CounterStyle(), []
+        else:
+            font_config, counter_style, sheet = _stylesheet(css, base, fetcher, collect)
+            stylesheets = [sheet]
+        return HTML(string=source, base_url=base, url_fetcher=fetcher).render(
+            font_config=font_config, counter_style=counter_style,
+            stylesheets=stylesheets, **options)
+
+    return layout
+
+
 def render_pdf(
     html: str,
     *,
@@ -224,10 +242,9 @@ def render_pdf(
     blocks, strips and cover line of `promise`, and numbers in reading order on
     right-to-left lines; a failure raises PromiseError. `write` False lays the document
     out and checks it only (self-contained HTML output), returning b"".
-    `lang` is the document's language (archival XMP declares it).
-    `manifest` is attached as JSON (an associated file in PDF/A-3). `even_html` gives the
-    HTML to lay out instead when the first layout has an odd number of pages (duplex:
-    "Page N of M" changes with the added blank page, so the document is laid out again).
+    `lang` is the document's language (archival XMP declares it); `manifest` is attached
+    as JSON (an associated file in PDF/A-3). `even_html` gives the HTML to lay out when the
+    first layout has an odd number of pages (duplex: "Page N of M" changes with the blank).
     """
     if ATTACHMENT_RE.search(html):
         raise SandboxError("refused to embed a file attachment: layouts may not attach files")
@@ -243,17 +260,7 @@ def render_pdf(
     logger = logging.getLogger("weasyprint")
     logger.addHandler(collect)
     try:
-        def layout(source: str):
-            source, css = _split_style(source)
-            if css is None:
-                font_config, counter_style, stylesheets = FontConfiguration(), CounterStyle(), []
-            else:
-                font_config, counter_style, sheet = _stylesheet(css, base, fetcher, collect)
-                stylesheets = [sheet]
-            return HTML(string=source, base_url=base, url_fetcher=fetcher).render(
-                font_config=font_config, counter_style=counter_style,
-                stylesheets=stylesheets, **options)
-
+        layout = _layout_with(base, fetcher, collect, options)
         # The crisis block moves up where it would leave the page before it short.
         html, document = refit(html, layout)
         if even_html is not None and len(document.pages) % 2:

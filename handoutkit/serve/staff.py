@@ -125,7 +125,7 @@ def _languages(library) -> list[dict]:
     """Every language of the library, English first (the default), each named in English
     and in itself: 'Spanish (español)'."""
     from ..content.library import DEFAULT_LANG
-    from ..document.assemble import language_name
+    from ..content.wording import language_name
 
     langs = sorted({f.lang for f in library.files()}, key=lambda lang: (lang != DEFAULT_LANG, lang))
     named = []

@@ -65,6 +65,12 @@ def output_name(selection: Selection) -> str:
     return f"{topic.id}{suffix}.pdf"
 
 
+# Topics whose text this process has checked, by library (its fonts), file and content: a
+# batch or the service checks a topic once, not once per patient. The oldest go first.
+_CHECKED_TOPICS: dict[tuple, None] = {}
+CHECKED_LIMIT = 4096
+
+
 def check_printable(library: Library, selections: list[Selection], brand: Brand,
                     personal: Personal, cache: Cache | None = None) -> None:
     """Everything that will be printed is printable as written, before anything renders:
@@ -85,7 +91,8 @@ def check_printable(library: Library, selections: list[Selection], brand: Brand,
         fonts.check_text(font_set, text, f"language-assistance.toml: [{code}] 'line'")
     topics = [t for s in selections for t in (s.topic, s.second.topic if s.second else None) if t]
     for topic in topics:
-        if (topic.path, topic.sha256, topic.mental_health) not in _CHECKED_TOPICS:
+        checked = (tuple(library.roots), topic.path, topic.sha256, topic.mental_health)
+        if checked not in _CHECKED_TOPICS:
             text = topic.path.read_text(encoding="utf-8")
             where = f"topic {topic.id} ({topic.lang}, {topic.path.name})"
             fonts.check_text(font_set, text, where)
@@ -97,13 +104,12 @@ def check_printable(library: Library, selections: list[Selection], brand: Brand,
                 line, message = problems[0]
                 at = f"{topic.path}:{line}" if line else str(topic.path)
                 raise LibraryError(f"{at}: {message}; nothing was written")
-            _CHECKED_TOPICS.add((topic.path, topic.sha256, topic.mental_health))
+            if len(_CHECKED_TOPICS) >= CHECKED_LIMIT:
+                _CHECKED_TOPICS.pop(next(iter(_CHECKED_TOPICS)))
+            _CHECKED_TOPICS[checked] = None
     crisis_text = "".join(plain_text(s) for t in topics if t.mental_health
                           for s in t.sections if s.required and s.has_emergency)
     fonts.check_outlines(font_set, library.roots, "0123456789" + crisis_text, cache)
-
-
-_CHECKED_TOPICS: set[tuple[Path, str, bool]] = set()
 
 
 def build(library: Library, specs: list[str], options: BuildOptions,

@@ -12,7 +12,36 @@ from .library import Library
 
 
 def load_strings(library: Library) -> dict[str, dict]:
-    """The layouts' fixed wording per language (layouts/strings.toml), clinic's first."""
+    """The layouts' fixed wording per language (layouts/strings.toml), clinic's first.
+
+    Read and checked once per version of the files: every stage of a build asks for it,
+    and a batch or the service builds many documents. An edited file (its size or time
+    changes) is read again. Callers must not change the tables they get."""
+    files = tuple((str(path), *_stamp(path))
+                  for path in (folder / "strings.toml" for folder in library.layout_dirs))
+    return _strings(library, files)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+_STRINGS: dict[tuple, dict[str, dict]] = {}  # by the files' paths and stamps; a few looks
+
+
+def _strings(library: Library, files: tuple) -> dict[str, dict]:
+    if files not in _STRINGS:
+        if len(_STRINGS) >= 16:
+            _STRINGS.pop(next(iter(_STRINGS)))
+        _STRINGS[files] = _read_strings(library)
+    return _STRINGS[files]
+
+
+def _read_strings(library: Library) -> dict[str, dict]:
     merged: dict[str, dict] = {}
     for path, lang, table in library.layout_tables("strings.toml", "a table of wording"):
         for key, value in table.items():

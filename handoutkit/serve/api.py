@@ -26,7 +26,8 @@ from ..request import (
     RequestError,
     _shown,
 )
-from .app import (
+from .etag import etag_matches, topic_etag
+from .service import (
     DIGEST_HEADER,
     FHIR_FIELDS,
     FHIR_JSON,
@@ -34,9 +35,9 @@ from .app import (
     Service,
     Settings,
     engine_error,
+    error_response,
     manifest_digest,
 )
-from .etag import etag_matches, topic_etag
 
 # -- request parsing ---------------------------------------------------------------------
 
@@ -44,7 +45,7 @@ MAX_DEPTH = 8  # nesting of a JSON body: a request needs 3
 
 
 async def read_json(request: Request, limit: int) -> dict:
-    """The JSON object of the body (its size is bounded by app.Guard before and while it
+    """The JSON object of the body (its size is bounded by middleware.Guard before and while it
     is read; `limit` is checked again here for callers outside the service)."""
     body = bytearray()
     async for chunk in request.stream():
@@ -357,8 +358,6 @@ def link_refused(request: Request, message: str) -> Response:
     """403 for a signed link that is expired or changed: a short page for a browser (a
     clinician's click), the API's JSON error for anything else."""
     from markupsafe import escape
-
-    from .app import error_response
 
     accept = request.headers.get("accept", "")
     if "text/html" in accept:

@@ -26,6 +26,8 @@ from starlette.staticfiles import StaticFiles
 
 from ..errors import HandoutsError
 from ..request import PERSONAL_FIELDS
+from .api import document_job, document_response
+from .service import ApiError
 
 HERE = Path(__file__).resolve().parent
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -45,8 +47,6 @@ def _csrf(request: Request) -> str:
 
 
 def _check_form(request: Request, form) -> None:
-    from .app import ApiError
-
     origin = request.headers.get("origin")
     if origin and origin != "null":
         host = urlsplit(origin).netloc
@@ -254,9 +254,6 @@ async def make_document(request: Request) -> Response:
     progress and a Cancel, retries once when busy, then clears the patient's details);
     it asks for errors as JSON with `X-Handouts-Page: fetch`. Without the script the
     form posts as usual and an error comes back as the page, with the form as it was."""
-    from .api import document_job, document_response
-    from .app import ApiError
-
     service = request.app.state.service
     form = await request.form(max_files=0, max_fields=500)
     _check_form(request, form)

@@ -12,8 +12,9 @@ and sessions can be taken back (access.py); every body is bounded before it is r
 travel only in request bodies and rendered documents: never in logs, metrics, error
 messages or the cache.
 
-The modules import one way: app -> staff -> api -> service (and middleware -> service);
-views find the Service at `request.app.state.service`, nothing imports this module back.
+The modules import one way: app -> staff, infobutton, openapi -> api -> service, and
+app -> middleware -> service; views find the Service at `request.app.state.service`, and
+nothing imports this module back.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import contextlib
 import logging
 import signal
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -29,9 +31,10 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Route
 
 from ..errors import HandoutsError
-from . import api, staff
+from . import api, infobutton, openapi, staff
 from .middleware import Guard, Observe, handle_api_error, handle_http
 from .service import ApiError, Service, Settings
+from .slow import GuardedH11
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
@@ -52,13 +55,13 @@ def create_app(settings: Settings, pool=None) -> Starlette:
         Route("/healthz", api.healthz),
         Route("/readyz", api.readyz),
         Route("/metrics", api.metrics),
-        Route("/v1/openapi.json", api.openapi),
+        Route("/v1/openapi.json", openapi.view),
         Route("/v1/topics", api.list_topics),
         Route("/v1/topics/{id}.pdf", api.topic_file),
         Route("/v1/topics/{id}.html", api.topic_file),
         Route("/v1/topics/{id}", api.show_topic),
         Route("/v1/documents", api.create_document, methods=["POST"]),
-        Route("/infobutton", api.infobutton),
+        Route("/infobutton", infobutton.view),
         *staff.routes(),
     ]
     app = Starlette(
@@ -88,10 +91,6 @@ def run(settings: Settings) -> None:
     """Serve until SIGTERM or Ctrl-C: then no new work is taken (503), renders in flight
     finish within --timeout, the workers stop and their folders go; a second signal
     stops at once. SIGHUP reads the keys file again."""
-    import uvicorn  # only when serving: the tests build the app without it
-
-    from .slow import GuardedH11
-
     check_exposure(settings)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")

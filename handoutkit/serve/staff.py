@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..errors import HandoutsError
 from ..request import PERSONAL_FIELDS
+from .access import key_id
 from .api import document_job, document_response
 from .service import ApiError
 
@@ -159,8 +160,6 @@ async def find_topics(request: Request) -> Response:
 async def sign_in(request: Request) -> Response:
     """A key for a session kept on the server (the cookie holds only its random id).
     Failed sign-ins count against the client address (429 after too many)."""
-    from .access import key_id
-
     service = request.app.state.service
     service.check_attempts(request)
     form = await request.form(max_files=0, max_fields=10)

@@ -164,7 +164,8 @@ def test_personal_packet_pdf(api):
     assert answer.headers["content-type"] == "application/pdf"
     # Named from the topics and the day, never from the patient.
     disposition = answer.headers["content-disposition"]
-    assert re.fullmatch(r'attachment; filename="' + "_".join(s.split(":")[0] for s in PACKET) + r'_\d{4}-\d\d-\d\d\.pdf"',
+    stem = "_".join(s.split(":")[0] for s in PACKET)
+    assert re.fullmatch(r'attachment; filename="' + stem + r'_\d{4}-\d\d-\d\d\.pdf"',
                         disposition), disposition
     assert PATIENT.split()[0] not in disposition
     assert answer.headers["cache-control"] == "no-store"
@@ -360,7 +361,8 @@ def test_infobutton_atom(api):
      "(2.16.840.1.113883.6.90)"),
     ({}, "mainSearchCriteria.v.c is required"),
     ({"mainSearchCriteria.v.c": "F41.1", "informationRecipient.languageCode.c": "zz"},
-     "language 'zz' is not in the library (languages: ar, bn, de, en, es, fa, fr, hi, ht, it, ja, ko, pl, pt, ru, tl, ur, vi, zh-Hans, zh-Hant)"),
+     "language 'zz' is not in the library (languages: ar, bn, de, en, es, fa, fr, hi, ht, "
+     "it, ja, ko, pl, pt, ru, tl, ur, vi, zh-Hans, zh-Hant)"),
     ({"mainSearchCriteria.v.c": "F41.1", "knowledgeResponseType": "text/html"},
      "knowledgeResponseType 'text/html' is not supported"),
 ])

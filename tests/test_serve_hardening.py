@@ -19,7 +19,8 @@ from handoutkit.content.library import Library
 from handoutkit.document.manifest import build_manifest
 from handoutkit.request import SERVICE_LIMITS, BuildRequest, RequestError
 from handoutkit.serve import access
-from handoutkit.serve.app import Settings, create_app
+from handoutkit.serve.app import create_app
+from handoutkit.serve.service import Settings
 
 KEY = "hardening-key-7f3a9c21"
 OTHER = "another-key-55d0e8b4aa"

@@ -14,7 +14,7 @@ import pytest
 from test_serve_hardening import make_client
 
 from handoutkit.serve import links
-from handoutkit.serve.app import Settings
+from handoutkit.serve.service import Settings
 
 MESSAGE = ("This link has expired or was changed. Open the handout again from the health "
            "record.")

@@ -65,7 +65,8 @@ def serve(ctx, host, port, workers, api_keys, queue, timeout, no_cache, public_u
     """
     try:
         from handoutkit.serve.access import read_keys
-        from handoutkit.serve.app import Settings, run
+        from handoutkit.serve.app import run
+        from handoutkit.serve.service import Settings
     except ImportError as exc:
         raise HandoutsError(f"the service needs its packages: pip install 'handouts[serve]' "
                             f"({exc.name} is missing)") from None

@@ -26,7 +26,9 @@ from ..request import (
     RequestError,
     _shown,
 )
-from .app import (
+from .etag import etag_matches, topic_etag
+from .links import LinkRefused
+from .service import (
     DIGEST_HEADER,
     FHIR_FIELDS,
     FHIR_JSON,
@@ -34,9 +36,9 @@ from .app import (
     Service,
     Settings,
     engine_error,
+    error_response,
     manifest_digest,
 )
-from .etag import etag_matches, topic_etag
 
 # -- request parsing ---------------------------------------------------------------------
 
@@ -44,7 +46,7 @@ MAX_DEPTH = 8  # nesting of a JSON body: a request needs 3
 
 
 async def read_json(request: Request, limit: int) -> dict:
-    """The JSON object of the body (its size is bounded by app.Guard before and while it
+    """The JSON object of the body (its size is bounded by middleware.Guard before and while it
     is read; `limit` is checked again here for callers outside the service)."""
     body = bytearray()
     async for chunk in request.stream():
@@ -93,31 +95,39 @@ def document_job(data: dict, settings: Settings) -> tuple[dict, dict | None]:
     personal = data.pop("personal", None)
     fhir = data.pop("fhir", None)
     if personal is not None:
-        if not isinstance(personal, dict):
-            raise ApiError(422, "bad_input", "'personal' must be an object with "
-                           f"{', '.join(PERSONAL_FIELDS)}", field="personal")
-        bad = [k for k in personal if k not in PERSONAL_FIELDS]
-        if bad:
-            raise ApiError(422, "bad_input", f"unknown personal field '{_shown(bad[0])}'; "
-                           f"they are: {', '.join(PERSONAL_FIELDS)}", field="personal")
-        data.update(personal)
+        data.update(_checked_personal(personal))
     try:
         request = BuildRequest.from_mapping(data, limits=limits_of(settings))
     except RequestError as exc:
         raise request_error(exc) from None
     if fhir is not None:
-        if not isinstance(fhir, dict):
-            raise ApiError(422, "bad_input", "'fhir' must be an object with text fields: "
-                           f"{', '.join(FHIR_FIELDS)}", field="fhir")
-        bad = [k for k in fhir if k not in FHIR_FIELDS]
-        if bad:
-            raise ApiError(422, "bad_input", f"unknown fhir field '{_shown(bad[0])}'; they "
-                           f"are: {', '.join(FHIR_FIELDS)}", field="fhir")
-        for name, value in fhir.items():
-            if not isinstance(value, str) or len(value) > 500 or UNSAFE_RE.search(value):
-                raise ApiError(422, "bad_input", f"fhir '{name}' must be text of at most "
-                               "500 characters", field="fhir")
+        _check_fhir(fhir)
     return request.as_mapping(), fhir
+
+
+def _checked_personal(personal) -> dict:
+    if not isinstance(personal, dict):
+        raise ApiError(422, "bad_input", "'personal' must be an object with "
+                       f"{', '.join(PERSONAL_FIELDS)}", field="personal")
+    bad = [k for k in personal if k not in PERSONAL_FIELDS]
+    if bad:
+        raise ApiError(422, "bad_input", f"unknown personal field '{_shown(bad[0])}'; "
+                       f"they are: {', '.join(PERSONAL_FIELDS)}", field="personal")
+    return personal
+
+
+def _check_fhir(fhir) -> None:
+    if not isinstance(fhir, dict):
+        raise ApiError(422, "bad_input", "'fhir' must be an object with text fields: "
+                       f"{', '.join(FHIR_FIELDS)}", field="fhir")
+    bad = [k for k in fhir if k not in FHIR_FIELDS]
+    if bad:
+        raise ApiError(422, "bad_input", f"unknown fhir field '{_shown(bad[0])}'; they "
+                       f"are: {', '.join(FHIR_FIELDS)}", field="fhir")
+    for name, value in fhir.items():
+        if not isinstance(value, str) or len(value) > 500 or UNSAFE_RE.search(value):
+            raise ApiError(422, "bad_input", f"fhir '{name}' must be text of at most "
+                           "500 characters", field="fhir")
 
 
 # The fields of POST /v1/documents: a build request, its personal details as one object.
@@ -161,21 +171,13 @@ PARAMS = {
     "/v1/topics/{id}.pdf": ("lang", "layout", "paper", "brand", "expires", "sig"),
     "/v1/topics/{id}.html": ("lang", "layout", "paper", "brand", "expires", "sig"),
     "/v1/documents": (),
-    # The HL7 Infobutton URL-based guide's parameters a health record may send; only the
-    # first ones change the answer.
-    "/infobutton": ("mainSearchCriteria.v.c", "mainSearchCriteria.v.cs",
-                    "mainSearchCriteria.v.dn", "informationRecipient.languageCode.c",
-                    "knowledgeResponseType", "informationRecipient",
-                    "mainSearchCriteria.v.ot", "taskContext.c.c",
-                    "patientPerson.administrativeGenderCode.c", "age.v.v", "age.v.u",
-                    "ageGroup.v.c", "performer", "performer.languageCode.c",
-                    "encounter.c.c", "subTopic.v.c", "subTopic.v.cs", "subTopic.v.dn"),
 }
 
 
-def check_params(request: Request, route: str, status: int = 422) -> None:
-    """Refuse a query parameter the route does not take."""
-    allowed = PARAMS[route]
+def check_params(request: Request, route: str, status: int = 422,
+                 allowed: tuple[str, ...] | None = None) -> None:
+    """Refuse a query parameter the route does not take (PARAMS[route], or `allowed`)."""
+    allowed = PARAMS[route] if allowed is None else allowed
     for name in request.query_params:
         if name not in allowed:
             shown = _shown(name)
@@ -232,14 +234,6 @@ async def metrics(request: Request) -> Response:
     service = service_of(request)
     service.require_key(request)
     return service.metrics.response(service.pool)
-
-
-async def openapi(request: Request) -> Response:
-    check_params(request, "/v1/openapi.json")
-    service_of(request).require_key(request)
-    from .openapi import document
-
-    return JSONResponse(document(__version__, limits_of(service_of(request).settings)))
 
 
 async def list_topics(request: Request) -> Response:
@@ -317,8 +311,6 @@ async def topic_file(request: Request) -> Response:
     if "sig" in request.query_params or "expires" in request.query_params:
         # A signed link opens this handout without a key; a changed or expired one opens
         # nothing, whatever else the request carries.
-        from .links import LinkRefused
-
         try:
             service.links.check(f"/v1/topics/{request.path_params['id']}.{fmt}",
                                 request.query_params.multi_items())
@@ -357,8 +349,6 @@ def link_refused(request: Request, message: str) -> Response:
     """403 for a signed link that is expired or changed: a short page for a browser (a
     clinician's click), the API's JSON error for anything else."""
     from markupsafe import escape
-
-    from .app import error_response
 
     accept = request.headers.get("accept", "")
     if "text/html" in accept:
@@ -408,31 +398,3 @@ def document_response(reply: dict, fmt: str, fhir_refs: dict | None,
         headers["Content-Security-Policy"] = PREVIEW_CSP
         return Response(reply["data"], media_type="text/html; charset=utf-8", headers=headers)
     return Response(reply["data"], media_type="application/pdf", headers=headers)
-
-
-async def infobutton(request: Request) -> Response:
-    from ..content.brand import load_brand
-    from . import infobutton as ib
-
-    service = service_of(request)
-    service.require_key(request)
-    check_params(request, "/infobutton", status=400)
-    for name, value in request.query_params.multi_items():
-        if len(value) > 200 or UNSAFE_RE.search(value):
-            raise ApiError(400, "bad_request", f"{_shown(name)} must be short text without "
-                           "control characters", field=_shown(name))
-    base = service.link_base()
-    try:
-        library = service.usable_library()
-        query = ib.parse(request.query_params, library)
-        found = ib.entries(query, library, base, service.links.sign)
-        brand = load_brand(library.default_brand).name
-    except HandoutsError as exc:
-        raise engine_error(exc) from None
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    if query.response_type == "application/json":
-        return JSONResponse(ib.as_json(query, found, base, brand, now))
-    return Response(ib.as_atom(query, found, base, brand, now),
-                    media_type="text/xml; charset=utf-8")
-
-

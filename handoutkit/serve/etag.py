@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from .. import __version__
 from ..request import BuildRequest
+from .jobs import find_brand
 
 
 def topic_etag(library, request: BuildRequest) -> str:
@@ -22,7 +23,6 @@ def topic_etag(library, request: BuildRequest) -> str:
     from ..content.brand import load_brand
     from ..options import printed_date
     from ..pdf.packet import fingerprint, part_key
-    from .jobs import find_brand
 
     request.check_library(library)
     brand = load_brand(find_brand(library, request.brand) or library.default_brand)

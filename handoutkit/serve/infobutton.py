@@ -15,9 +15,16 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
 
+from starlette.requests import Request as HttpRequest
+from starlette.responses import JSONResponse, Response
+
+from ..content.brand import load_brand
 from ..content.codes import find
 from ..content.library import DEFAULT_LANG, Library
 from ..errors import HandoutsError
+from ..request import UNSAFE_RE, _shown
+from .api import check_params, service_of
+from .service import ApiError, engine_error
 
 ICD10CM = "2.16.840.1.113883.6.90"
 CODE_SYSTEMS = {ICD10CM: "ICD-10-CM"}
@@ -25,6 +32,15 @@ ATOM = "http://www.w3.org/2005/Atom"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 RESPONSE_TYPES = ("text/xml", "application/json")
 MAX_ENTRIES = 10
+# The HL7 Infobutton URL-based guide's parameters a health record may send; only the
+# first ones change the answer.
+PARAMS = ("mainSearchCriteria.v.c", "mainSearchCriteria.v.cs",
+          "mainSearchCriteria.v.dn", "informationRecipient.languageCode.c",
+          "knowledgeResponseType", "informationRecipient",
+          "mainSearchCriteria.v.ot", "taskContext.c.c",
+          "patientPerson.administrativeGenderCode.c", "age.v.v", "age.v.u",
+          "ageGroup.v.c", "performer", "performer.languageCode.c",
+          "encounter.c.c", "subTopic.v.c", "subTopic.v.cs", "subTopic.v.dn")
 
 
 class InfobuttonError(HandoutsError):
@@ -215,3 +231,29 @@ def as_atom(request: Request, found: list[Entry], base_url: str, brand: str,
         sub(entry, "summary", _summary_html(e), type="html")
     text = ET.tostring(feed, encoding="unicode")
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + text).encode("utf-8")
+
+
+# -- the route -----------------------------------------------------------------------------
+
+async def view(request: HttpRequest) -> Response:
+    """GET /infobutton: the feed for the request's code and language."""
+    service = service_of(request)
+    service.require_key(request)
+    check_params(request, "/infobutton", status=400, allowed=PARAMS)
+    for name, value in request.query_params.multi_items():
+        if len(value) > 200 or UNSAFE_RE.search(value):
+            raise ApiError(400, "bad_request", f"{_shown(name)} must be short text without "
+                           "control characters", field=_shown(name))
+    base = service.link_base()
+    try:
+        library = service.usable_library()
+        query = parse(request.query_params, library)
+        found = entries(query, library, base, service.links.sign)
+        brand = load_brand(library.default_brand).name
+    except HandoutsError as exc:
+        raise engine_error(exc) from None
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    if query.response_type == "application/json":
+        return JSONResponse(as_json(query, found, base, brand, now))
+    return Response(as_atom(query, found, base, brand, now),
+                    media_type="text/xml; charset=utf-8")

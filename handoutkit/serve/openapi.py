@@ -5,6 +5,10 @@ and openapi-spec-validator on it."""
 
 from __future__ import annotations
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .. import __version__
 from ..options import FORMATS, PAPERS
 from ..request import (
     LANG_PATTERN,
@@ -15,6 +19,7 @@ from ..request import (
     Limits,
     json_schema,
 )
+from .api import check_params, limits_of, service_of
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 TEXT = {400: "Bad request (JSON that does not parse or is nested too deep; a bad "
@@ -101,6 +106,10 @@ def _components(limits: Limits) -> dict:
 
 
 def _paths() -> dict:
+    return {**_probe_paths(), **_topic_paths(), **_other_paths()}
+
+
+def _probe_paths() -> dict:
     probe = {"description": "Ready", "content": JSON_OBJECT}
     return {
         "/healthz": {"get": {"summary": "Alive", "security": [],
@@ -117,6 +126,11 @@ def _paths() -> dict:
                              "responses": {"200": {"description": "Text format",
                                                    "content": {"text/plain": {}}},
                                            **_errors(*SECURED, 422)}}},
+    }
+
+
+def _topic_paths() -> dict:
+    return {
         "/v1/topics": {"get": {
             "summary": "The topics (by language, ICD-10-CM code or words, best first); topic "
                        "files that do not parse are left out",
@@ -148,6 +162,11 @@ def _paths() -> dict:
             "responses": {"200": {"description": "HTML", "content": {"text/html": {}}},
                           "304": {"description": "Not modified"},
                           **_errors(*SECURED, 403, 404, 422, 500, 503)}}},
+    }
+
+
+def _other_paths() -> dict:
+    return {
         "/v1/documents": {"post": {
             "summary": "A handout or packet, personalised: PDF, HTML or a FHIR R4 "
                        "DocumentReference (Accept: application/fhir+json)",
@@ -184,4 +203,11 @@ def _paths() -> dict:
     }
 
 
-__all__ = ["document", "FORMATS"]
+async def view(request: Request) -> Response:
+    """GET /v1/openapi.json."""
+    check_params(request, "/v1/openapi.json")
+    service_of(request).require_key(request)
+    return JSONResponse(document(__version__, limits_of(service_of(request).settings)))
+
+
+__all__ = ["document", "view", "FORMATS"]

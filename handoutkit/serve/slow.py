@@ -1,6 +1,6 @@
 """Slow clients are let go: a connection whose request headers have not all arrived
 within the read timeout is closed (uvicorn itself waits for them as long as the client
-trickles bytes). Bodies have their own deadline (app.Guard)."""
+trickles bytes). Bodies have their own deadline (middleware.Guard)."""
 
 from __future__ import annotations
 

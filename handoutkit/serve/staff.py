@@ -26,6 +26,9 @@ from starlette.staticfiles import StaticFiles
 
 from ..errors import HandoutsError
 from ..request import PERSONAL_FIELDS
+from .access import key_id
+from .api import document_job, document_response
+from .service import ApiError
 
 HERE = Path(__file__).resolve().parent
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -45,8 +48,6 @@ def _csrf(request: Request) -> str:
 
 
 def _check_form(request: Request, form) -> None:
-    from .app import ApiError
-
     origin = request.headers.get("origin")
     if origin and origin != "null":
         host = urlsplit(origin).netloc
@@ -159,8 +160,6 @@ async def find_topics(request: Request) -> Response:
 async def sign_in(request: Request) -> Response:
     """A key for a session kept on the server (the cookie holds only its random id).
     Failed sign-ins count against the client address (429 after too many)."""
-    from .access import key_id
-
     service = request.app.state.service
     service.check_attempts(request)
     form = await request.form(max_files=0, max_fields=10)
@@ -254,9 +253,6 @@ async def make_document(request: Request) -> Response:
     progress and a Cancel, retries once when busy, then clears the patient's details);
     it asks for errors as JSON with `X-Handouts-Page: fetch`. Without the script the
     form posts as usual and an error comes back as the page, with the form as it was."""
-    from .api import document_job, document_response
-    from .app import ApiError
-
     service = request.app.state.service
     form = await request.form(max_files=0, max_fields=500)
     _check_form(request, form)

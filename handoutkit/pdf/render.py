@@ -187,9 +187,14 @@ def _check(fetcher: SandboxFetcher, collect: _Collect) -> None:
 FIELD_MARK = 'class="write-in-field"'
 
 
-def _pdf_options(lang: str, variant: str | None, manifest: dict | None) -> dict:
-    """WeasyPrint's options for the PDF: variant, tags, archival XMP, the manifest."""
-    options: dict = {"pdf_variant": variant, "pdf_tags": True}
+def _pdf_options(lang: str, variant: str | None, manifest: dict | None,
+                 forms: bool = False) -> dict:
+    """WeasyPrint's options for the PDF: variant, tags, archival XMP, the manifest.
+    `forms`: write-in fields become fillable PDF form fields (tagged as Form elements,
+    described by their labels); an archival PDF/A keeps them as printed lines only."""
+    archival = bool(variant) and variant.startswith("pdf/a")
+    options: dict = {"pdf_variant": variant, "pdf_tags": True,
+                     "pdf_forms": forms and not archival}
     if variant and variant.startswith("pdf/a"):
         xmp = PDFUA_XMP.format(lang=lang).encode()
         options["xmp_metadata"] = ["data:application/rdf+xml;base64,"
@@ -248,10 +253,7 @@ def render_pdf(
     """
     if ATTACHMENT_RE.search(html):
         raise SandboxError("refused to embed a file attachment: layouts may not attach files")
-    options = _pdf_options(lang, variant, manifest)
-    # Write-in fields become fillable PDF form fields (tagged as Form elements, described
-    # by their labels); an archival PDF/A keeps them as printed lines only.
-    options["pdf_forms"] = FIELD_MARK in html and not (variant or "").startswith("pdf/a")
+    options = _pdf_options(lang, variant, manifest, forms=FIELD_MARK in html)
     # Only the declared fonts: a missing one is an error here, before anything is laid out.
     fonts.find_fonts(sandbox.roots).activate()
     fetcher = SandboxFetcher(sandbox)

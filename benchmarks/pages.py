@@ -37,19 +37,22 @@ PAPERS = ("letter", "a4")
 
 
 def build_topic(library: Library, spec: str, layout: str, paper: str,
-                personal: Personal = Personal(), duplex: bool = False) -> bytes:
+                personal: Personal = Personal(), duplex: bool = False,
+                cache: Cache | None = None) -> bytes:
+    """The handout of `spec`, laid out afresh unless a `cache` is given (the tests share
+    one; the script measures the code as it is now)."""
     options = BuildOptions(layout=layout, paper=paper, jobs=1, personal=personal,
                            duplex=duplex)
     specs = spec.split()
     return make(library, selections_for(library, specs, None), options,
-                Cache(enabled=False)).data
+                cache or Cache(enabled=False)).data
 
 
 def measure_topic(library: Library, topic_id: str, lang: str, layout: str,
-                  paper: str) -> TopicPages:
+                  paper: str, cache: Cache | None = None) -> TopicPages:
     """One topic's handout, built and measured."""
     strings = load_strings(library)[lang]
-    pdf = build_topic(library, f"{topic_id}@{lang}", layout, paper)
+    pdf = build_topic(library, f"{topic_id}@{lang}", layout, paper, cache=cache)
     pages = measure_pdf(pdf, *layout_margins(library.layout_dirs, layout))
     result = TopicPages(f"{topic_id}@{lang} {layout} {paper}", pages, strings["about_heading"],
                         about_texts(strings))

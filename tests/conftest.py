@@ -132,23 +132,3 @@ def source_headings(topic_id: str, lang: str = "en") -> list[str]:
     expression: expectations independent of the parser under test."""
     text = (ROOT / "handouts" / f"{topic_id}.{lang}.md").read_text(encoding="utf-8")
     return re.findall(r"^## (.+?)(?: \{[^}]*\})?$", text, re.MULTILINE)
-
-
-# Modules whose tests build PDFs end to end, start servers, browsers or processes, or
-# install the project: `pytest -m "not slow"` leaves them out for a quick loop (unit tests
-# of each stage); CI and a plain `pytest` run everything.
-SLOW_MODULES = {
-    "test_archival", "test_batch", "test_bilingual", "test_cache", "test_deploy",
-    "test_every_language", "test_examples", "test_fonts", "test_notice", "test_rtl",
-    "test_fuzz", "test_languages", "test_layout_print", "test_page_fill", "test_packaging",
-    "test_packet",
-    "test_pictures",
-    "test_print", "test_render", "test_security", "test_serve", "test_single",
-    "test_staff_page", "test_trust",
-}
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if item.module.__name__.rpartition(".")[2] in SLOW_MODULES:
-            item.add_marker(pytest.mark.slow)

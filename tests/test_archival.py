@@ -14,6 +14,10 @@ from pypdf import PdfReader
 from handoutkit.cli import main
 from handoutkit.content.library import Library
 
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 SPECS = ["psychotherapy", "insomnia:what-is"]
 
 

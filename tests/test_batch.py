@@ -20,6 +20,10 @@ from handoutkit.batch.run import parse_shard, shard
 from handoutkit.cli import main
 from handoutkit.content.library import Library
 
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 TOPICS = ["psychotherapy", "ocd:what-is,treatment", "insomnia", "ptsd:what-is", "panic-disorder"]
 
 

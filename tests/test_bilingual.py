@@ -24,6 +24,10 @@ from handoutkit.document.completeness import IncompleteError, check_html
 from handoutkit.document.manifest import NAME
 from handoutkit.errors import TopicNotFound
 
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 HEADING_RE = re.compile(r"^## (.+?) \{#([a-z0-9-]+)[^}]*\}$", re.M)
 
 

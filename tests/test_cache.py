@@ -16,6 +16,10 @@ from handoutkit.cli import main
 from handoutkit.content.library import Library
 from handoutkit.options import Personal
 
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 SPECS = ["hand-washing", "psychotherapy:what-is"]
 
 

@@ -49,7 +49,7 @@ def imports(name: str, path: Path, known: set[str]) -> set[str]:
     return found
 
 
-def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:  # noqa: C901 (Tarjan, whole)
     """Strongly connected components with more than one module (Tarjan)."""
     index, low, stack, on_stack, result = {}, {}, [], set(), []
 

@@ -17,6 +17,10 @@ from conftest import ROOT
 
 from handoutkit.commands.serve import serve
 
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 DEPLOY = ROOT / "deploy"
 
 

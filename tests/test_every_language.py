@@ -18,6 +18,10 @@ from handoutkit.cache import Cache
 from handoutkit.content.library import Library
 from handoutkit.content.wording import direction, format_date, language_name
 
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 COMBOS = [("standard", "letter"), ("standard", "a4"), ("large-print", "letter"),
           ("large-print", "a4")]
 WIDTHS = {"letter": 612.0, "a4": 595.28}
@@ -131,7 +135,7 @@ def loose_find(page: str, sought: str, start: int = 0, gap: int = 3) -> int:
 
 
 @pytest.fixture(scope="module", params=COMBOS, ids=lambda combo: "-".join(combo))
-def built(request, tmp_path_factory) -> dict:
+def built(request, tmp_path_factory, shared_cache) -> dict:
     """One combination of layout and paper: the mixed packet, then each file alone (from
     the parts the packet cached)."""
     layout, paper = request.param
@@ -139,7 +143,9 @@ def built(request, tmp_path_factory) -> dict:
     out = {"paper": paper}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOURCE_DATE_EPOCH", "1795651200")
-        patch.setenv("HANDOUTS_CACHE_DIR", str(tmp / "cache"))
+        # The run's shared cache: the page-fill tests lay out each of these files too.
+        patch.setenv("HANDOUTS_CACHE_DIR", str(shared_cache / "entries"))
+        patch.setenv("HANDOUTS_CACHE_KEY_FILE", str(shared_cache / "cache.key"))
         library, cache = Library(), Cache()
         options = BuildOptions(layout=layout, paper=paper)
         out["mixed"] = tmp / "mixed.pdf"

@@ -25,6 +25,10 @@ from conftest import ROOT
 
 from handoutkit.cli import main
 
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 HANDOUTS = Path(sys.executable).with_name("handouts")
 HELP_EXAMPLE_RE = re.compile(r"^\s+(handouts .*)$", re.M)
 

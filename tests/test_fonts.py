@@ -15,6 +15,10 @@ from conftest import ROOT
 from handoutkit.content import fonts
 from handoutkit.errors import LibraryError, TextError
 
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 # One name per script the issue lists (Myanmar: a name poppler extracts without inserting a
 # space between clusters).
 NAMES = {

@@ -29,6 +29,10 @@ from handoutkit.content.library import Library
 from handoutkit.content_ops.scaffold import PLACEHOLDERS, TOPIC_TEMPLATE
 from handoutkit.errors import HandoutsError
 
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 SEED = int(os.environ.get("HANDOUTS_FUZZ_SEED", "20261126"))
 CASES = int(os.environ.get("HANDOUTS_FUZZ_CASES", "2000"))
 DOCUMENTED = {0, 1, 2, 3, 4}  # README's table; 5 means a bug, 143 needs a signal

@@ -12,6 +12,10 @@ from handoutkit.content.brand import load_brand
 from handoutkit.content.library import Library
 from handoutkit.errors import LibraryError
 
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 
 def page_texts(pdf: bytes, tmp: Path) -> list[str]:
     path = tmp / "doc.pdf"

@@ -20,6 +20,10 @@ from handoutkit.content.library import Library
 from handoutkit.content.wording import direction, load_strings
 from handoutkit.options import BuildOptions, Personal
 
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 STRIP = "In crisis? Call or text 988 · Emergency: 911"
 
 

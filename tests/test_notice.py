@@ -20,6 +20,10 @@ from handoutkit.content.wording import direction
 from handoutkit.document.notice import notice
 from handoutkit.errors import LibraryError
 
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 PHONE = "(555) 010-0199"
 LINES = tomllib.loads((ROOT / "layouts" / "language-assistance.toml").read_text("utf-8"))
 

@@ -15,6 +15,10 @@ from handoutkit.content.library import Library
 from handoutkit.errors import SpecError
 from handoutkit.options import Personal
 
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 SPECS = ["psychotherapy", "depression-adults:what-is,treatment", "insomnia"]
 TITLES = ["Psychotherapy", "Depression in Adults", "Insomnia"]
 

@@ -21,6 +21,10 @@ from handoutkit.content.library import Library
 from handoutkit.options import BuildOptions, Personal
 from handoutkit.pdf.pagefill import Page, TopicPages, about_texts, layout_margins, measure_pdf
 
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 
 def build(library, spec, layout="standard", paper="letter", brand=None):
     options = BuildOptions(layout=layout, paper=paper, jobs=1, brand=brand)
@@ -93,9 +97,9 @@ def test_the_script_reports_a_table(library, script):
 def test_every_topic_file_fills_its_pages(library, script, layout, paper):
     """The limits hold for every topic file, in every language, in both layouts, on both
     papers."""
-    failures = []
+    failures, cache = [], Cache()  # the run's shared cache: other tests build these too
     for file in library.files():
-        result = script.measure_topic(library, file.id, file.lang, layout, paper)
+        result = script.measure_topic(library, file.id, file.lang, layout, paper, cache)
         failures += [f"{result.name}: {problem}" for problem in result.problems]
     assert failures == []
 

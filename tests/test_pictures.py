@@ -15,6 +15,10 @@ from handoutkit.build import BuildOptions, build
 from handoutkit.content.library import Library
 from handoutkit.lint.blocks import is_form
 
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 PX = 0.75  # WeasyPrint writes a Figure's layout box in CSS pixels; a point is 4/3 of one
 
 

@@ -16,6 +16,10 @@ from pypdf import PdfReader
 
 from handoutkit.cli import main
 
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 # One printer per test run, so that runs side by side never remove each other's.
 PRINTER = f"HandoutsTestPDF{os.getpid()}"
 CUPS_PDF_BACKEND = Path("/usr/lib/cups/backend/cups-pdf")

@@ -12,9 +12,14 @@ from conftest import TEST_LIBRARY, page_texts, pdffonts, pdftotext, source_headi
 from pypdf import PdfReader
 
 from handoutkit.build import BuildOptions, build
+from handoutkit.cache import Cache
 from handoutkit.content.library import Library
 from handoutkit.content.wording import direction
 from handoutkit.options import Personal
+
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
 
 PERSONAL = Personal("Ana <b>Díaz</b>", "2026-11-26", "Dr. Lee", "Bring your sleep diary.")
 
@@ -197,8 +202,9 @@ def test_every_bundled_topic_builds_in_every_layout_and_language(layout, tmp_pat
 
     library = Library()
     strings = load_strings(library)
+    cache = Cache()  # the run's shared cache: the page-fill tests build these topics too
     for entry in library.files():
-        data = build(library, [f"{entry.id}@{entry.lang}"], BuildOptions(layout=layout))
+        data = build(library, [f"{entry.id}@{entry.lang}"], BuildOptions(layout=layout), cache)
         path = tmp_path / f"{entry.id}.{entry.lang}.pdf"
         path.write_bytes(data)
         pages = page_texts(path)

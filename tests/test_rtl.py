@@ -15,6 +15,10 @@ from handoutkit.build import BuildOptions, build
 from handoutkit.content.library import Library
 from handoutkit.options import Personal
 
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 MARGIN = 10 / 25.4 * 72  # the standard layout's side margin, in points
 ARABIC_TITLE = "الوقاية من الانتحار"
 

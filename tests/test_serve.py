@@ -23,6 +23,10 @@ from servers import KEY, start_server
 from handoutkit.content.library import Library
 from handoutkit.document.manifest import NAME
 
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 PATIENT = "Zyxwa Quorrelin"  # a name that appears nowhere else
 NOTE = "Walk to Brennistow pier daily"
 PACKET = ["psychotherapy", "insomnia:what-is", "ocd"]

@@ -15,6 +15,10 @@ from handoutkit.content.library import Library
 from handoutkit.options import BuildOptions, Personal
 from handoutkit.pdf.workers import Renderer
 
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 
 def counting(monkeypatch) -> list[str]:
     """Record the HTML of every document laid out from now on."""

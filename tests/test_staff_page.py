@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from pypdf import PdfReader
 from servers import KEY, start_server
 
-pytestmark = needs_chromium
+pytestmark = [needs_chromium, pytest.mark.slow]  # see conftest.py: `-m 'not slow'`
 PATIENT = "Mirela Tovaszky"
 
 
@@ -78,7 +78,8 @@ def test_forms_need_their_csrf_token(page, server):
 
 def test_search_pick_sections_and_download_a_packet(page):
     sign_in(page)
-    search = page.get_by_label("Search topics by what the patient says, a title or an ICD-10-CM code")
+    search = page.get_by_label(
+        "Search topics by what the patient says, a title or an ICD-10-CM code")
     search.fill("anxiety")
     # The server's search: the topics about it and those that speak of it; not insomnia.
     expect(page.get_by_label("Social Anxiety Disorder", exact=True)).to_be_visible()
@@ -163,7 +164,8 @@ def test_keyboard_only(page):
     def focus_until(condition: str, limit: int = 80) -> None:
         for _ in range(limit):
             page.keyboard.press("Tab")
-            if page.evaluate(f"(() => {{ const e = document.activeElement; return {condition}; }})()"):
+            script = f"(() => {{ const e = document.activeElement; return {condition}; }})()"
+            if page.evaluate(script):
                 return
         raise AssertionError(f"Tab never reached {condition}")
 

@@ -14,6 +14,10 @@ from conftest import pdftotext
 from handoutkit.cli import main
 from handoutkit.content_ops.scaffold import PLACEHOLDERS, TOPIC_TEMPLATE
 
+# Builds PDFs end to end, or starts servers, browsers or installs: a slow module
+# (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 
 def run(*args, **kwargs):
     return CliRunner().invoke(main, [str(a) for a in args], **kwargs)

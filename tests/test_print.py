@@ -18,7 +18,8 @@ from handoutkit.cli import main
 
 # Builds PDFs end to end, or starts servers, browsers or installs: a slow module
 # (`pytest -m "not slow"` leaves it out).
-pytestmark = pytest.mark.slow
+# One CUPS scheduler and one ~/PDF folder: these tests run in one pytest-xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cups")]
 
 # One printer per test run, so that runs side by side never remove each other's.
 PRINTER = f"HandoutsTestPDF{os.getpid()}"

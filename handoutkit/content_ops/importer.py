@@ -11,13 +11,9 @@ silently (`accept_changes`).
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from lxml import etree
 
 from handoutkit.content.header import ID_RE, LANG_RE
 from handoutkit.content.library import ID_RE_TEXT, Library
@@ -27,26 +23,14 @@ from handoutkit.errors import HandoutsError, OutputError
 
 from . import history
 from .crisis import CrisisBlock, mental_health_words, standard_block
+from .docx import MAX_PICTURE_BYTES, OLE_MAGIC, ImportRefused, _read_docx, _refuse
 from .htmlmd import ALT_TODO, Converted, convert, data_uri
 from .topicfile import writable_root, write_text, yaml_value
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024  # a handout, pictures and all, is far smaller
-MAX_UNPACKED_BYTES = 200 * 1024 * 1024  # what a .docx may expand to
-MAX_RATIO = 100  # compression ratio of one part above which it is a zip bomb
-MAX_PARTS = 5000
-MAX_PICTURE_BYTES = 10 * 1024 * 1024
 MAX_ID = 64
 PICTURE_TYPES = {b"\x89PNG\r\n\x1a\n": ("image/png", "png"), b"\xff\xd8\xff": ("image/jpeg", "jpg"),
                  b"GIF87a": ("image/gif", "gif"), b"GIF89a": ("image/gif", "gif")}
-W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-STYLE_MAP = "p[style-name='Title'] => h1.doc-title:fresh\np[style-name='Subtitle'] => p:fresh"
-SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           huge_tree=False)
-
-
-class ImportRefused(HandoutsError):
-    """A file `handouts import` will not take (exit code 1, nothing written)."""
 
 
 @dataclass
@@ -80,204 +64,6 @@ class Report:
                 "sections": [s.__dict__ for s in self.sections], "flagged": self.words,
                 "not_carried_over": self.lost, "notes": self.notes,
                 "pictures": [str(p) for p in self.pictures]}
-
-
-# -- reading a Word file -------------------------------------------------------------------
-
-def _refuse(path: Path, why: str) -> ImportRefused:
-    return ImportRefused(f"{path.name}: {why}; nothing was imported")
-
-
-def _check_package(path: Path, data: bytes) -> zipfile.ZipFile:
-    if data.startswith(OLE_MAGIC):
-        if "EncryptionInfo".encode("utf-16-le") in data or b"EncryptedPackage" in data \
-                or "EncryptedPackage".encode("utf-16-le") in data:
-            raise _refuse(path, "the file is password-protected; save a copy without a "
-                                "password and import that")
-        raise _refuse(path, "this is an old Word 97-2003 .doc file (or another Office "
-                            "file); save it as a Word document (.docx) first")
-    try:
-        package = zipfile.ZipFile(io.BytesIO(data))
-        parts = package.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError):
-        raise _refuse(path, "not a Word .docx file, or a damaged one (it is not a "
-                            "readable ZIP package)") from None
-    if len(parts) > MAX_PARTS:
-        raise _refuse(path, f"{len(parts):,} parts in the package; a zip bomb?")
-    names = {p.filename for p in parts}
-    if any(p.flag_bits & 0x1 for p in parts):
-        raise _refuse(path, "the file is password-protected; save a copy without a "
-                            "password and import that")
-    if "word/document.xml" not in names or "[Content_Types].xml" not in names:
-        raise _refuse(path, "not a Word document (no word/document.xml in the package)")
-    total = 0
-    for part in parts:
-        total += part.file_size
-        if total > MAX_UNPACKED_BYTES or (
-                part.file_size > 1024 * 1024 and part.compress_size
-                and part.file_size / part.compress_size > MAX_RATIO):
-            raise _refuse(path, "the package expands to far more than a handout holds (a "
-                                "zip bomb?)")
-    # The sizes a package declares may lie: read every part, counting what comes out.
-    total = 0
-    try:
-        for part in parts:
-            xml = part.filename.lower().endswith((".xml", ".rels"))
-            tail = b""
-            with package.open(part) as stream:
-                while chunk := stream.read(1024 * 1024):
-                    total += len(chunk)
-                    if total > MAX_UNPACKED_BYTES:
-                        raise _refuse(path, "the package expands to far more than a "
-                                            "handout holds (a zip bomb?)")
-                    # Word never declares entities; a part that does may expand without end.
-                    if xml and (b"<!DOCTYPE" in tail + chunk or b"<!ENTITY" in tail + chunk):
-                        raise _refuse(path, f"{part.filename} declares entities (not a file "
-                                            "Word writes)")
-                    tail = chunk[-16:]
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError):
-        raise _refuse(path, "the file is damaged (a part of the package cannot be "
-                            "read)") from None
-    content_types = package.read("[Content_Types].xml").decode("utf-8", "replace")
-    if any(n.lower().endswith("vbaproject.bin") for n in names) or \
-            "macroEnabled" in content_types or path.suffix.lower() == ".docm":
-        raise _refuse(path, "the document contains macros; save it as a plain Word "
-                            "document (.docx) without them")
-    return package
-
-
-def _xml(package: zipfile.ZipFile, name: str, path: Path):
-    try:
-        raw = package.read(name)
-    except KeyError:
-        return None
-    if b"<!DOCTYPE" in raw[:4096] or b"<!ENTITY" in raw:
-        raise _refuse(path, f"{name} declares entities (not a file Word writes)")
-    try:
-        return etree.fromstring(raw, SAFE_XML)
-    except etree.XMLSyntaxError:
-        raise _refuse(path, f"the file is damaged ({name} is not valid XML)") from None
-
-
-@dataclass
-class WordFindings:
-    changes: list[str] = field(default_factory=list)
-    comments: list[str] = field(default_factory=list)
-    lost: list[str] = field(default_factory=list)
-
-
-def _word_findings(document, comments_xml) -> WordFindings:
-    """Tracked changes, comments, text boxes, fields and embedded objects, with where."""
-    found = WordFindings()
-    section = "the start of the document"
-    comment_text = {}
-    if comments_xml is not None:
-        for comment in comments_xml.iter(f"{{{W}}}comment"):
-            words = " ".join("".join(comment.itertext()).split())
-            comment_text[comment.get(f"{{{W}}}id")] = (
-                f"comment by {comment.get(f'{{{W}}}author') or 'someone'}: '{words[:50]}'")
-    body = document.find(f"{{{W}}}body")
-    paragraph = 0
-    for element in (body.iter() if body is not None else ()):
-        if not isinstance(element.tag, str):
-            continue
-        name = etree.QName(element).localname
-        namespace = etree.QName(element).namespace
-        if name == "p" and namespace == W:
-            if etree.QName(element.getparent()).localname != "txbxContent":
-                paragraph += 1
-            style = element.find(f"{{{W}}}pPr/{{{W}}}pStyle")
-            value = (style.get(f"{{{W}}}val") or "") if style is not None else ""
-            if re.match(r"(?i)^(heading\s*\d|title)$", value):
-                section = f"section '{' '.join(''.join(element.itertext()).split())[:60]}'"
-                paragraph = 0
-            continue
-        where = f"in {section}, paragraph {paragraph}"
-        if namespace != W:
-            if name == "chart":
-                found.lost.append(f"a chart: {where}")
-            continue
-        if name in ("ins", "del", "moveFrom", "moveTo"):
-            kind = {"ins": "insertion", "del": "deletion", "moveFrom": "move",
-                    "moveTo": "move"}[name]
-            words = " ".join("".join(element.itertext()).split())[:40]
-            found.changes.append(f"a tracked {kind}{f' ({words!r})' if words else ''}: {where}")
-        elif name.endswith("PrChange") or name in ("numberingChange", "cellIns", "cellDel",
-                                                    "cellMerge"):
-            found.changes.append(f"a tracked formatting change: {where}")
-        elif name == "commentReference":
-            text = comment_text.get(element.get(f"{{{W}}}id"), "a comment")
-            found.comments.append(f"{text}: {where}")
-        elif name == "txbxContent":
-            found.lost.append(f"a text box (its words are kept as plain paragraphs): {where}")
-        elif name == "fldSimple" or (name == "instrText" and element.text):
-            instruction = (element.get(f"{{{W}}}instr") if name == "fldSimple"
-                           else element.text) or ""
-            kind = (instruction.split() or ["field"])[0].upper()
-            kept = "left out" if name == "fldSimple" else "only the text it last showed is kept"
-            if kind != "HYPERLINK":
-                found.lost.append(f"a {kind} field ({kept}): {where}")
-        elif name == "object" or name.startswith("embed"):
-            found.lost.append(f"an embedded object (a spreadsheet, a drawing ...): {where}")
-    if comment_text and not found.comments:
-        found.comments = list(comment_text.values())
-    return found
-
-
-def _read_docx(path: Path, data: bytes, accept_changes: bool, report: Report) -> str:
-    """The Word document as HTML, through mammoth (styles mapped to clean HTML)."""
-    import mammoth
-
-    package = _check_package(path, data)
-    document = _xml(package, "word/document.xml", path)
-    comments = _xml(package, "word/comments.xml", path)
-    findings = _word_findings(document, comments)
-    if (findings.changes or findings.comments) and not accept_changes:
-        counts = []
-        if findings.changes:
-            counts.append(f"{len(findings.changes)} tracked change"
-                          f"{'s' if len(findings.changes) != 1 else ''}")
-        if findings.comments:
-            counts.append(f"{len(findings.comments)} comment"
-                          f"{'s' if len(findings.comments) != 1 else ''}")
-        first = (findings.changes + findings.comments)[0].split(": in ")[-1]
-        raise _refuse(path, f"the document has {' and '.join(counts)} (first in {first}); "
-                            "accept or reject them in Word, or import with --accept-changes "
-                            "to take the text with every change accepted and the comments "
-                            "left out")
-    for change in findings.changes:
-        report.lost.append(f"{change} (accepted)")
-    for comment in findings.comments:
-        report.lost.append(f"{comment} (left out)")
-    report.lost += findings.lost
-    pictures: dict[str, tuple[bytes, str]] = {}
-
-    def image(picture):
-        try:
-            with picture.open() as stream:
-                raw = stream.read(MAX_PICTURE_BYTES + 1)
-        except Exception:  # noqa: BLE001 - a picture mammoth cannot open is reported
-            raw = b""
-        key = f"docx-picture:{len(pictures)}"
-        pictures[key] = (raw, picture.content_type or "")
-        return {"src": key}
-
-    try:
-        result = mammoth.convert_to_html(io.BytesIO(data), style_map=STYLE_MAP,
-                                         convert_image=mammoth.images.img_element(image))
-    except Exception as exc:  # noqa: BLE001 - mammoth raises many kinds on damaged files
-        raise _refuse(path, f"the file is damaged or not a Word document "
-                            f"({type(exc).__name__})") from None
-    for message in result.messages:
-        text = str(getattr(message, "message", message))
-        if text.lower().startswith("unrecognised") and "style" in text.lower():
-            report.notes.append(f"{text}: read as plain text (Word's converter)")
-        elif re.search(r"fldSimple|OLEObject|w:object|txbx", text):
-            continue  # reported above with where it was
-        elif "ignored" in text.lower() or "unrecognised" in text.lower():
-            report.lost.append(f"{text} (Word's converter)")
-    report.word_pictures = pictures
-    return result.value
 
 
 # -- the topic ---------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from handoutkit.errors import HandoutsError, OutputError
 
 from . import history
 from .crisis import CrisisBlock, mental_health_words, standard_block
-from .docx import MAX_PICTURE_BYTES, OLE_MAGIC, ImportRefused, _read_docx, _refuse
+from .docx import MAX_PICTURE_BYTES, OLE_MAGIC, ImportRefused, read_docx, refuse
 from .htmlmd import ALT_TODO, Converted, convert, data_uri
 from .topicfile import writable_root, write_text, yaml_value
 
@@ -68,7 +68,7 @@ class Report:
 
 # -- the topic ---------------------------------------------------------------------------
 
-def _picture_bytes(report: Report, folder: Path | None):
+def _picture_bytes(report: Report, folder: Path | None):  # noqa: C901 (a branch per address kind)
     """The `fetch_image` of htmlmd: Word's pictures, data: addresses, files beside an HTML
     or Markdown file (never outside its folder, never from the web)."""
 
@@ -112,8 +112,8 @@ def _decode(path: Path, data: bytes, html: bool) -> str:
             return data.decode(declared[1].decode("ascii"))
         except (LookupError, UnicodeDecodeError):
             pass
-    raise _refuse(path, "not UTF-8 text" + (" (nor the character set it names)"
-                                              if html and declared else ""))
+    raise refuse(path, "not UTF-8 text" + (" (nor the character set it names)"
+                                             if html and declared else ""))
 
 
 def _section_ids(titles: list[str], reserved: set[str]) -> list[str]:
@@ -208,77 +208,75 @@ def import_file(library: Library, source: Path, topic_id: str, lang: str = "en",
     target = root / "handouts" / f"{topic_id}.{lang}.md"
     if target.exists():
         raise OutputError(f"{target} already exists; nothing was imported")
+    data = _read_bytes(source)
+    report = Report()
+    html_text, folder = _html(source, data, accept_changes, report)
+    try:
+        converted = convert(html_text, _picture_bytes(report, folder))
+    except ValueError as exc:
+        raise refuse(source, str(exc)) from None
+    except RecursionError:
+        raise refuse(source, "the document is nested too deeply to read") from None
+    report.lost += converted.lost
+    if not any(b.kind in ("paragraph", "list", "table") for b in converted.blocks):
+        raise refuse(source, "no text found to import")
+    return _finish(library, root, source, topic_id, lang, converted, report, today)
+
+
+def _read_bytes(source: Path) -> bytes:
     try:
         size = source.stat().st_size
         if not source.is_file():
             raise ImportRefused(f"{source}: not a file")
         if size > MAX_IMPORT_BYTES:
-            raise _refuse(source, f"{size / 1024 / 1024:.0f} MB, more than the "
-                                  f"{MAX_IMPORT_BYTES // 1024 // 1024} MB a handout may be")
-        data = source.read_bytes()
+            raise refuse(source, f"{size / 1024 / 1024:.0f} MB, more than the "
+                                 f"{MAX_IMPORT_BYTES // 1024 // 1024} MB a handout may be")
+        return source.read_bytes()
     except OSError as exc:
         raise ImportRefused(f"{source}: cannot be read ({exc.strerror})") from None
-    report = Report()
+
+
+def _html(source: Path, data: bytes, accept_changes: bool,
+          report: Report) -> tuple[str, Path | None]:
+    """(the handout as HTML, the folder its pictures may be in, None for a Word file)."""
     suffix = source.suffix.lower()
     if suffix in (".docx", ".docm", ".doc", ".dotx"):
-        html_text = _read_docx(source, data, accept_changes, report)
-        folder = None
-    elif suffix in (".html", ".htm", ".md", ".markdown"):
-        if data.startswith(OLE_MAGIC) or data.startswith(b"PK\x03\x04"):
-            raise _refuse(source, f"not a {suffix} text file (it is a packaged document)")
-        text = _decode(source, data, html=suffix in (".html", ".htm"))
-        if suffix in (".md", ".markdown"):
-            from handoutkit.content.markdown import MARKDOWN
-
-            text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)  # a header of its own
-            # A topic file's section ids (`## Title {#id}`): the import gives its own.
-            text = re.sub(r"^(#{1,6}[ \t].*?)[ \t]*\{[^{}\n]*\}[ \t]*$", r"\1", text,
-                          flags=re.M)
-            try:
-                html_text = MARKDOWN.render(text)
-            except Exception:  # noqa: BLE001 - markdown-it's limits on hostile input
-                raise _refuse(source, "the Markdown cannot be read (nested too deeply?)") \
-                    from None
-        else:
-            html_text = text
-        folder = source.parent
-    else:
+        word = read_docx(source, data, accept_changes)
+        report.word_pictures = word.pictures
+        report.lost += word.lost
+        report.notes += word.notes
+        return word.html, None
+    if suffix not in (".html", ".htm", ".md", ".markdown"):
         raise ImportRefused(f"{source.name}: import reads Word (.docx), HTML (.html, .htm) "
                             "and Markdown (.md) files")
+    if data.startswith(OLE_MAGIC) or data.startswith(b"PK\x03\x04"):
+        raise refuse(source, f"not a {suffix} text file (it is a packaged document)")
+    text = _decode(source, data, html=suffix in (".html", ".htm"))
+    if suffix in (".md", ".markdown"):
+        return _markdown_html(source, text), source.parent
+    return text, source.parent
+
+
+def _markdown_html(source: Path, text: str) -> str:
+    from handoutkit.content.markdown import MARKDOWN
+
+    text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)  # a header of its own
+    # A topic file's section ids (`## Title {#id}`): the import gives its own.
+    text = re.sub(r"^(#{1,6}[ \t].*?)[ \t]*\{[^{}\n]*\}[ \t]*$", r"\1", text,
+                  flags=re.M)
     try:
-        converted = convert(html_text, _picture_bytes(report, folder))
-    except ValueError as exc:
-        raise _refuse(source, str(exc)) from None
-    except RecursionError:
-        raise _refuse(source, "the document is nested too deeply to read") from None
-    report.lost += converted.lost
-    if not any(b.kind in ("paragraph", "list", "table") for b in converted.blocks):
-        raise _refuse(source, "no text found to import")
-    return _finish(library, root, source, topic_id, lang, converted, report, today)
+        return MARKDOWN.render(text)
+    except Exception:  # noqa: BLE001 - markdown-it's limits on hostile input
+        raise refuse(source, "the Markdown cannot be read (nested too deeply?)") \
+            from None
 
 
 def _finish(library, root: Path, source: Path, topic_id: str, lang: str,
             converted: Converted, report: Report, today: dt.date) -> Report:
-    picture_names = []
-    for number, picture in enumerate(converted.pictures, 1):
-        extension = next(ext for magic, (_, ext) in PICTURE_TYPES.items()
-                         if picture.data.startswith(magic))
-        picture_names.append(f"{topic_id}-{number}.{extension}")
-    plain = " ".join(b.text for b in converted.blocks)
-    words = mental_health_words(plain, lang)
-    crisis = standard_block(library, lang) if words else None
-    crisis_note = ""
-    if words and crisis is not None:
-        crisis_note = (f"Added by handouts import: the standard '{lang}' crisis block (as in "
-                       f"{', '.join(crisis.topics[:3])}), because the handout speaks of "
-                       f"{', '.join(words[:4])}. Remove any crisis text of the original that "
-                       "says the same.")
-        report.notes.append(crisis_note.removeprefix("Added by handouts import: ")
-                            .replace("the standard", "Added the standard", 1))
-    elif words:
-        report.notes.append(f"The handout speaks of {', '.join(words[:4])}, so it is marked "
-                            f"mental_health, but the library has no '{lang}' crisis block to "
-                            "add: write one (docs/topic-format.md)")
+    picture_names = [f"{topic_id}-{number}.{_extension(picture.data)}"
+                     for number, picture in enumerate(converted.pictures, 1)]
+    words = mental_health_words(" ".join(b.text for b in converted.blocks), lang)
+    crisis, crisis_note = _crisis(library, lang, words, report)
     body, title = _body(converted, picture_names, crisis, crisis_note)
     if sum(1 for b in converted.blocks if b.kind == "heading") < 2:
         report.notes.append("no headings (Word's Heading styles) found: the text is one "
@@ -299,13 +297,45 @@ def _finish(library, root: Path, source: Path, topic_id: str, lang: str,
     try:
         topic = parse_topic(text, target)
     except HandoutsError as exc:
-        raise _refuse(source, f"the converted topic cannot be read ({exc})") from None
+        raise refuse(source, f"the converted topic cannot be read ({exc})") from None
     for picture, name in zip(converted.pictures, picture_names, strict=True):
         if not picture.alt:
             report.notes.append(f"picture images/{name} ({picture.where}) has no description: "
                                 "replace the TODO (lint reports it as an error until then)")
     _measure(library, topic, report)
-    # Written last, pictures first: a topic never points at a picture not yet there.
+    written = _write(root, target, text, converted, picture_names)
+    history.keep(root, topic, text)  # for `diff` against the version first imported
+    report.topic, report.path, report.pictures = topic, target, written
+    return report
+
+
+def _extension(data: bytes) -> str:
+    return next(ext for magic, (_, ext) in PICTURE_TYPES.items() if data.startswith(magic))
+
+
+def _crisis(library: Library, lang: str, words: list[str],
+            report: Report) -> tuple[CrisisBlock | None, str]:
+    """(the standard crisis block to add, the note to put before it in the topic), for a
+    handout that speaks of `words`."""
+    crisis = standard_block(library, lang) if words else None
+    crisis_note = ""
+    if words and crisis is not None:
+        crisis_note = (f"Added by handouts import: the standard '{lang}' crisis block (as in "
+                       f"{', '.join(crisis.topics[:3])}), because the handout speaks of "
+                       f"{', '.join(words[:4])}. Remove any crisis text of the original that "
+                       "says the same.")
+        report.notes.append(crisis_note.removeprefix("Added by handouts import: ")
+                            .replace("the standard", "Added the standard", 1))
+    elif words:
+        report.notes.append(f"The handout speaks of {', '.join(words[:4])}, so it is marked "
+                            f"mental_health, but the library has no '{lang}' crisis block to "
+                            "add: write one (docs/topic-format.md)")
+    return crisis, crisis_note
+
+
+def _write(root: Path, target: Path, text: str, converted: Converted,
+           picture_names: list[str]) -> list[Path]:
+    """Written last, pictures first: a topic never points at a picture not yet there."""
     written: list[Path] = []
     try:
         (root / "handouts" / "images").mkdir(parents=True, exist_ok=True)
@@ -319,9 +349,7 @@ def _finish(library, root: Path, source: Path, topic_id: str, lang: str,
         for path in written:
             path.unlink(missing_ok=True)
         raise
-    history.keep(root, topic, text)  # for `diff` against the version first imported
-    report.topic, report.path, report.pictures = topic, target, written
-    return report
+    return written
 
 
 def _measure(library: Library, topic: Topic, report: Report) -> None:

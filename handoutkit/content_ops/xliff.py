@@ -6,6 +6,9 @@ Phrase, Crowdin, Okapi); the files are built and read with lxml's
 element tree, never by joining strings, read back with entities, DTDs and network access
 off, and checked against xliff-2-profile.xsd (the XLIFF 2 core structure used here).
 Version 2.1 keeps the 2.0 namespace; a 2.0 file is read too.
+
+This module writes the file (`export`) and holds what both directions share (the schema,
+the source cut into units); reading and importing a translated file is `xliff_import`.
 """
 
 from __future__ import annotations
@@ -109,16 +112,7 @@ def export(library: Library, topic_id: str, source_lang: str, target_lang: str,
     topic = source.topic
     units = source.units
     if changed_since is not None:
-        old = history.by_version(library.roots, topic_id, source_lang, changed_since)
-        if old is None:
-            raise TranslationError(
-                f"no copy of version {changed_since} of {topic_id} ({source_lang}) is kept in "
-                "the library's history folder; export the whole topic")
-        before = {u.id for u in _source_from_text(read_text(old), topic.path).units}
-        units = [u for u in units if u.id not in before]
-        if not units:
-            raise TranslationError(f"no text of {topic_id} ({source_lang}) changed since "
-                                   f"version {changed_since}; nothing to export")
+        units = _changed_units(library, source, topic_id, source_lang, changed_since)
     if library.roots[0] != library.bundled:  # a clinic's library keeps what it exported
         history.keep(library.roots[0], topic, source.text)
     crisis = standard_block(library, target_lang)
@@ -150,6 +144,23 @@ def export(library: Library, topic_id: str, source_lang: str, target_lang: str,
     schema().assertValid(root)  # what we write is XLIFF 2.1, checked, not assumed
     data = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     return data, len(units)
+
+
+def _changed_units(library: Library, source: Source, topic_id: str, source_lang: str,
+                   changed_since: str) -> list[Unit]:
+    """The source's units whose text is not in version `changed_since` of the topic."""
+    topic = source.topic
+    old = history.by_version(library.roots, topic_id, source_lang, changed_since)
+    if old is None:
+        raise TranslationError(
+            f"no copy of version {changed_since} of {topic_id} ({source_lang}) is kept in "
+            "the library's history folder; export the whole topic")
+    before = {u.id for u in _source_from_text(read_text(old), topic.path).units}
+    units = [u for u in source.units if u.id not in before]
+    if not units:
+        raise TranslationError(f"no text of {topic_id} ({source_lang}) changed since "
+                               f"version {changed_since}; nothing to export")
+    return units
 
 
 def _unit_element(group, unit: Unit, target_lang: str, crisis) -> None:

@@ -57,22 +57,7 @@ class Exchange:
 
 def read_exchange(path: Path) -> Exchange:
     """Read and check an XLIFF 2.0/2.1 file made by `translate export`."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_XLIFF_BYTES:
-            raise TranslationError(f"{path}: {size:,} bytes; an exchange file of one topic "
-                                   f"is far smaller (at most {MAX_XLIFF_BYTES:,})")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise TranslationError(f"{path}: cannot be read ({exc.strerror})") from None
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                             huge_tree=False, remove_comments=True, remove_pis=True)
-    try:
-        tree = etree.fromstring(raw, parser)
-    except etree.XMLSyntaxError as exc:
-        raise TranslationError(f"{path}: not valid XML ({exc.msg})") from None
-    if tree.getroottree().docinfo.doctype:
-        raise TranslationError(f"{path}: an XLIFF file may not declare a DOCTYPE")
+    tree = _parse(path)
     if tree.tag != _q("xliff") or tree.get("version") not in ("2.0", "2.1"):
         raise TranslationError(f"{path}: not an XLIFF 2.0 or 2.1 file (made by 'handouts "
                                "translate export')")
@@ -94,26 +79,52 @@ def read_exchange(path: Path) -> Exchange:
         raise TranslationError(f"{path}: srcLang and trgLang must be language codes")
     units: dict[str, FileUnit] = {}
     for element in files[0].iter(_q("unit")):
-        unit_id = element.get("id") or ""
-        data = {d.get("id"): d.text or "" for d in element.iter(_q("data"))}
-        # A CAT tool may split a unit into several segments, with the spaces between them
-        # in <ignorable> elements: the unit's text is all of them, in order.
-        parts = [c for c in element if c.tag in (_q("segment"), _q("ignorable"))]
-        if not any(c.tag == _q("segment") for c in parts):
-            raise TranslationError(f"{path}: unit {unit_id} has no segment")
-        source: list = []
-        target: list | None = None
-        for part in parts:
-            source_part = _inline(part.find(_q("source")), path, unit_id)
-            source += source_part
-            target_el = part.find(_q("target"))
-            if target_el is not None:
-                target = (target or []) + _inline(target_el, path, unit_id)
-            elif part.tag == _q("ignorable") and target is not None:
-                target += source_part
-        units[unit_id] = FileUnit(unit_id, source, target, data)
+        unit = _file_unit(element, path)
+        units[unit.id] = unit
     return Exchange(meta["topic"], meta["version"], source_lang, target_lang,
                     meta.get("changed-since"), units)
+
+
+def _parse(path: Path):
+    """The file's XML tree, read with entities, DTDs and network access off."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_XLIFF_BYTES:
+            raise TranslationError(f"{path}: {size:,} bytes; an exchange file of one topic "
+                                   f"is far smaller (at most {MAX_XLIFF_BYTES:,})")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise TranslationError(f"{path}: cannot be read ({exc.strerror})") from None
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                             huge_tree=False, remove_comments=True, remove_pis=True)
+    try:
+        tree = etree.fromstring(raw, parser)
+    except etree.XMLSyntaxError as exc:
+        raise TranslationError(f"{path}: not valid XML ({exc.msg})") from None
+    if tree.getroottree().docinfo.doctype:
+        raise TranslationError(f"{path}: an XLIFF file may not declare a DOCTYPE")
+    return tree
+
+
+def _file_unit(element, path: Path) -> FileUnit:
+    unit_id = element.get("id") or ""
+    data = {d.get("id"): d.text or "" for d in element.iter(_q("data"))}
+    # A CAT tool may split a unit into several segments, with the spaces between them
+    # in <ignorable> elements: the unit's text is all of them, in order.
+    parts = [c for c in element if c.tag in (_q("segment"), _q("ignorable"))]
+    if not any(c.tag == _q("segment") for c in parts):
+        raise TranslationError(f"{path}: unit {unit_id} has no segment")
+    source: list = []
+    target: list | None = None
+    for part in parts:
+        source_part = _inline(part.find(_q("source")), path, unit_id)
+        source += source_part
+        target_el = part.find(_q("target"))
+        if target_el is not None:
+            target = (target or []) + _inline(target_el, path, unit_id)
+        elif part.tag == _q("ignorable") and target is not None:
+            target += source_part
+    return FileUnit(unit_id, source, target, data)
 
 
 def _inline(element, path: Path, unit_id: str) -> list:
@@ -154,7 +165,7 @@ class Imported:
 
 def import_file(library: Library, xliff: Path, force: bool = False,
                 today: dt.date | None = None) -> Imported:
-    """Write TOPIC.LANG.md from a translated XLIFF file (see the module's docstring)."""
+    """Write TOPIC.LANG.md from a translated XLIFF file (see the docstring of `xliff`)."""
     exchange = read_exchange(xliff)
     if exchange.target_lang == exchange.source_lang:
         raise TranslationError(f"{xliff}: the target language is the source's "
@@ -171,17 +182,7 @@ def import_file(library: Library, xliff: Path, force: bool = False,
             f"({stale[0]}): export it again, or import with --force to mark the "
             "translation stale")
     crisis = standard_block(library, exchange.target_lang)
-    texts: dict[str, str] = {}
-    untranslated: list[str] = []
-    for unit_id, file_unit in exchange.units.items():
-        unit = current.get(unit_id)
-        if unit is None:
-            continue
-        text = _target_text(xliff, unit, file_unit, crisis, exchange.target_lang)
-        if text is None:
-            untranslated.append(unit_id)
-        else:
-            texts[unit_id] = text
+    texts, untranslated = _file_texts(xliff, exchange, current, crisis)
     missing = [u for u in source.units if u.id not in exchange.units]
     if missing and exchange.changed_since:
         texts.update(_earlier_translation(library, exchange, source, missing))
@@ -208,6 +209,24 @@ def import_file(library: Library, xliff: Path, force: bool = False,
     folder.mkdir(parents=True, exist_ok=True)
     write_text(path, text)
     return Imported(path, topic, bool(stale), untranslated)
+
+
+def _file_texts(xliff: Path, exchange: Exchange, current: dict[str, Unit],
+                crisis) -> tuple[dict[str, str], list[str]]:
+    """(the translations of the file's units still in the source, by unit id; the ids of
+    those without one)."""
+    texts: dict[str, str] = {}
+    untranslated: list[str] = []
+    for unit_id, file_unit in exchange.units.items():
+        unit = current.get(unit_id)
+        if unit is None:
+            continue
+        text = _target_text(xliff, unit, file_unit, crisis, exchange.target_lang)
+        if text is None:
+            untranslated.append(unit_id)
+        else:
+            texts[unit_id] = text
+    return texts, untranslated
 
 
 ONE_LINE = ("title", "summary", "credit", "heading", "cell", "picture", "caption")

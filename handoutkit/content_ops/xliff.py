@@ -66,7 +66,8 @@ def schema() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(SCHEMA), parser))
 
 
-def _q(name: str, ns: str = NS) -> str:
+def qname(name: str, ns: str = NS) -> str:
+    """`name` in the namespace `ns`, as lxml spells it."""
     return f"{{{ns}}}{name}"
 
 
@@ -83,18 +84,19 @@ class Source:
 
 def load_source(library: Library, topic_id: str, lang: str) -> Source:
     topic = library.topic(topic_id, lang)
-    return _source(topic, read_text(topic.path))
+    return source_of(topic, read_text(topic.path))
 
 
-def _source(topic: Topic, text: str) -> Source:
+def source_of(topic: Topic, text: str) -> Source:
+    """The topic, whose file holds `text`, cut into units."""
     header, body = split(text, topic.path)
     segmented = segment(body)
     return Source(topic, text, header, segmented,
                   header_units(topic.title, topic.summary, topic.credit) + segmented.units)
 
 
-def _source_from_text(text: str, path: Path) -> Source:
-    return _source(parse_topic(text, path), text)
+def source_from_text(text: str, path: Path) -> Source:
+    return source_of(parse_topic(text, path), text)
 
 
 # -- export -------------------------------------------------------------------------------
@@ -116,28 +118,28 @@ def export(library: Library, topic_id: str, source_lang: str, target_lang: str,
     if library.roots[0] != library.bundled:  # a clinic's library keeps what it exported
         history.keep(library.roots[0], topic, source.text)
     crisis = standard_block(library, target_lang)
-    root = etree.Element(_q("xliff"), nsmap={None: NS, "mda": MDA})
+    root = etree.Element(qname("xliff"), nsmap={None: NS, "mda": MDA})
     root.set("version", "2.1")
     root.set("srcLang", source_lang)
     root.set("trgLang", target_lang)
-    file_el = etree.SubElement(root, _q("file"), id="f1",
+    file_el = etree.SubElement(root, qname("file"), id="f1",
                                original=f"handouts/{topic.path.name}")
-    meta = etree.SubElement(etree.SubElement(file_el, _q("metadata", MDA)),
-                            _q("metaGroup", MDA), category="handouts")
+    meta = etree.SubElement(etree.SubElement(file_el, qname("metadata", MDA)),
+                            qname("metaGroup", MDA), category="handouts")
     for name, value in (("topic", topic.id), ("version", topic.version),
                         ("digest", history.digest_text(source.text)),
                         ("changed-since", changed_since)):
         if value is not None:
-            etree.SubElement(meta, _q("meta", MDA), type=name).text = value
-    notes = etree.SubElement(file_el, _q("notes"))
-    etree.SubElement(notes, _q("note"), category="general").text = (
+            etree.SubElement(meta, qname("meta", MDA), type=name).text = value
+    notes = etree.SubElement(file_el, qname("notes"))
+    etree.SubElement(notes, qname("note"), category="general").text = (
         f"Patient handout '{topic.title}' ({topic.id}), version {topic.version}. Plain "
         "words, short sentences, 'you'; a reader at grade 6 to 7. " + PLACEHOLDER_NOTE)
     groups: dict[str, etree._Element] = {}
     for unit in units:
         group = groups.get(unit.section)
         if group is None:
-            group = etree.SubElement(file_el, _q("group"), id=f"g-{unit.section}",
+            group = etree.SubElement(file_el, qname("group"), id=f"g-{unit.section}",
                                      name=unit.section)
             groups[unit.section] = group
         _unit_element(group, unit, target_lang, crisis)
@@ -155,7 +157,7 @@ def _changed_units(library: Library, source: Source, topic_id: str, source_lang:
         raise TranslationError(
             f"no copy of version {changed_since} of {topic_id} ({source_lang}) is kept in "
             "the library's history folder; export the whole topic")
-    before = {u.id for u in _source_from_text(read_text(old), topic.path).units}
+    before = {u.id for u in source_from_text(read_text(old), topic.path).units}
     units = [u for u in source.units if u.id not in before]
     if not units:
         raise TranslationError(f"no text of {topic_id} ({source_lang}) changed since "
@@ -164,10 +166,10 @@ def _changed_units(library: Library, source: Source, topic_id: str, source_lang:
 
 
 def _unit_element(group, unit: Unit, target_lang: str, crisis) -> None:
-    element = etree.SubElement(group, _q("unit"), id=unit.id, name=unit.kind)
-    notes = etree.SubElement(element, _q("notes"))
+    element = etree.SubElement(group, qname("unit"), id=unit.id, name=unit.kind)
+    notes = etree.SubElement(element, qname("notes"))
     where = "the header" if unit.section == "header" else f"section '{unit.section}'"
-    etree.SubElement(notes, _q("note"), category="location").text = (
+    etree.SubElement(notes, qname("note"), category="location").text = (
         f"{KIND_NOTES[unit.kind]} In {where}.")
     parts = protect(unit.text)
     marks = [p for p in parts if isinstance(p, Placeholder)]
@@ -183,22 +185,22 @@ def _unit_element(group, unit: Unit, target_lang: str, crisis) -> None:
             text = (f"There is no approved crisis wording for '{target_lang}' yet: "
                     "translate it exactly, keep every number, and have a clinician approve "
                     "it; every topic of the language must then use the same words.")
-        etree.SubElement(notes, _q("note"), category="crisis", priority="1").text = text
+        etree.SubElement(notes, qname("note"), category="crisis", priority="1").text = text
     if unit.kind == "item" and TERM_RE.match(unit.text):
-        etree.SubElement(notes, _q("note"), category="format").text = (
+        etree.SubElement(notes, qname("note"), category="format").text = (
             "A term and its explanation: keep the dash after the bold term.")
     if marks:
-        etree.SubElement(notes, _q("note"), category="placeholders").text = PLACEHOLDER_NOTE
-        original = etree.SubElement(element, _q("originalData"))
+        etree.SubElement(notes, qname("note"), category="placeholders").text = PLACEHOLDER_NOTE
+        original = etree.SubElement(element, qname("originalData"))
         for mark in marks:
-            etree.SubElement(original, _q("data"), id=f"d{mark.number}").text = mark.text
-    segment_el = etree.SubElement(element, _q("segment"),
+            etree.SubElement(original, qname("data"), id=f"d{mark.number}").text = mark.text
+    segment_el = etree.SubElement(element, qname("segment"),
                                   state="final" if prefill is not None else "initial")
-    source_el = etree.SubElement(segment_el, _q("source"))
+    source_el = etree.SubElement(segment_el, qname("source"))
     source_el.set(f"{{{XML_NS}}}space", "preserve")
     _fill_inline(source_el, parts)
     if prefill is not None:
-        target_el = etree.SubElement(segment_el, _q("target"))
+        target_el = etree.SubElement(segment_el, qname("target"))
         target_el.set(f"{{{XML_NS}}}space", "preserve")
         target_el.text = prefill
 
@@ -207,7 +209,7 @@ def _fill_inline(element, parts: list) -> None:
     last = None
     for part in parts:
         if isinstance(part, Placeholder):
-            last = etree.SubElement(element, _q("ph"), id=str(part.number),
+            last = etree.SubElement(element, qname("ph"), id=str(part.number),
                                     dataRef=f"d{part.number}", disp=part.text,
                                     equiv=part.text)
         elif last is None:

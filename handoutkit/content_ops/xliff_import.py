@@ -24,11 +24,11 @@ from .xliff import (
     MDA,
     Source,
     TranslationError,
-    _q,
-    _source,
-    _source_from_text,
     load_source,
+    qname,
     schema,
+    source_from_text,
+    source_of,
 )
 
 MAX_XLIFF_BYTES = 20 * 1024 * 1024
@@ -58,7 +58,7 @@ class Exchange:
 def read_exchange(path: Path) -> Exchange:
     """Read and check an XLIFF 2.0/2.1 file made by `translate export`."""
     tree = _parse(path)
-    if tree.tag != _q("xliff") or tree.get("version") not in ("2.0", "2.1"):
+    if tree.tag != qname("xliff") or tree.get("version") not in ("2.0", "2.1"):
         raise TranslationError(f"{path}: not an XLIFF 2.0 or 2.1 file (made by 'handouts "
                                "translate export')")
     checker = schema()
@@ -66,11 +66,11 @@ def read_exchange(path: Path) -> Exchange:
         error = checker.error_log.last_error
         raise TranslationError(f"{path}:{error.line}: not valid XLIFF 2.1 "
                                f"({' '.join(error.message.split())[:160]})")
-    files = tree.findall(_q("file"))
+    files = tree.findall(qname("file"))
     if len(files) != 1:
         raise TranslationError(f"{path}: holds {len(files)} files; one topic a file")
     meta = {m.get("type"): (m.text or "").strip()
-            for m in files[0].iter(_q("meta", MDA))}
+            for m in files[0].iter(qname("meta", MDA))}
     if not meta.get("topic") or not meta.get("version"):
         raise TranslationError(f"{path}: does not say which topic and version it holds "
                                "(export it with 'handouts translate export')")
@@ -78,7 +78,7 @@ def read_exchange(path: Path) -> Exchange:
     if not LANG_RE.match(target_lang) or not LANG_RE.match(source_lang):
         raise TranslationError(f"{path}: srcLang and trgLang must be language codes")
     units: dict[str, FileUnit] = {}
-    for element in files[0].iter(_q("unit")):
+    for element in files[0].iter(qname("unit")):
         unit = _file_unit(element, path)
         units[unit.id] = unit
     return Exchange(meta["topic"], meta["version"], source_lang, target_lang,
@@ -108,21 +108,21 @@ def _parse(path: Path):
 
 def _file_unit(element, path: Path) -> FileUnit:
     unit_id = element.get("id") or ""
-    data = {d.get("id"): d.text or "" for d in element.iter(_q("data"))}
+    data = {d.get("id"): d.text or "" for d in element.iter(qname("data"))}
     # A CAT tool may split a unit into several segments, with the spaces between them
     # in <ignorable> elements: the unit's text is all of them, in order.
-    parts = [c for c in element if c.tag in (_q("segment"), _q("ignorable"))]
-    if not any(c.tag == _q("segment") for c in parts):
+    parts = [c for c in element if c.tag in (qname("segment"), qname("ignorable"))]
+    if not any(c.tag == qname("segment") for c in parts):
         raise TranslationError(f"{path}: unit {unit_id} has no segment")
     source: list = []
     target: list | None = None
     for part in parts:
-        source_part = _inline(part.find(_q("source")), path, unit_id)
+        source_part = _inline(part.find(qname("source")), path, unit_id)
         source += source_part
-        target_el = part.find(_q("target"))
+        target_el = part.find(qname("target"))
         if target_el is not None:
             target = (target or []) + _inline(target_el, path, unit_id)
-        elif part.tag == _q("ignorable") and target is not None:
+        elif part.tag == qname("ignorable") and target is not None:
             target += source_part
     return FileUnit(unit_id, source, target, data)
 
@@ -337,9 +337,9 @@ def _earlier_translation(library: Library, exchange: Exchange, source: Source,
                                   exchange.changed_since or "")
     if old_path is None:
         return {}
-    old = _source_from_text(read_text(old_path), topic.path)
+    old = source_from_text(read_text(old_path), topic.path)
     translation = library.topic(topic.id, exchange.target_lang)
-    translated = _source(translation, read_text(translation.path))
+    translated = source_of(translation, read_text(translation.path))
     if [u.kind for u in old.units] != [u.kind for u in translated.units]:
         return {}
     by_old = {o.id: t.text for o, t in zip(old.units, translated.units, strict=True)}

@@ -129,7 +129,8 @@ def test_new_rejects_bad_ids(tmp_path):
 
 def test_editor_notes_never_print(test_library, make_library):
     topic = (test_library.bundled / "handouts" / "psychotherapy.en.md").read_text()
-    noted = topic.replace("## What is psychotherapy?", "<!-- secret editor note\nline two -->\n## What is psychotherapy?")
+    noted = topic.replace("## What is psychotherapy?",
+                          "<!-- secret editor note\nline two -->\n## What is psychotherapy?")
     root = make_library({"handouts/psychotherapy.en.md": noted})
     clinic_topic = Library(root).topic("psychotherapy")
     html = "".join(s.html() for s in clinic_topic.sections) + (

@@ -94,7 +94,8 @@ def test_arabic_headings_sit_at_the_right_margin(pdfs):
     bbox = text_of(pdfs["ar"], "-bbox", "-f", "1", "-l", "1")
     width = float(re.search(r'<page width="([\d.]+)"', bbox).group(1))
     words = [(float(a), float(b), w) for a, b, w in
-             re.findall(r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)"[^>]*>([^<]+)</word>', bbox)]
+             re.findall(r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)"[^>]*>'
+                        r'([^<]+)</word>', bbox)]
     # The title's last word in the reading order ends at the right margin (10 mm, layouts/standard).
     title = [w for w in words if w[2][::-1] == "الوقاية"]
     assert title, "title not found"
@@ -179,7 +180,7 @@ def test_psychotherapy_translation_follows_english(library, lang):
     from handoutkit.lint.blocks import has_tool
     assert has_tool(topic.section("questions"))
     assert [i.src for i in topic.images] == [i.src for i in english.images]
-    for picture, original in zip(topic.images, english.images):
+    for picture, original in zip(topic.images, english.images, strict=True):
         assert picture.alt and picture.caption
         assert picture.alt != original.alt and picture.caption != original.caption
 

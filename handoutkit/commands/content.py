@@ -123,7 +123,7 @@ def translate_export(topic, target, output, changed_since) -> None:
                    "then marked stale.")
 def translate_import(file, force) -> None:
     """Write TOPIC.LANG.md from a translated XLIFF file (review pending)."""
-    from handoutkit.content_ops.xliff import import_file
+    from handoutkit.content_ops.xliff_import import import_file
 
     result = import_file(get_library(click.get_current_context()), Path(file), force)
     click.echo(f"Wrote {result.path}" + (" (marked stale: its source changed since the "

@@ -11,13 +11,9 @@ silently (`accept_changes`).
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from lxml import etree
 
 from handoutkit.content.header import ID_RE, LANG_RE
 from handoutkit.content.library import ID_RE_TEXT, Library
@@ -27,26 +23,14 @@ from handoutkit.errors import HandoutsError, OutputError
 
 from . import history
 from .crisis import CrisisBlock, mental_health_words, standard_block
+from .docx import MAX_PICTURE_BYTES, OLE_MAGIC, ImportRefused, read_docx, refuse
 from .htmlmd import ALT_TODO, Converted, convert, data_uri
 from .topicfile import writable_root, write_text, yaml_value
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024  # a handout, pictures and all, is far smaller
-MAX_UNPACKED_BYTES = 200 * 1024 * 1024  # what a .docx may expand to
-MAX_RATIO = 100  # compression ratio of one part above which it is a zip bomb
-MAX_PARTS = 5000
-MAX_PICTURE_BYTES = 10 * 1024 * 1024
 MAX_ID = 64
 PICTURE_TYPES = {b"\x89PNG\r\n\x1a\n": ("image/png", "png"), b"\xff\xd8\xff": ("image/jpeg", "jpg"),
                  b"GIF87a": ("image/gif", "gif"), b"GIF89a": ("image/gif", "gif")}
-W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-STYLE_MAP = "p[style-name='Title'] => h1.doc-title:fresh\np[style-name='Subtitle'] => p:fresh"
-SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           huge_tree=False)
-
-
-class ImportRefused(HandoutsError):
-    """A file `handouts import` will not take (exit code 1, nothing written)."""
 
 
 @dataclass
@@ -82,207 +66,9 @@ class Report:
                 "pictures": [str(p) for p in self.pictures]}
 
 
-# -- reading a Word file -------------------------------------------------------------------
-
-def _refuse(path: Path, why: str) -> ImportRefused:
-    return ImportRefused(f"{path.name}: {why}; nothing was imported")
-
-
-def _check_package(path: Path, data: bytes) -> zipfile.ZipFile:
-    if data.startswith(OLE_MAGIC):
-        if "EncryptionInfo".encode("utf-16-le") in data or b"EncryptedPackage" in data \
-                or "EncryptedPackage".encode("utf-16-le") in data:
-            raise _refuse(path, "the file is password-protected; save a copy without a "
-                                "password and import that")
-        raise _refuse(path, "this is an old Word 97-2003 .doc file (or another Office "
-                            "file); save it as a Word document (.docx) first")
-    try:
-        package = zipfile.ZipFile(io.BytesIO(data))
-        parts = package.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError):
-        raise _refuse(path, "not a Word .docx file, or a damaged one (it is not a "
-                            "readable ZIP package)") from None
-    if len(parts) > MAX_PARTS:
-        raise _refuse(path, f"{len(parts):,} parts in the package; a zip bomb?")
-    names = {p.filename for p in parts}
-    if any(p.flag_bits & 0x1 for p in parts):
-        raise _refuse(path, "the file is password-protected; save a copy without a "
-                            "password and import that")
-    if "word/document.xml" not in names or "[Content_Types].xml" not in names:
-        raise _refuse(path, "not a Word document (no word/document.xml in the package)")
-    total = 0
-    for part in parts:
-        total += part.file_size
-        if total > MAX_UNPACKED_BYTES or (
-                part.file_size > 1024 * 1024 and part.compress_size
-                and part.file_size / part.compress_size > MAX_RATIO):
-            raise _refuse(path, "the package expands to far more than a handout holds (a "
-                                "zip bomb?)")
-    # The sizes a package declares may lie: read every part, counting what comes out.
-    total = 0
-    try:
-        for part in parts:
-            xml = part.filename.lower().endswith((".xml", ".rels"))
-            tail = b""
-            with package.open(part) as stream:
-                while chunk := stream.read(1024 * 1024):
-                    total += len(chunk)
-                    if total > MAX_UNPACKED_BYTES:
-                        raise _refuse(path, "the package expands to far more than a "
-                                            "handout holds (a zip bomb?)")
-                    # Word never declares entities; a part that does may expand without end.
-                    if xml and (b"<!DOCTYPE" in tail + chunk or b"<!ENTITY" in tail + chunk):
-                        raise _refuse(path, f"{part.filename} declares entities (not a file "
-                                            "Word writes)")
-                    tail = chunk[-16:]
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError):
-        raise _refuse(path, "the file is damaged (a part of the package cannot be "
-                            "read)") from None
-    content_types = package.read("[Content_Types].xml").decode("utf-8", "replace")
-    if any(n.lower().endswith("vbaproject.bin") for n in names) or \
-            "macroEnabled" in content_types or path.suffix.lower() == ".docm":
-        raise _refuse(path, "the document contains macros; save it as a plain Word "
-                            "document (.docx) without them")
-    return package
-
-
-def _xml(package: zipfile.ZipFile, name: str, path: Path):
-    try:
-        raw = package.read(name)
-    except KeyError:
-        return None
-    if b"<!DOCTYPE" in raw[:4096] or b"<!ENTITY" in raw:
-        raise _refuse(path, f"{name} declares entities (not a file Word writes)")
-    try:
-        return etree.fromstring(raw, SAFE_XML)
-    except etree.XMLSyntaxError:
-        raise _refuse(path, f"the file is damaged ({name} is not valid XML)") from None
-
-
-@dataclass
-class WordFindings:
-    changes: list[str] = field(default_factory=list)
-    comments: list[str] = field(default_factory=list)
-    lost: list[str] = field(default_factory=list)
-
-
-def _word_findings(document, comments_xml) -> WordFindings:
-    """Tracked changes, comments, text boxes, fields and embedded objects, with where."""
-    found = WordFindings()
-    section = "the start of the document"
-    comment_text = {}
-    if comments_xml is not None:
-        for comment in comments_xml.iter(f"{{{W}}}comment"):
-            words = " ".join("".join(comment.itertext()).split())
-            comment_text[comment.get(f"{{{W}}}id")] = (
-                f"comment by {comment.get(f'{{{W}}}author') or 'someone'}: '{words[:50]}'")
-    body = document.find(f"{{{W}}}body")
-    paragraph = 0
-    for element in (body.iter() if body is not None else ()):
-        if not isinstance(element.tag, str):
-            continue
-        name = etree.QName(element).localname
-        namespace = etree.QName(element).namespace
-        if name == "p" and namespace == W:
-            if etree.QName(element.getparent()).localname != "txbxContent":
-                paragraph += 1
-            style = element.find(f"{{{W}}}pPr/{{{W}}}pStyle")
-            value = (style.get(f"{{{W}}}val") or "") if style is not None else ""
-            if re.match(r"(?i)^(heading\s*\d|title)$", value):
-                section = f"section '{' '.join(''.join(element.itertext()).split())[:60]}'"
-                paragraph = 0
-            continue
-        where = f"in {section}, paragraph {paragraph}"
-        if namespace != W:
-            if name == "chart":
-                found.lost.append(f"a chart: {where}")
-            continue
-        if name in ("ins", "del", "moveFrom", "moveTo"):
-            kind = {"ins": "insertion", "del": "deletion", "moveFrom": "move",
-                    "moveTo": "move"}[name]
-            words = " ".join("".join(element.itertext()).split())[:40]
-            found.changes.append(f"a tracked {kind}{f' ({words!r})' if words else ''}: {where}")
-        elif name.endswith("PrChange") or name in ("numberingChange", "cellIns", "cellDel",
-                                                    "cellMerge"):
-            found.changes.append(f"a tracked formatting change: {where}")
-        elif name == "commentReference":
-            text = comment_text.get(element.get(f"{{{W}}}id"), "a comment")
-            found.comments.append(f"{text}: {where}")
-        elif name == "txbxContent":
-            found.lost.append(f"a text box (its words are kept as plain paragraphs): {where}")
-        elif name == "fldSimple" or (name == "instrText" and element.text):
-            instruction = (element.get(f"{{{W}}}instr") if name == "fldSimple"
-                           else element.text) or ""
-            kind = (instruction.split() or ["field"])[0].upper()
-            kept = "left out" if name == "fldSimple" else "only the text it last showed is kept"
-            if kind != "HYPERLINK":
-                found.lost.append(f"a {kind} field ({kept}): {where}")
-        elif name == "object" or name.startswith("embed"):
-            found.lost.append(f"an embedded object (a spreadsheet, a drawing ...): {where}")
-    if comment_text and not found.comments:
-        found.comments = list(comment_text.values())
-    return found
-
-
-def _read_docx(path: Path, data: bytes, accept_changes: bool, report: Report) -> str:
-    """The Word document as HTML, through mammoth (styles mapped to clean HTML)."""
-    import mammoth
-
-    package = _check_package(path, data)
-    document = _xml(package, "word/document.xml", path)
-    comments = _xml(package, "word/comments.xml", path)
-    findings = _word_findings(document, comments)
-    if (findings.changes or findings.comments) and not accept_changes:
-        counts = []
-        if findings.changes:
-            counts.append(f"{len(findings.changes)} tracked change"
-                          f"{'s' if len(findings.changes) != 1 else ''}")
-        if findings.comments:
-            counts.append(f"{len(findings.comments)} comment"
-                          f"{'s' if len(findings.comments) != 1 else ''}")
-        first = (findings.changes + findings.comments)[0].split(": in ")[-1]
-        raise _refuse(path, f"the document has {' and '.join(counts)} (first in {first}); "
-                            "accept or reject them in Word, or import with --accept-changes "
-                            "to take the text with every change accepted and the comments "
-                            "left out")
-    for change in findings.changes:
-        report.lost.append(f"{change} (accepted)")
-    for comment in findings.comments:
-        report.lost.append(f"{comment} (left out)")
-    report.lost += findings.lost
-    pictures: dict[str, tuple[bytes, str]] = {}
-
-    def image(picture):
-        try:
-            with picture.open() as stream:
-                raw = stream.read(MAX_PICTURE_BYTES + 1)
-        except Exception:  # noqa: BLE001 - a picture mammoth cannot open is reported
-            raw = b""
-        key = f"docx-picture:{len(pictures)}"
-        pictures[key] = (raw, picture.content_type or "")
-        return {"src": key}
-
-    try:
-        result = mammoth.convert_to_html(io.BytesIO(data), style_map=STYLE_MAP,
-                                         convert_image=mammoth.images.img_element(image))
-    except Exception as exc:  # noqa: BLE001 - mammoth raises many kinds on damaged files
-        raise _refuse(path, f"the file is damaged or not a Word document "
-                            f"({type(exc).__name__})") from None
-    for message in result.messages:
-        text = str(getattr(message, "message", message))
-        if text.lower().startswith("unrecognised") and "style" in text.lower():
-            report.notes.append(f"{text}: read as plain text (Word's converter)")
-        elif re.search(r"fldSimple|OLEObject|w:object|txbx", text):
-            continue  # reported above with where it was
-        elif "ignored" in text.lower() or "unrecognised" in text.lower():
-            report.lost.append(f"{text} (Word's converter)")
-    report.word_pictures = pictures
-    return result.value
-
-
 # -- the topic ---------------------------------------------------------------------------
 
-def _picture_bytes(report: Report, folder: Path | None):
+def _picture_bytes(report: Report, folder: Path | None):  # noqa: C901 (a branch per address kind)
     """The `fetch_image` of htmlmd: Word's pictures, data: addresses, files beside an HTML
     or Markdown file (never outside its folder, never from the web)."""
 
@@ -326,8 +112,8 @@ def _decode(path: Path, data: bytes, html: bool) -> str:
             return data.decode(declared[1].decode("ascii"))
         except (LookupError, UnicodeDecodeError):
             pass
-    raise _refuse(path, "not UTF-8 text" + (" (nor the character set it names)"
-                                              if html and declared else ""))
+    raise refuse(path, "not UTF-8 text" + (" (nor the character set it names)"
+                                             if html and declared else ""))
 
 
 def _section_ids(titles: list[str], reserved: set[str]) -> list[str]:
@@ -422,77 +208,75 @@ def import_file(library: Library, source: Path, topic_id: str, lang: str = "en",
     target = root / "handouts" / f"{topic_id}.{lang}.md"
     if target.exists():
         raise OutputError(f"{target} already exists; nothing was imported")
+    data = _read_bytes(source)
+    report = Report()
+    html_text, folder = _html(source, data, accept_changes, report)
+    try:
+        converted = convert(html_text, _picture_bytes(report, folder))
+    except ValueError as exc:
+        raise refuse(source, str(exc)) from None
+    except RecursionError:
+        raise refuse(source, "the document is nested too deeply to read") from None
+    report.lost += converted.lost
+    if not any(b.kind in ("paragraph", "list", "table") for b in converted.blocks):
+        raise refuse(source, "no text found to import")
+    return _finish(library, root, source, topic_id, lang, converted, report, today)
+
+
+def _read_bytes(source: Path) -> bytes:
     try:
         size = source.stat().st_size
         if not source.is_file():
             raise ImportRefused(f"{source}: not a file")
         if size > MAX_IMPORT_BYTES:
-            raise _refuse(source, f"{size / 1024 / 1024:.0f} MB, more than the "
-                                  f"{MAX_IMPORT_BYTES // 1024 // 1024} MB a handout may be")
-        data = source.read_bytes()
+            raise refuse(source, f"{size / 1024 / 1024:.0f} MB, more than the "
+                                 f"{MAX_IMPORT_BYTES // 1024 // 1024} MB a handout may be")
+        return source.read_bytes()
     except OSError as exc:
         raise ImportRefused(f"{source}: cannot be read ({exc.strerror})") from None
-    report = Report()
+
+
+def _html(source: Path, data: bytes, accept_changes: bool,
+          report: Report) -> tuple[str, Path | None]:
+    """(the handout as HTML, the folder its pictures may be in, None for a Word file)."""
     suffix = source.suffix.lower()
     if suffix in (".docx", ".docm", ".doc", ".dotx"):
-        html_text = _read_docx(source, data, accept_changes, report)
-        folder = None
-    elif suffix in (".html", ".htm", ".md", ".markdown"):
-        if data.startswith(OLE_MAGIC) or data.startswith(b"PK\x03\x04"):
-            raise _refuse(source, f"not a {suffix} text file (it is a packaged document)")
-        text = _decode(source, data, html=suffix in (".html", ".htm"))
-        if suffix in (".md", ".markdown"):
-            from handoutkit.content.markdown import MARKDOWN
-
-            text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)  # a header of its own
-            # A topic file's section ids (`## Title {#id}`): the import gives its own.
-            text = re.sub(r"^(#{1,6}[ \t].*?)[ \t]*\{[^{}\n]*\}[ \t]*$", r"\1", text,
-                          flags=re.M)
-            try:
-                html_text = MARKDOWN.render(text)
-            except Exception:  # noqa: BLE001 - markdown-it's limits on hostile input
-                raise _refuse(source, "the Markdown cannot be read (nested too deeply?)") \
-                    from None
-        else:
-            html_text = text
-        folder = source.parent
-    else:
+        word = read_docx(source, data, accept_changes)
+        report.word_pictures = word.pictures
+        report.lost += word.lost
+        report.notes += word.notes
+        return word.html, None
+    if suffix not in (".html", ".htm", ".md", ".markdown"):
         raise ImportRefused(f"{source.name}: import reads Word (.docx), HTML (.html, .htm) "
                             "and Markdown (.md) files")
+    if data.startswith(OLE_MAGIC) or data.startswith(b"PK\x03\x04"):
+        raise refuse(source, f"not a {suffix} text file (it is a packaged document)")
+    text = _decode(source, data, html=suffix in (".html", ".htm"))
+    if suffix in (".md", ".markdown"):
+        return _markdown_html(source, text), source.parent
+    return text, source.parent
+
+
+def _markdown_html(source: Path, text: str) -> str:
+    from handoutkit.content.markdown import MARKDOWN
+
+    text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)  # a header of its own
+    # A topic file's section ids (`## Title {#id}`): the import gives its own.
+    text = re.sub(r"^(#{1,6}[ \t].*?)[ \t]*\{[^{}\n]*\}[ \t]*$", r"\1", text,
+                  flags=re.M)
     try:
-        converted = convert(html_text, _picture_bytes(report, folder))
-    except ValueError as exc:
-        raise _refuse(source, str(exc)) from None
-    except RecursionError:
-        raise _refuse(source, "the document is nested too deeply to read") from None
-    report.lost += converted.lost
-    if not any(b.kind in ("paragraph", "list", "table") for b in converted.blocks):
-        raise _refuse(source, "no text found to import")
-    return _finish(library, root, source, topic_id, lang, converted, report, today)
+        return MARKDOWN.render(text)
+    except Exception:  # noqa: BLE001 - markdown-it's limits on hostile input
+        raise refuse(source, "the Markdown cannot be read (nested too deeply?)") \
+            from None
 
 
 def _finish(library, root: Path, source: Path, topic_id: str, lang: str,
             converted: Converted, report: Report, today: dt.date) -> Report:
-    picture_names = []
-    for number, picture in enumerate(converted.pictures, 1):
-        extension = next(ext for magic, (_, ext) in PICTURE_TYPES.items()
-                         if picture.data.startswith(magic))
-        picture_names.append(f"{topic_id}-{number}.{extension}")
-    plain = " ".join(b.text for b in converted.blocks)
-    words = mental_health_words(plain, lang)
-    crisis = standard_block(library, lang) if words else None
-    crisis_note = ""
-    if words and crisis is not None:
-        crisis_note = (f"Added by handouts import: the standard '{lang}' crisis block (as in "
-                       f"{', '.join(crisis.topics[:3])}), because the handout speaks of "
-                       f"{', '.join(words[:4])}. Remove any crisis text of the original that "
-                       "says the same.")
-        report.notes.append(crisis_note.removeprefix("Added by handouts import: ")
-                            .replace("the standard", "Added the standard", 1))
-    elif words:
-        report.notes.append(f"The handout speaks of {', '.join(words[:4])}, so it is marked "
-                            f"mental_health, but the library has no '{lang}' crisis block to "
-                            "add: write one (docs/topic-format.md)")
+    picture_names = [f"{topic_id}-{number}.{_extension(picture.data)}"
+                     for number, picture in enumerate(converted.pictures, 1)]
+    words = mental_health_words(" ".join(b.text for b in converted.blocks), lang)
+    crisis, crisis_note = _crisis(library, lang, words, report)
     body, title = _body(converted, picture_names, crisis, crisis_note)
     if sum(1 for b in converted.blocks if b.kind == "heading") < 2:
         report.notes.append("no headings (Word's Heading styles) found: the text is one "
@@ -513,13 +297,45 @@ def _finish(library, root: Path, source: Path, topic_id: str, lang: str,
     try:
         topic = parse_topic(text, target)
     except HandoutsError as exc:
-        raise _refuse(source, f"the converted topic cannot be read ({exc})") from None
+        raise refuse(source, f"the converted topic cannot be read ({exc})") from None
     for picture, name in zip(converted.pictures, picture_names, strict=True):
         if not picture.alt:
             report.notes.append(f"picture images/{name} ({picture.where}) has no description: "
                                 "replace the TODO (lint reports it as an error until then)")
     _measure(library, topic, report)
-    # Written last, pictures first: a topic never points at a picture not yet there.
+    written = _write(root, target, text, converted, picture_names)
+    history.keep(root, topic, text)  # for `diff` against the version first imported
+    report.topic, report.path, report.pictures = topic, target, written
+    return report
+
+
+def _extension(data: bytes) -> str:
+    return next(ext for magic, (_, ext) in PICTURE_TYPES.items() if data.startswith(magic))
+
+
+def _crisis(library: Library, lang: str, words: list[str],
+            report: Report) -> tuple[CrisisBlock | None, str]:
+    """(the standard crisis block to add, the note to put before it in the topic), for a
+    handout that speaks of `words`."""
+    crisis = standard_block(library, lang) if words else None
+    crisis_note = ""
+    if words and crisis is not None:
+        crisis_note = (f"Added by handouts import: the standard '{lang}' crisis block (as in "
+                       f"{', '.join(crisis.topics[:3])}), because the handout speaks of "
+                       f"{', '.join(words[:4])}. Remove any crisis text of the original that "
+                       "says the same.")
+        report.notes.append(crisis_note.removeprefix("Added by handouts import: ")
+                            .replace("the standard", "Added the standard", 1))
+    elif words:
+        report.notes.append(f"The handout speaks of {', '.join(words[:4])}, so it is marked "
+                            f"mental_health, but the library has no '{lang}' crisis block to "
+                            "add: write one (docs/topic-format.md)")
+    return crisis, crisis_note
+
+
+def _write(root: Path, target: Path, text: str, converted: Converted,
+           picture_names: list[str]) -> list[Path]:
+    """Written last, pictures first: a topic never points at a picture not yet there."""
     written: list[Path] = []
     try:
         (root / "handouts" / "images").mkdir(parents=True, exist_ok=True)
@@ -533,9 +349,7 @@ def _finish(library, root: Path, source: Path, topic_id: str, lang: str,
         for path in written:
             path.unlink(missing_ok=True)
         raise
-    history.keep(root, topic, text)  # for `diff` against the version first imported
-    report.topic, report.path, report.pictures = topic, target, written
-    return report
+    return written
 
 
 def _measure(library: Library, topic: Topic, report: Report) -> None:

@@ -206,7 +206,7 @@ def test_commands_that_do_not_render_do_not_import_weasyprint():
 
 
 def test_installed_command_works_from_any_folder(tmp_path):
-    # The tests run against the installed package (README: pip install ".[test]"; or -e).
+    # The tests run against the installed package (README: pip install ".[test]", or -e).
     script = Path(sys.executable).with_name("handouts")
     assert script.exists(), "install the project first: pip install -e '.[test]'"
     env = {k: v for k, v in os.environ.items() if k != "HANDOUTS_LIBRARY"}

@@ -104,7 +104,7 @@ def test_every_command_has_a_reference_made_from_its_help(site):
                     assert opt in parts[name], f"{name}: option {opt} is not in its entry"
 
 
-def test_the_benchmarks_page_gives_each_figure_its_machine_and_date(site):
+def test_the_benchmarks_page_gives_each_figure_its_machine_and_date():
     text = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
     sections = re.split(r"\n## ", text)[1:]
     assert len(sections) >= 5

@@ -1,6 +1,6 @@
 """One base error for everything a user can get wrong, with stable exit codes.
 
-Exit codes (documented in README):
+Exit codes (documented in docs/exit-codes.md):
     1  bad input: unknown topic or section, malformed topic, brand or layout, missing font,
        text that cannot be printed as typed
     2  bad usage (raised by Click itself)

@@ -43,7 +43,7 @@ def test_containerfile_commands():
     kinds = [kind for kind, _ in steps]
     assert kinds[0] == "FROM" and "bookworm" in steps[0][1]  # the Debian of .ci/run
     runs = [arg for kind, arg in steps if kind == "RUN"]
-    # The apt packages exist and are the ones README lists for rendering.
+    # The apt packages exist and are the ones README's set-up command installs for rendering.
     apt = re.search(r"apt-get install -y --no-install-recommends (.*?)&&", runs[0]).group(1)
     packages = apt.split()
     for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0",

@@ -1,5 +1,7 @@
-"""Every example in README.md and in every command's --help runs, as a new user would type it,
-in a fresh folder (in order: later examples use what earlier ones made).
+"""Every example in README.md, in the documentation pages that hold what README used to
+(DOC_PAGES), and in every command's --help runs, as a new user would type it, in a fresh
+folder (in order: README, then the pages in the site's order; later examples use what
+earlier ones made).
 
 Printing goes to a stand-in `lp` that records its arguments; `handouts serve` examples start
 the service on a free port and are stopped once it answers; the API key file of the serve
@@ -33,14 +35,25 @@ HANDOUTS = Path(sys.executable).with_name("handouts")
 HELP_EXAMPLE_RE = re.compile(r"^\s+(handouts .*)$", re.M)
 
 
-def readme_examples() -> list[str]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+# README, then the pages README's text moved to, in the order of the site's navigation
+# (mkdocs.yml). docs/content-operations.md has a test of its own (test_content_docs.py).
+DOC_PAGES = ["README.md", "docs/index.md", "docs/everyday-use.md", "docs/batch-and-printing.md",
+             "docs/front-desk.md", "docs/service.md", "docs/health-record.md",
+             "docs/production.md", "docs/writing-topics.md", "docs/brands-and-layouts.md",
+             "docs/languages.md", "docs/exit-codes.md", "docs/architecture.md",
+             "docs/develop.md", "docs/benchmarks.md"]
+
+
+def readme_examples() -> list[tuple[str, str]]:
+    """(page, example) for every `handouts ...` line of a sh block of DOC_PAGES."""
     found = []
-    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
-        for line in block.replace("\\\n", " ").splitlines():
-            line = line.strip()
-            if line.startswith("handouts "):
-                found.append(_strip_comment(line))
+    for page in DOC_PAGES:
+        text = (ROOT / page).read_text(encoding="utf-8")
+        for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+            for line in block.replace("\\\n", " ").splitlines():
+                line = line.strip()
+                if line.startswith("handouts "):
+                    found.append((page, _strip_comment(line)))
     return found
 
 
@@ -74,11 +87,12 @@ def help_examples() -> list[str]:
     return found
 
 
-EXAMPLES = [("README", e) for e in readme_examples()] + [("--help", e) for e in help_examples()]
+EXAMPLES = readme_examples() + [("--help", e) for e in help_examples()]
 
 
 def test_there_are_examples_to_run():
-    assert len([e for e in EXAMPLES if e[0] == "README"]) >= 20
+    assert len([e for e in EXAMPLES if e[0] in DOC_PAGES]) >= 20
+    assert len([e for e in EXAMPLES if e[0] == "README.md"]) >= 3
     assert any("build" in e for _, e in EXAMPLES if _ == "--help")
 
 

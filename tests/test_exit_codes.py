@@ -1,5 +1,5 @@
-"""Exit codes end to end, one for each row of README's table, each with its one-line
-message (the command runs as its own process, as a script would run it); and a --brand
+"""Exit codes end to end, one for each row of the table in docs/exit-codes.md, each with its
+one-line message (the command runs as its own process, as a script would run it); and a --brand
 build that succeeds with the brand's name, colour and logo in the PDF.
 
 Exit code 143 (SIGTERM) and 4 for a closed standard output are run end to end in

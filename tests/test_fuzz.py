@@ -3,7 +3,7 @@ details through `lint`, `build --format html`, a sample of full PDF builds and b
 
 A seeded generator (HANDOUTS_FUZZ_SEED picks another seed, HANDOUTS_FUZZ_CASES another
 count) makes the inputs, so a failure is reproduced by its seed and case number. For every
-case: no traceback, an exit code from README's table (never 5, the code of a bug), no
+case: no traceback, an exit code of docs/exit-codes.md (never 5, the code of a bug), no
 partial or temporary output, and every topic that builds has each required section and a
 mental-health topic's crisis block in what was written.
 """
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.slow
 
 SEED = int(os.environ.get("HANDOUTS_FUZZ_SEED", "20261126"))
 CASES = int(os.environ.get("HANDOUTS_FUZZ_CASES", "2000"))
-DOCUMENTED = {0, 1, 2, 3, 4}  # README's table; 5 means a bug, 143 needs a signal
+DOCUMENTED = {0, 1, 2, 3, 4}  # docs/exit-codes.md's table; 5 means a bug, 143 needs a signal
 
 NASTY = [
     "", "\x00", "\x1b[2J", "\u202e", "\ufeff", "\r\n", "\t", "\\", "{", "}", "{#", "{.required}",

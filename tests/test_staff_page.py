@@ -341,8 +341,8 @@ def test_without_the_script_errors_are_the_page_not_json(browser, server):
 
 
 def test_the_front_desk_walkthrough_of_the_readme(page):
-    """The steps README's "At the front desk" gives, in order; the screenshot there is made
-    here (UPDATE_GOLDEN=1 writes it to docs/images/staff-page.png)."""
+    """The steps docs/front-desk.md ("At the front desk", once README's) gives, in order; the
+    screenshot there is made here (UPDATE_GOLDEN=1 writes it to docs/images/staff-page.png)."""
     import os
     from pathlib import Path
 

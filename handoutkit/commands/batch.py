@@ -24,7 +24,7 @@ Lines file with one row per patient.
 Bad rows are reported with their line and skipped; rows whose packet is already
 complete and current are skipped without rendering, so a stopped run can be re-run.
 The exit code is 1 if any row failed, 3 if a row's packet broke the safety promise
-or could not be rendered (README, exit codes).
+or could not be rendered (docs/exit-codes.md).
 
 \b
 Columns ('output' and 'topics' are required):

@@ -5,6 +5,7 @@ direction of each language's script."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 
 from ..errors import LibraryError
@@ -14,23 +15,22 @@ from .library import Library
 def load_strings(library: Library) -> dict[str, dict]:
     """The layouts' fixed wording per language (layouts/strings.toml), clinic's first.
 
-    Read and checked once per version of the files: every stage of a build asks for it,
-    and a batch or the service builds many documents. An edited file (its size or time
-    changes) is read again. Callers must not change the tables they get."""
-    files = tuple((str(path), *_stamp(path))
+    Parsed and checked once per content of the files: every stage of a build asks for
+    it, and a batch or the service builds many documents. An edited file is read again.
+    Callers must not change the tables they get."""
+    files = tuple((str(path), _digest(path))
                   for path in (folder / "strings.toml" for folder in library.layout_dirs))
     return _strings(library, files)
 
 
-def _stamp(path: Path) -> tuple[int, int]:
+def _digest(path: Path) -> str:
     try:
-        stat = path.stat()
+        return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
-        return (-1, -1)
-    return (stat.st_mtime_ns, stat.st_size)
+        return ""
 
 
-_STRINGS: dict[tuple, dict[str, dict]] = {}  # by the files' paths and stamps; a few looks
+_STRINGS: dict[tuple, dict[str, dict]] = {}  # by the files' paths and contents; a few
 
 
 def _strings(library: Library, files: tuple) -> dict[str, dict]:

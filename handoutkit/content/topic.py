@@ -118,7 +118,8 @@ class Topic:
     keywords: tuple[str, ...] = ()
 
     def section(self, section_id: str) -> Section | None:
-        """The section with this id; SectionNotFound lists the ids there are."""
+        """The section with this id, or None (a SPEC naming an unknown one is refused by
+        select.py, with the ids there are)."""
         return next((s for s in self.sections if s.id == section_id), None)
 
     @property

@@ -29,7 +29,7 @@ try:
 except HandoutsError:
     pass  # reported by the first render, with the font's name and how to install it
 
-import_weasyprint()  # before the imports below: it finds the native libraries faster
+import_weasyprint()  # first: it finds the native libraries faster, and tags as PDF/UA asks
 
 from weasyprint import CSS, HTML  # noqa: E402
 from weasyprint.css.counters import CounterStyle  # noqa: E402
@@ -37,12 +37,9 @@ from weasyprint.text.fonts import FontConfiguration  # noqa: E402
 from weasyprint.urls import URLFetcher, URLFetcherResponse  # noqa: E402
 
 from . import scratch as _scratch  # noqa: E402
-from . import tagging  # noqa: E402
 from .numberorder import check_number_order  # noqa: E402
 from .pagecheck import Promise, verify  # noqa: E402
 from .refit import refit  # noqa: E402
-
-tagging.install()
 
 ATTACHMENT_RE = re.compile(r"""<(?:link|a)\b[^>]*\brel\s*=\s*["']?[^"'>]*attachment""", re.I)
 STYLE_RE = re.compile(r"<style>(.*?)</style>", re.S)

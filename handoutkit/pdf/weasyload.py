@@ -8,6 +8,12 @@ cold command that renders. Every list also holds the library's Linux file name
 ('libgobject-2.0.so.0'), which the dynamic linker opens directly; so during the import
 the search answers "not found" at once and those names are used. Should a library then
 not open at all (an unusual install), the import is done again the thorough way.
+
+This is also the one place WeasyPrint is changed: once imported, its tagging writes each
+element's language and each table header's scope into the structure tree (tagging.py says
+why: PDF/UA asks for both and WeasyPrint 70 writes neither). render.py keeps WeasyPrint's
+font folders from piling up (`release_stylesheets`) and reads its log; nothing else
+reaches into WeasyPrint's internals.
 """
 
 from __future__ import annotations
@@ -19,9 +25,15 @@ import sys
 
 
 def import_weasyprint() -> None:
-    """Import weasyprint (nothing to do once it is imported)."""
-    if "weasyprint" in sys.modules:
-        return
+    """Import weasyprint (once) and install this project's tagging into it."""
+    if "weasyprint" not in sys.modules:
+        _import()
+    from . import tagging
+
+    tagging.install()
+
+
+def _import() -> None:
     try:
         # A failed try prints WeasyPrint's installation advice: never onto standard
         # output, which may be carrying a PDF (-o -).

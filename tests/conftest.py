@@ -132,3 +132,18 @@ def source_headings(topic_id: str, lang: str = "en") -> list[str]:
     expression: expectations independent of the parser under test."""
     text = (ROOT / "handouts" / f"{topic_id}.{lang}.md").read_text(encoding="utf-8")
     return re.findall(r"^## (.+?)(?: \{[^}]*\})?$", text, re.MULTILINE)
+
+
+# pytest-xdist (`--dist loadgroup`): a module's tests run in one worker, so its module
+# fixtures (a packet in every language, a running service) are made once, not once per
+# worker side by side. These modules' tests are long on their own and set up cheaply, so
+# they spread over the workers (and meet the other modules' pages in the shared cache).
+SPREAD_MODULES = {"test_page_fill", "test_render"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    for item in items:
+        module = item.module.__name__.rpartition(".")[2] if item.module else ""
+        if module not in SPREAD_MODULES and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(module))

@@ -139,11 +139,21 @@ def source_headings(topic_id: str, lang: str = "en") -> list[str]:
 # worker side by side. These modules' tests are long on their own and set up cheaply, so
 # they spread over the workers (and meet the other modules' pages in the shared cache).
 SPREAD_MODULES = {"test_page_fill", "test_render"}
+# Modules whose module fixture takes params (a layout and paper each): one group per param,
+# so the combinations are made side by side, each once.
+GROUP_BY_PARAM = {"test_every_language": "built"}
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     for item in items:
         module = item.module.__name__.rpartition(".")[2] if item.module else ""
-        if module not in SPREAD_MODULES and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(module))
+        if module in SPREAD_MODULES or item.get_closest_marker("xdist_group"):
+            continue
+        group = module
+        callspec = getattr(item, "callspec", None)
+        if module in GROUP_BY_PARAM and callspec is not None:
+            param = callspec.params.get(GROUP_BY_PARAM[module])
+            if param is not None:
+                group = f"{module}-{'-'.join(map(str, param))}"
+        item.add_marker(pytest.mark.xdist_group(group))

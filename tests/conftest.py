@@ -37,6 +37,12 @@ def shared_cache(tmp_path_factory) -> Path:
     return folder
 
 
+def cache_env(folder: Path) -> dict[str, str]:
+    """The environment that points the cache, and its signing key, at `folder`."""
+    return {"HANDOUTS_CACHE_DIR": str(folder / "entries"),
+            "HANDOUTS_CACHE_KEY_FILE": str(folder / "cache.key")}
+
+
 def _wants_fresh_cache(node) -> bool:
     module = node.module.__name__.rpartition(".")[2] if getattr(node, "module", None) else ""
     return module in FRESH_CACHE_MODULES or node.get_closest_marker("fresh_cache") is not None
@@ -49,13 +55,10 @@ def _reproducible(request, monkeypatch, tmp_path_factory, shared_cache):
     monkeypatch.delenv("HANDOUTS_LIBRARY", raising=False)
     # Commands run in tests never touch the user's own cache, nor the user's cache
     # signing key (kept outside the cache folder).
-    if _wants_fresh_cache(request.node):
-        monkeypatch.setenv("HANDOUTS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        monkeypatch.setenv("HANDOUTS_CACHE_KEY_FILE",
-                           str(tmp_path_factory.mktemp("data") / "cache.key"))
-    else:
-        monkeypatch.setenv("HANDOUTS_CACHE_DIR", str(shared_cache / "entries"))
-        monkeypatch.setenv("HANDOUTS_CACHE_KEY_FILE", str(shared_cache / "cache.key"))
+    folder = tmp_path_factory.mktemp("cache") if _wants_fresh_cache(request.node) \
+        else shared_cache
+    for name, value in cache_env(folder).items():
+        monkeypatch.setenv(name, value)
     # Each test starts like a new process: no topics parsed earlier in this one.
     monkeypatch.setattr("handoutkit.content.topic._PARSED", {})
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-from conftest import ROOT, pdftotext
+from conftest import ROOT, cache_env, pdftotext
 from test_translations import comparable
 
 from handoutkit.build import BuildOptions, build
@@ -144,8 +144,8 @@ def built(request, tmp_path_factory, shared_cache) -> dict:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOURCE_DATE_EPOCH", "1795651200")
         # The run's shared cache: the page-fill tests lay out each of these files too.
-        patch.setenv("HANDOUTS_CACHE_DIR", str(shared_cache / "entries"))
-        patch.setenv("HANDOUTS_CACHE_KEY_FILE", str(shared_cache / "cache.key"))
+        for name, value in cache_env(shared_cache).items():
+            patch.setenv(name, value)
         library, cache = Library(), Cache()
         options = BuildOptions(layout=layout, paper=paper)
         out["mixed"] = tmp / "mixed.pdf"

@@ -106,28 +106,26 @@ def document_job(data: dict, settings: Settings) -> tuple[dict, dict | None]:
 
 
 def _checked_personal(personal) -> dict:
-    if not isinstance(personal, dict):
-        raise ApiError(422, "bad_input", "'personal' must be an object with "
-                       f"{', '.join(PERSONAL_FIELDS)}", field="personal")
-    bad = [k for k in personal if k not in PERSONAL_FIELDS]
-    if bad:
-        raise ApiError(422, "bad_input", f"unknown personal field '{_shown(bad[0])}'; "
-                       f"they are: {', '.join(PERSONAL_FIELDS)}", field="personal")
-    return personal
+    return _object_of(personal, "personal", PERSONAL_FIELDS)
 
 
 def _check_fhir(fhir) -> None:
-    if not isinstance(fhir, dict):
-        raise ApiError(422, "bad_input", "'fhir' must be an object with text fields: "
-                       f"{', '.join(FHIR_FIELDS)}", field="fhir")
-    bad = [k for k in fhir if k not in FHIR_FIELDS]
-    if bad:
-        raise ApiError(422, "bad_input", f"unknown fhir field '{_shown(bad[0])}'; they "
-                       f"are: {', '.join(FHIR_FIELDS)}", field="fhir")
-    for name, value in fhir.items():
+    for name, value in _object_of(fhir, "fhir", FHIR_FIELDS, "text fields: ").items():
         if not isinstance(value, str) or len(value) > 500 or UNSAFE_RE.search(value):
             raise ApiError(422, "bad_input", f"fhir '{name}' must be text of at most "
                            "500 characters", field="fhir")
+
+
+def _object_of(value, name: str, fields: tuple[str, ...], kind: str = "") -> dict:
+    """A body's nested object (`personal`, `fhir`) holding only the fields it may."""
+    if not isinstance(value, dict):
+        raise ApiError(422, "bad_input", f"'{name}' must be an object with {kind}"
+                       f"{', '.join(fields)}", field=name)
+    bad = [k for k in value if k not in fields]
+    if bad:
+        raise ApiError(422, "bad_input", f"unknown {name} field '{_shown(bad[0])}'; "
+                       f"they are: {', '.join(fields)}", field=name)
+    return value
 
 
 # The fields of POST /v1/documents: a build request, its personal details as one object.

@@ -11,7 +11,8 @@ not open at all (an unusual install), the import is done again the thorough way.
 
 This is also the one place WeasyPrint is changed: once imported, its tagging writes each
 element's language and each table header's scope into the structure tree (tagging.py says
-why: PDF/UA asks for both and WeasyPrint 70 writes neither). render.py keeps WeasyPrint's
+why: PDF/UA asks for both and WeasyPrint 70 writes neither), and its column balancing
+searches for the balanced height in far fewer layouts (columns.py). render.py keeps WeasyPrint's
 font folders from piling up (`release_stylesheets`) and reads its log; nothing else
 reaches into WeasyPrint's internals.
 """
@@ -25,12 +26,13 @@ import sys
 
 
 def import_weasyprint() -> None:
-    """Import weasyprint (once) and install this project's tagging into it."""
+    """Import weasyprint (once) and install this project's tagging and column balancing."""
     if "weasyprint" not in sys.modules:
         _import()
-    from . import tagging
+    from . import columns, tagging
 
     tagging.install()
+    columns.install()
 
 
 def _import() -> None:

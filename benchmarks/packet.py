@@ -7,6 +7,10 @@ references on the same machine.
              --format html output (whole process)
     one-col  the same, with the runs of sections in one column instead of two (one CSS
              rule): what the two-column layout costs on the same content
+    layout   the layout alone (no drawing, no import) of the same three HTML files by the
+             project's WeasyPrint (its column balancing, pdf/columns.py) and by WeasyPrint
+             as released: two columns, one column (`columns: 1`) and no columns at all
+             (`columns: auto`, plain block flow)
     chromium chromium --headless --print-to-pdf on the same HTML, when installed
     size     the packet against the 12 single handouts added up
     single   one handout (psychotherapy): cold cache, warm cache, and warm with personal
@@ -48,6 +52,43 @@ def chromium() -> str | None:
         if shutil.which(name):
             return shutil.which(name)
     return None
+
+
+LAYOUT = """
+import sys, time
+if sys.argv[1] == "ours":
+    from handoutkit.pdf.weasyload import import_weasyprint
+    import_weasyprint()
+from weasyprint import HTML
+html = HTML(sys.argv[2])
+start = time.perf_counter()
+html.render()
+print(time.perf_counter() - start)
+"""
+
+
+def layout_time(engine: str, html: Path, env: dict) -> float:
+    """Seconds to lay `html` out, in a new process (the import not counted)."""
+    run = subprocess.run([sys.executable, "-c", LAYOUT, engine, str(html)], check=True,
+                         env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    return float(run.stdout.split()[-1])
+
+
+def layouts(html: Path, one_column: Path, work: Path, env: dict, runs: int) -> None:
+    """The two-column layout's cost against the same content in one column."""
+    flat = work / "no-columns.html"
+    flat.write_text(html.read_text(encoding="utf-8").replace(
+        "</style>", ".flow { columns: auto !important; }\n</style>", 1), encoding="utf-8")
+    files = {"two columns": html, "one column": one_column, "no columns": flat}
+    print(f"layout alone (no drawing), median of {runs} runs")
+    for engine, name in (("ours", "the project's WeasyPrint"), ("raw", "WeasyPrint 70")):
+        median = {label: statistics.median(layout_time(engine, path, env) for _ in range(runs))
+                  for label, path in files.items()}
+        print(f"  {name:<25}" + "  ".join(f"{label} {value:5.2f} s"
+                                           for label, value in median.items()))
+        print(f"  {'':<25}two / one column {median['two columns'] / median['one column']:.2f}"
+              f", two / no columns {median['two columns'] / median['no columns']:.2f}"
+              "  (target <= 1.20)")
 
 
 def main() -> None:
@@ -122,6 +163,7 @@ def main() -> None:
     print(f"  size: packet {sizes['packet'] / 1024:.0f} KiB, the 12 single handouts "
           f"{singles / 1024:.0f} KiB: {sizes['packet'] / singles:.2f}  (target <= 0.50); "
           f"raw WeasyPrint {sizes['raw'] / 1024:.0f} KiB (untagged)")
+    layouts(html, one_column, work, env, args.runs)
     single(handouts, env, work, args.runs)
     shutil.rmtree(work, ignore_errors=True)
 

@@ -105,6 +105,9 @@ _EDITS = (
                 if column_skip_stack is None:
                     height, done = search.next(height, True, lost_space)
                     if done:
+                        # Tried as the page's columns are laid out, unless the page was empty.
+                        reused = not original_page_is_empty and reusable(
+                            new_boxes, len(new_boxes), height_defined)
                         break
                     continue
 """),

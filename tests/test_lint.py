@@ -294,3 +294,22 @@ def test_every_bundled_topic_lists_its_sources_and_the_manifest_carries_them(tmp
     manifest = json.loads(PdfReader(out).attachments["handouts-manifest.json"][0])
     for row in manifest["topics"]:
         assert row["sources"] == list(library.topic(row["id"]).sources) and row["sources"]
+
+
+def test_amharic_sentences_end_at_the_ethiopic_full_stop_and_question_mark(make_library):
+    # Five short Amharic sentences, 33 words in all, on one line: each ends at "።" or
+    # "፧", so none is over the limit of 30 words; one sentence of 33 words is.
+    short = ("እጅዎን በሳሙና እና በውሃ በደንብ ይታጠቡ። ይህ ጀርሞች ወደ ምግብ እና ወደ ሌሎች ሰዎች "
+             "እንዳይሄዱ ይረዳል። ከምግብ በፊት እና ከመጸዳጃ ቤት በኋላ ሁልጊዜ ይታጠቡ። "
+             "ልጆች እጃቸውን በደንብ እንዲታጠቡ ይርዷቸው፧ ንጹሕ እጆች ብዙ በሽታዎችን ይከላከላሉ።")
+    assert len(short.split()) > 30
+    amharic = GOOD.replace("lang: en", "lang: am").replace(
+        "Germs spread from hands to food and to other people.", short)
+    root = make_library({"handouts/hand-washing.en.md": GOOD,
+                         "handouts/hand-washing.am.md": amharic})
+    found = [m for c, m in checks(lint(root)) if c == "sentence-length"]
+    assert found == [], found
+    one_long = amharic.replace(short, short.replace("።", "፣").replace("፧", "፣")[:-1] + "።")
+    (root / "handouts" / "hand-washing.am.md").write_text(one_long, encoding="utf-8")
+    found = [m for c, m in checks(lint(root)) if c == "sentence-length"]
+    assert any("section 'why'" in m and "at most 30" in m for m in found), found

@@ -363,8 +363,10 @@ class Linter:
 
 
 def _sentences(text: str, cjk: bool) -> list[str]:
-    """Sentences: split after . ! ? (and their full-width forms) or a line break."""
-    marks = r"[.!?;。！？；]" if cjk else r"[.!?;؟۔।]"  # ।: Hindi, Bengali, Punjabi
+    """Sentences: split after . ! ? (their full-width forms, and the full stops of other
+    scripts) or a line break."""
+    # ।: Hindi, Bengali, Punjabi; ። and ፧: Amharic (Ethiopic full stop, question mark)
+    marks = r"[.!?;。！？；]" if cjk else r"[.!?;؟۔।።፧]"
     return [s.strip() for line in text.splitlines()
             for s in re.split(rf"(?<={marks})\s*", line) if s.strip()]
 

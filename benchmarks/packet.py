@@ -8,7 +8,7 @@ references on the same machine.
     one-col  the same, with the runs of sections in one column instead of two (one CSS
              rule): what the two-column layout costs on the same content
     layout   the layout alone (no drawing, no import) of the same three HTML files by the
-             project's WeasyPrint (its column balancing, pdf/columns.py) and by WeasyPrint
+             project's WeasyPrint (its column balancing, pdf/weasypatch.py) and by WeasyPrint
              as released: two columns, one column (`columns: 1`) and no columns at all
              (`columns: auto`, plain block flow)
     chromium chromium --headless --print-to-pdf on the same HTML, when installed

@@ -1,4 +1,4 @@
-"""Balanced columns (handoutkit/pdf/columns.py): the same pages and columns as WeasyPrint's
+"""Balanced columns (handoutkit/pdf/weasypatch.py): the same pages and columns as WeasyPrint's
 own balancing, in far fewer layouts."""
 
 import json
@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from handoutkit.cli import main
-from handoutkit.pdf.columns import ColumnSearch
+from handoutkit.pdf.weasypatch import ColumnSearch
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +54,7 @@ if patched:
     from handoutkit.pdf.weasyload import import_weasyprint
     import_weasyprint()
 import weasyprint
-from handoutkit.pdf import columns
+from handoutkit.pdf import weasypatch
 columns_layout, calls = block.columns_layout, [0]
 original = block.block_box_layout
 def counting(context, box, *args, **kwargs):
@@ -72,7 +72,7 @@ for page in document.pages:
             words.append([box.text, side, round(box.position_y)])
         stack.extend(getattr(box, "children", []))
     pages.append(words)
-print(json.dumps({"installed": columns.INSTALLED, "layouts": calls[0], "pages": pages}))
+print(json.dumps({"installed": weasypatch.INSTALLED, "layouts": calls[0], "pages": pages}))
 """
 
 

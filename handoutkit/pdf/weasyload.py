@@ -10,11 +10,11 @@ the search answers "not found" at once and those names are used. Should a librar
 not open at all (an unusual install), the import is done again the thorough way.
 
 This is also the one place WeasyPrint is changed: once imported, its tagging writes each
-element's language and each table header's scope into the structure tree (tagging.py says
+element's language and each table header's scope into the structure tree (weasypatch.py says
 why: PDF/UA asks for both and WeasyPrint 70 writes neither), and its column balancing
-searches for the balanced height in far fewer layouts (columns.py). render.py keeps WeasyPrint's
-font folders from piling up (`release_stylesheets`) and reads its log; nothing else
-reaches into WeasyPrint's internals.
+searches for the balanced height in far fewer layouts (also weasypatch.py). render.py
+keeps WeasyPrint's font folders from piling up (`release_stylesheets`) and reads its log;
+nothing else reaches into WeasyPrint's internals.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ def import_weasyprint() -> None:
     """Import weasyprint (once) and install this project's tagging and column balancing."""
     if "weasyprint" not in sys.modules:
         _import()
-    from . import columns, tagging
+    from . import weasypatch
 
-    tagging.install()
-    columns.install()
+    weasypatch.install_tagging()
+    weasypatch.install_columns()
 
 
 def _import() -> None:

@@ -366,7 +366,7 @@ def test_infobutton_atom(api):
     ({}, "mainSearchCriteria.v.c is required"),
     ({"mainSearchCriteria.v.c": "F41.1", "informationRecipient.languageCode.c": "zz"},
      "language 'zz' is not in the library (languages: ar, bn, de, en, es, fa, fr, hi, ht, "
-     "it, ja, ko, pl, pt, ru, tl, ur, vi, zh-Hans, zh-Hant)"),
+     "it, ja, ko, pl, pt, ru, so, tl, ur, vi, zh-Hans, zh-Hant)"),
     ({"mainSearchCriteria.v.c": "F41.1", "knowledgeResponseType": "text/html"},
      "knowledgeResponseType 'text/html' is not supported"),
 ])

@@ -365,8 +365,8 @@ def test_infobutton_atom(api):
      "(2.16.840.1.113883.6.90)"),
     ({}, "mainSearchCriteria.v.c is required"),
     ({"mainSearchCriteria.v.c": "F41.1", "informationRecipient.languageCode.c": "zz"},
-     "language 'zz' is not in the library (languages: ar, bn, de, en, es, fa, fr, hi, ht, "
-     "it, ja, ko, pa, pl, pt, ru, tl, ur, vi, zh-Hans, zh-Hant)"),
+     "language 'zz' is not in the library (languages: am, ar, bn, de, en, es, fa, fr, hi, "
+     "ht, it, ja, ko, pa, pl, pt, ru, so, tl, ur, vi, zh-Hans, zh-Hant)"),
     ({"mainSearchCriteria.v.c": "F41.1", "knowledgeResponseType": "text/html"},
      "knowledgeResponseType 'text/html' is not supported"),
 ])

@@ -140,7 +140,7 @@ def main() -> None:
                            text=True).stdout if shutil.which("pdfinfo") else ""
     page_count = next((line.split()[-1] for line in pages.splitlines()
                        if line.startswith("Pages:")), "?")
-    print(f"12-topic packet, {page_count} pages, {os.cpu_count()} cores, "
+    print(f"{len(ids)}-topic packet, {page_count} pages, {os.cpu_count()} cores, "
           f"median of {args.runs} runs")
     for name in ("cold", "warm", "raw", "one-col", "chromium"):
         if name in median:

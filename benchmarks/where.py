@@ -33,7 +33,7 @@ CASES = {
                            "ptsd", "social-anxiety", "substance-use", "suicide-prevention"],
     "large print, 3 topics": ["build", "generalized-anxiety", "insomnia",
                               "suicide-prevention", "--layout", "large-print"],
-    "batch, 3 rows": ["batch", "{jobs}"],  # the first 3 rows of examples/jobs.csv
+    "batch, 3 rows": ["batch"],  # the first 3 rows of examples/jobs.csv
 }
 
 
@@ -104,6 +104,8 @@ def main() -> None:
         if args[0] == "batch":
             rows = (ROOT / "examples" / "jobs.csv").read_text(encoding="utf-8").splitlines()
             (work / "jobs.csv").write_text("\n".join(rows[:4]) + "\n", encoding="utf-8")
+            for brand in (ROOT / "examples").glob("*.toml"):  # brands the rows name
+                shutil.copy(brand, work / brand.name)
             args = ["batch", str(work / "jobs.csv")]
         out = (["--out-dir", str(work / f"out-{number}")] if args[0] == "batch"
                else ["-o", str(work / f"out-{number}.pdf")])

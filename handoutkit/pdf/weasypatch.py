@@ -90,6 +90,8 @@ def install_tagging() -> None:
     if tags._build_box_tree is not _build_box_tree:
         tags._build_box_tree = _build_box_tree
 
+
+# Column balancing. INSTALLED: whether install_columns() changed WeasyPrint's column layout.
 INSTALLED = False
 
 # (WeasyPrint's text, ours): each found exactly once in layout/column.py.

@@ -55,7 +55,7 @@ if patched:
     import_weasyprint()
 import weasyprint
 from handoutkit.pdf import weasypatch
-columns_layout, calls = block.columns_layout, [0]
+calls = [0]
 original = block.block_box_layout
 def counting(context, box, *args, **kwargs):
     calls[0] += getattr(box, "is_column", False)

@@ -149,7 +149,7 @@ _EDITS = (
 """, """                    # Content overflows even at maximum height, stop now and
                     # let the columns continue on the next page
                     stop_rendering = True
-                    reused = reusable(new_boxes, count, height_defined)
+                    reused = len(new_boxes) == count and reusable(new_boxes, height_defined)
 """),
     ("""        columns = []
         while True:
@@ -173,7 +173,7 @@ _EDITS = (
                     if done:
                         # Tried as the page's columns are laid out, unless the page was empty.
                         reused = not original_page_is_empty and reusable(
-                            new_boxes, len(new_boxes), height_defined)
+                            new_boxes, height_defined)
                         break
                     continue
 """),
@@ -213,12 +213,12 @@ class ColumnSearch:
         return max(self.least, (self.failed + top) / 2), False
 
 
-def reusable(boxes: list, count: int, height_defined: bool) -> bool:
+def reusable(boxes: list, height_defined: bool) -> bool:
     """Whether the columns of a run's first try, at full height, are the columns WeasyPrint
     would lay out again for the page: laid out with the same arguments (no set height; the
-    list markers' placeholders are kept), every column made, and nothing in them that the
-    try's clean-up undid (footnotes, notes, floats)."""
-    if height_defined or len(boxes) != count:
+    list markers' placeholders are kept) and nothing in them that the try's clean-up undid
+    (footnotes, notes, floats). The caller checks that every column was made."""
+    if height_defined:
         return False
     stack = list(boxes)
     while stack:
